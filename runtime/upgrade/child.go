@@ -1,0 +1,250 @@
+package upgrade
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"syscall"
+	"time"
+)
+
+// child is a new generation this process started and is waiting for.
+type child struct {
+	generation int
+	proc       *os.Process
+	// alive is the write end of the pipe that tells the child (and its
+	// descendants) that this process is still running. Only the kernel
+	// closes it, when this process exits.
+	alive *os.File
+
+	status chan statusResult     // the child's one status line
+	exited chan *os.ProcessState // closed-over result of Wait
+}
+
+type statusResult struct {
+	msg statusMsg
+	err error
+}
+
+// startChild starts exe as generation hs.Generation with the descriptors
+// fds (described by hs.Files) and draining (described by hs.Draining).
+func startChild(exe string, argv, env []string, hs *handshake, fds, draining []int) (*child, error) {
+	if err := checkExecutable(exe); err != nil {
+		return nil, &ChildError{Generation: hs.Generation, Reason: ReasonStart, ExitCode: -1, Err: err}
+	}
+	pipes, err := newChildPipes()
+	if err != nil {
+		return nil, &ChildError{Generation: hs.Generation, Reason: ReasonStart, ExitCode: -1, Err: err}
+	}
+
+	files := []uintptr{0, 1, 2, pipes.handshakeR.Fd(), pipes.statusW.Fd(), pipes.aliveR.Fd()}
+	hs.Draining = append(hs.Draining, drainingGen{Pid: os.Getpid(), Generation: hs.Generation - 1, FD: 5})
+	for i, fd := range draining {
+		files = append(files, uintptr(fd))
+		hs.Draining[i].FD = len(files) - 1
+	}
+	for i, fd := range fds {
+		files = append(files, uintptr(fd))
+		hs.Files[i].FD = len(files) - 1
+	}
+	doc, err := json.Marshal(hs)
+	if err != nil {
+		pipes.closeAll()
+		return nil, &ChildError{Generation: hs.Generation, Reason: ReasonStart, ExitCode: -1, Err: err}
+	}
+
+	env = append(env, envHandshake+"="+strconv.Itoa(protocolVersion))
+	pid, _, err := syscall.StartProcess(exe, argv, &syscall.ProcAttr{Env: env, Files: files})
+	pipes.closeChildEnds()
+	if err != nil {
+		pipes.closeParentEnds()
+		return nil, &ChildError{Generation: hs.Generation, Reason: ReasonStart, ExitCode: -1,
+			Err: fmt.Errorf("starting %s: %w", exe, err)}
+	}
+	proc, err := os.FindProcess(pid)
+	if err != nil { // cannot happen on unix
+		pipes.closeParentEnds()
+		return nil, &ChildError{Generation: hs.Generation, Pid: pid, Reason: ReasonStart, ExitCode: -1, Err: err}
+	}
+
+	c := &child{
+		generation: hs.Generation,
+		proc:       proc,
+		alive:      pipes.aliveW,
+		status:     make(chan statusResult, 1),
+		exited:     make(chan *os.ProcessState, 1),
+	}
+	go func() {
+		// A child that dies before reading gets EPIPE here; its exit
+		// status tells the story, so the write error adds nothing.
+		pipes.handshakeW.Write(doc)
+		pipes.handshakeW.Close()
+	}()
+	go func() {
+		msg, err := readStatus(pipes.statusR)
+		pipes.statusR.Close()
+		c.status <- statusResult{msg, err}
+	}()
+	go func() {
+		// Reaps the child whenever it exits, also long after a handover,
+		// so that it never lingers as a zombie.
+		state, _ := proc.Wait()
+		c.exited <- state
+	}()
+	return c, nil
+}
+
+// wait blocks until the child is ready, fails, or runs out of time. On
+// every failure the child has been killed (if need be) and reaped.
+func (c *child) wait(timeout time.Duration, stop <-chan struct{}) error {
+	timer := time.NewTimer(timeout)
+	defer timer.Stop()
+
+	select {
+	case res := <-c.status:
+		switch {
+		case res.err == nil && res.msg.Status == statusReady:
+			return nil
+		case res.err == nil: // statusError
+			// The child was told to exit after reporting; give it a
+			// moment to do so by itself, then make sure.
+			c.reap(time.Second)
+			return c.failure(ReasonReported, func(e *ChildError) { e.Message = res.msg.Error })
+		case errors.Is(res.err, io.EOF):
+			// Closed without a word: it is exiting, or closed the pipe
+			// and went on; the timeout covers the latter.
+			select {
+			case state := <-c.exited:
+				return c.exitFailure(state)
+			case <-timer.C:
+				c.reap(0)
+				return c.failure(ReasonTimeout, func(e *ChildError) { e.Timeout = timeout })
+			case <-stop:
+				c.reap(0)
+				return c.failure(ReasonStopped, nil)
+			}
+		default:
+			c.reap(0)
+			return c.failure(ReasonProtocol, func(e *ChildError) { e.Err = res.err })
+		}
+	case <-timer.C:
+		c.reap(0)
+		return c.failure(ReasonTimeout, func(e *ChildError) { e.Timeout = timeout })
+	case <-stop:
+		c.reap(0)
+		return c.failure(ReasonStopped, nil)
+	}
+}
+
+// reap waits up to grace for the child to exit by itself, then kills it,
+// and returns once it has been reaped.
+func (c *child) reap(grace time.Duration) {
+	if grace > 0 {
+		select {
+		case state := <-c.exited:
+			c.exited <- state
+			return
+		case <-time.After(grace):
+		}
+	}
+	c.proc.Kill()
+	state := <-c.exited
+	c.exited <- state
+}
+
+func (c *child) failure(reason FailureReason, fill func(*ChildError)) *ChildError {
+	e := &ChildError{Generation: c.generation, Pid: c.proc.Pid, Reason: reason, ExitCode: -1}
+	if fill != nil {
+		fill(e)
+	}
+	// Every failure has the child gone by now; its exit says the rest.
+	select {
+	case state := <-c.exited:
+		c.exited <- state
+		if reason != ReasonTimeout && reason != ReasonStopped && reason != ReasonProtocol {
+			describeExit(e, state)
+		}
+	default:
+	}
+	c.alive.Close()
+	return e
+}
+
+func (c *child) exitFailure(state *os.ProcessState) *ChildError {
+	c.exited <- state
+	return c.failure(ReasonExited, nil)
+}
+
+func describeExit(e *ChildError, state *os.ProcessState) {
+	if state == nil {
+		return
+	}
+	e.ExitCode = state.ExitCode()
+	if ws, ok := state.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+		e.Signal = ws.Signal().String()
+	}
+}
+
+// checkExecutable gives a clear error for the common ways an upgrade
+// cannot start: the binary was deleted, or lost its execute bit.
+func checkExecutable(path string) error {
+	info, err := os.Stat(path)
+	if err != nil {
+		return fmt.Errorf("executable: %w", err)
+	}
+	if info.IsDir() {
+		return fmt.Errorf("executable %s is a directory", path)
+	}
+	if info.Mode().Perm()&0o111 == 0 {
+		return fmt.Errorf("executable %s is not executable (mode %s)", path, info.Mode().Perm())
+	}
+	return nil
+}
+
+// childPipes are the three pipes of the handshake.
+type childPipes struct {
+	handshakeR, handshakeW *os.File // parent -> child: the handshake document
+	statusR, statusW       *os.File // child -> parent: ready or error
+	aliveR, aliveW         *os.File // EOF on aliveR: the parent exited
+}
+
+func newChildPipes() (*childPipes, error) {
+	var p childPipes
+	var err error
+	if p.handshakeR, p.handshakeW, err = os.Pipe(); err != nil {
+		return nil, fmt.Errorf("handshake pipe: %w", err)
+	}
+	if p.statusR, p.statusW, err = os.Pipe(); err != nil {
+		p.closeAll()
+		return nil, fmt.Errorf("status pipe: %w", err)
+	}
+	if p.aliveR, p.aliveW, err = os.Pipe(); err != nil {
+		p.closeAll()
+		return nil, fmt.Errorf("liveness pipe: %w", err)
+	}
+	return &p, nil
+}
+
+func (p *childPipes) closeChildEnds() {
+	for _, f := range []*os.File{p.handshakeR, p.statusW, p.aliveR} {
+		if f != nil {
+			f.Close()
+		}
+	}
+}
+
+func (p *childPipes) closeParentEnds() {
+	for _, f := range []*os.File{p.handshakeW, p.statusR, p.aliveW} {
+		if f != nil {
+			f.Close()
+		}
+	}
+}
+
+func (p *childPipes) closeAll() {
+	p.closeChildEnds()
+	p.closeParentEnds()
+}

@@ -1,0 +1,12 @@
+//go:build windows
+
+package upgrade
+
+import "syscall"
+
+func dupFd(int) (int, error)               { return -1, ErrNotSupported }
+func dupConn(syscall.Conn) (int, error)    { return -1, ErrNotSupported }
+func closeFd(int)                          {}
+func objectFromFd(int, fdKey) (any, error) { return nil, ErrNotSupported }
+func adoptFd(int) error                    { return ErrNotSupported }
+func setNonblock(int)                      {}

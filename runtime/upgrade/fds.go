@@ -1,0 +1,397 @@
+package upgrade
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"sort"
+	"sync"
+	"syscall"
+)
+
+// Listener can be shared between processes.
+type Listener interface {
+	net.Listener
+	syscall.Conn
+}
+
+// PacketConn can be shared between processes.
+type PacketConn interface {
+	net.PacketConn
+	syscall.Conn
+}
+
+// Conn can be shared between processes.
+type Conn interface {
+	net.Conn
+	syscall.Conn
+}
+
+// The kinds of descriptor the registry holds; they are part of the
+// handshake (see the package documentation).
+const (
+	kindListener = "listener"
+	kindPacket   = "packet"
+	kindConn     = "conn"
+	kindFile     = "fd"
+)
+
+// fdKey names one descriptor: its kind, network and address (for kindFile
+// the network is empty and the address is the caller's name).
+type fdKey struct {
+	Kind    string `json:"kind"`
+	Network string `json:"network,omitempty"`
+	Addr    string `json:"addr"`
+}
+
+func (k fdKey) String() string {
+	if k.Kind == kindFile {
+		return k.Kind + ":" + k.Addr
+	}
+	return k.Kind + ":" + k.Network + ":" + k.Addr
+}
+
+// unixSocketPath returns the path of a unix socket file this key binds, or
+// "" if there is none (not unix, or the Linux abstract namespace).
+func (k fdKey) unixSocketPath() string {
+	isUnix := (k.Kind == kindListener && (k.Network == "unix" || k.Network == "unixpacket")) ||
+		(k.Kind == kindPacket && k.Network == "unixgram")
+	if !isUnix || k.Addr == "" || k.Addr[0] == '@' {
+		return ""
+	}
+	return k.Addr
+}
+
+// Fds is the registry of descriptors that move from one generation to the
+// next: listeners, packet conns, connections and plain files. Every entry
+// holds a private duplicate of the descriptor, so callers may close what
+// they were given without affecting the handover.
+//
+// Entries are keyed by kind, network and address exactly as the caller
+// spelled them ("tcp", "127.0.0.1:0" finds the listener that was created
+// with that same pair, whatever port the kernel picked). A listener that
+// came from systemd socket activation is keyed by its bound address and is
+// also found by any spelling that resolves to it (":8080" finds "[::]:8080").
+type Fds struct {
+	mu        sync.Mutex
+	inherited map[fdKey]int // from the parent or systemd, not claimed yet
+	used      map[fdKey]int // claimed or added in this generation; passed on
+	lc        *net.ListenConfig
+}
+
+func newFds(inherited map[fdKey]int, lc *net.ListenConfig) *Fds {
+	if inherited == nil {
+		inherited = make(map[fdKey]int)
+	}
+	if lc == nil {
+		lc = &net.ListenConfig{}
+	}
+	return &Fds{inherited: inherited, used: make(map[fdKey]int), lc: lc}
+}
+
+// Listen returns a listener inherited from the parent process, or creates
+// a new one with Options.ListenConfig.
+func (f *Fds) Listen(network, addr string) (net.Listener, error) {
+	return f.ListenWithCallback(network, addr, func(network, addr string) (net.Listener, error) {
+		return f.lc.Listen(context.Background(), network, addr)
+	})
+}
+
+// ListenWithCallback returns a listener inherited from the parent process,
+// or calls callback to create a new one. The callback must not use f: it
+// is called with f locked.
+func (f *Fds) ListenWithCallback(network, addr string, callback func(network, addr string) (net.Listener, error)) (net.Listener, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+
+	key := fdKey{kindListener, network, addr}
+	if ln, err := f.inheritLocked(key); ln != nil || err != nil {
+		return asListener(ln, err)
+	}
+	ln, err := callback(network, addr)
+	if err != nil {
+		return nil, fmt.Errorf("upgrade: can't create listener %s %s: %w", network, addr, err)
+	}
+	sl, ok := ln.(Listener)
+	if !ok {
+		ln.Close()
+		return nil, fmt.Errorf("upgrade: %T does not implement upgrade.Listener", ln)
+	}
+	if err := f.addListenerLocked(key, sl); err != nil {
+		ln.Close()
+		return nil, err
+	}
+	return ln, nil
+}
+
+// Listener returns an inherited listener, or nil if there is none.
+// It is safe to close the returned listener.
+func (f *Fds) Listener(network, addr string) (net.Listener, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return asListener(f.inheritLocked(fdKey{kindListener, network, addr}))
+}
+
+// AddListener adds a listener to be passed to the next generation. It is
+// safe to close ln afterwards. An entry with the same address is replaced.
+func (f *Fds) AddListener(network, addr string, ln Listener) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.addListenerLocked(fdKey{kindListener, network, addr}, ln)
+}
+
+type unlinkOnCloser interface{ SetUnlinkOnClose(bool) }
+
+func (f *Fds) addListenerLocked(key fdKey, ln Listener) error {
+	// The socket file must outlive this process's listener: the next
+	// generation serves it. It is unlinked on a final Stop instead.
+	if u, ok := ln.(unlinkOnCloser); ok {
+		u.SetUnlinkOnClose(false)
+	}
+	return f.addLocked(key, ln)
+}
+
+// ListenPacket returns a packet conn inherited from the parent process, or
+// creates a new one with Options.ListenConfig.
+func (f *Fds) ListenPacket(network, addr string) (net.PacketConn, error) {
+	return f.ListenPacketWithCallback(network, addr, func(network, addr string) (net.PacketConn, error) {
+		return f.lc.ListenPacket(context.Background(), network, addr)
+	})
+}
+
+// ListenPacketWithCallback returns a packet conn inherited from the parent
+// process, or calls callback to create a new one. The callback must not
+// use f: it is called with f locked.
+func (f *Fds) ListenPacketWithCallback(network, addr string, callback func(network, addr string) (net.PacketConn, error)) (net.PacketConn, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+
+	key := fdKey{kindPacket, network, addr}
+	if pc, err := f.inheritLocked(key); pc != nil || err != nil {
+		return asPacketConn(pc, err)
+	}
+	pc, err := callback(network, addr)
+	if err != nil {
+		return nil, fmt.Errorf("upgrade: can't create packet conn %s %s: %w", network, addr, err)
+	}
+	spc, ok := pc.(PacketConn)
+	if !ok {
+		pc.Close()
+		return nil, fmt.Errorf("upgrade: %T does not implement upgrade.PacketConn", pc)
+	}
+	if err := f.addLocked(key, spc); err != nil {
+		pc.Close()
+		return nil, err
+	}
+	return pc, nil
+}
+
+// PacketConn returns an inherited packet conn, or nil if there is none.
+// It is safe to close the returned conn.
+func (f *Fds) PacketConn(network, addr string) (net.PacketConn, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return asPacketConn(f.inheritLocked(fdKey{kindPacket, network, addr}))
+}
+
+// AddPacketConn adds a packet conn to be passed to the next generation. It
+// is safe to close conn afterwards. An entry with the same address is
+// replaced.
+func (f *Fds) AddPacketConn(network, addr string, conn PacketConn) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.addLocked(fdKey{kindPacket, network, addr}, conn)
+}
+
+// Conn returns an inherited connection, or nil if there is none.
+// It is safe to close the returned conn.
+func (f *Fds) Conn(network, addr string) (net.Conn, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	c, err := f.inheritLocked(fdKey{kindConn, network, addr})
+	if c == nil || err != nil {
+		return nil, err
+	}
+	return c.(net.Conn), nil
+}
+
+// AddConn adds a connection to be passed to the next generation. It is
+// safe to close conn afterwards.
+func (f *Fds) AddConn(network, addr string, conn Conn) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.addLocked(fdKey{kindConn, network, addr}, conn)
+}
+
+// File returns a duplicate of an inherited file, or nil if there is none.
+// The descriptor may be in blocking mode.
+func (f *Fds) File(name string) (*os.File, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	file, err := f.inheritLocked(fdKey{Kind: kindFile, Addr: name})
+	if file == nil || err != nil {
+		return nil, err
+	}
+	return file.(*os.File), nil
+}
+
+// Files returns duplicates of all inherited plain files (those added with
+// AddFile by the parent) and marks them as used, so that they are passed
+// on at the next upgrade. The descriptors may be in blocking mode.
+func (f *Fds) Files() ([]*os.File, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var keys []fdKey
+	for key := range f.inherited {
+		if key.Kind == kindFile {
+			keys = append(keys, key)
+		}
+	}
+	sort.Slice(keys, func(i, j int) bool { return keys[i].Addr < keys[j].Addr })
+	files := make([]*os.File, 0, len(keys))
+	for _, key := range keys {
+		file, err := f.inheritLocked(key)
+		if err != nil {
+			for _, f := range files {
+				f.Close()
+			}
+			return nil, err
+		}
+		files = append(files, file.(*os.File))
+	}
+	return files, nil
+}
+
+// AddFile adds a file to be passed to the next generation under name. It
+// is safe to close file afterwards.
+func (f *Fds) AddFile(name string, file *os.File) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.addLocked(fdKey{Kind: kindFile, Addr: name}, file)
+}
+
+// inheritLocked claims an inherited descriptor: it moves to the used set
+// (so it is passed on at the next upgrade) and the caller gets a new object
+// over a private duplicate. It returns nil, nil if nothing is inherited
+// under key.
+func (f *Fds) inheritLocked(key fdKey) (any, error) {
+	fd, ok := f.inherited[key]
+	if !ok {
+		var found bool
+		if key, found = f.matchAddrLocked(key); !found {
+			return nil, nil
+		}
+		fd = f.inherited[key]
+	}
+	obj, err := objectFromFd(fd, key)
+	if err != nil {
+		return nil, fmt.Errorf("upgrade: can't inherit %s: %w", key, err)
+	}
+	delete(f.inherited, key)
+	f.used[key] = fd
+	return obj, nil
+}
+
+// matchAddrLocked finds an inherited socket whose address resolves to the
+// same as key's, so that ":8080" matches a systemd socket bound to
+// "[::]:8080".
+func (f *Fds) matchAddrLocked(key fdKey) (fdKey, bool) {
+	if key.Kind == kindFile || key.Kind == kindConn {
+		return fdKey{}, false
+	}
+	want, ok := canonicalAddr(key.Network, key.Addr)
+	if !ok {
+		return fdKey{}, false
+	}
+	for k := range f.inherited {
+		if k.Kind != key.Kind || networkFamily(k.Network) != networkFamily(key.Network) {
+			continue
+		}
+		if got, ok := canonicalAddr(k.Network, k.Addr); ok && got == want {
+			return k, true
+		}
+	}
+	return fdKey{}, false
+}
+
+func (f *Fds) addLocked(key fdKey, conn syscall.Conn) error {
+	fd, err := dupConn(conn)
+	if err != nil {
+		return fmt.Errorf("upgrade: can't duplicate %s: %w", key, err)
+	}
+	if old, ok := f.used[key]; ok {
+		closeFd(old)
+	}
+	if old, ok := f.inherited[key]; ok {
+		closeFd(old)
+		delete(f.inherited, key)
+	}
+	f.used[key] = fd
+	return nil
+}
+
+// snapshotLocked returns the used descriptors in a stable order, for a
+// handover.
+func (f *Fds) snapshotLocked() ([]fdKey, []int) {
+	keys := make([]fdKey, 0, len(f.used))
+	for key := range f.used {
+		keys = append(keys, key)
+	}
+	sort.Slice(keys, func(i, j int) bool { return keys[i].String() < keys[j].String() })
+	fds := make([]int, len(keys))
+	for i, key := range keys {
+		fds[i] = f.used[key]
+	}
+	return keys, fds
+}
+
+// closeInherited closes what the parent passed and nobody claimed; the
+// socket files of unclaimed unix listeners are removed, since no
+// generation serves them any more.
+func (f *Fds) closeInherited() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for key, fd := range f.inherited {
+		unlinkUnixSocket(key.unixSocketPath())
+		closeFd(fd)
+	}
+	f.inherited = make(map[fdKey]int)
+}
+
+// closeUsed closes this generation's copies after a handover; the sockets
+// live on in the new generation.
+func (f *Fds) closeUsed(unlink bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for key, fd := range f.used {
+		if unlink {
+			unlinkUnixSocket(key.unixSocketPath())
+		}
+		closeFd(fd)
+	}
+	f.used = make(map[fdKey]int)
+}
+
+func unlinkUnixSocket(path string) {
+	if path == "" {
+		return
+	}
+	if info, err := os.Lstat(path); err == nil && info.Mode()&os.ModeSocket != 0 {
+		os.Remove(path)
+	}
+}
+
+func asListener(obj any, err error) (net.Listener, error) {
+	if obj == nil || err != nil {
+		return nil, err
+	}
+	return obj.(net.Listener), nil
+}
+
+func asPacketConn(obj any, err error) (net.PacketConn, error) {
+	if obj == nil || err != nil {
+		return nil, err
+	}
+	return obj.(net.PacketConn), nil
+}

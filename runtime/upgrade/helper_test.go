@@ -1,0 +1,311 @@
+//go:build linux
+
+package upgrade
+
+// The helper process: the test binary re-executes itself as a small server
+// built on this package, so that upgrade tests start real processes, pass
+// real sockets and talk to them with real clients.
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+const envHelper = "FLIPD_TEST_HELPER"
+
+func TestMain(m *testing.M) {
+	if os.Getenv(envHelper) != "" {
+		os.Exit(helperMain())
+	}
+	becomeSubreaper() // orphaned generations come back to us to be reaped
+	os.Exit(m.Run())
+}
+
+// helperInfo is what the helper answers to "info".
+type helperInfo struct {
+	Generation int      `json:"generation"`
+	Pid        int      `json:"pid"`
+	HasParent  bool     `json:"has_parent"`
+	Payload    string   `json:"payload"`
+	Fds        int      `json:"fds"`
+	Goroutines int      `json:"goroutines"`
+	Draining   []int    `json:"draining"`
+	ExeIno     uint64   `json:"exe_ino"`
+	Inherited  []string `json:"inherited"`
+}
+
+// helperResult is what the helper answers to "upgrade".
+type helperResult struct {
+	OK       bool   `json:"ok"`
+	Error    string `json:"error"`
+	Reason   string `json:"reason"`
+	Message  string `json:"message"`
+	Pid      int    `json:"pid"`
+	ExitCode int    `json:"exit_code"`
+	Signal   string `json:"signal"`
+	Draining []int  `json:"draining"`
+}
+
+// helperMode reads what this generation should do from the file named by
+// HELPER_MODE_FILE, so a test can change it between upgrades:
+// "report", "exit", "kill", "hang", "ready-exit", "skip-extra", or "".
+func helperMode() string {
+	b, _ := os.ReadFile(os.Getenv("HELPER_MODE_FILE"))
+	return strings.TrimSpace(string(b))
+}
+
+func helperMain() int {
+	mode := helperMode()
+	timeout, _ := time.ParseDuration(os.Getenv("HELPER_TIMEOUT"))
+	maxDraining, _ := strconv.Atoi(os.Getenv("HELPER_MAX_DRAINING"))
+	upg, err := New(Options{UpgradeTimeout: timeout, PIDFile: os.Getenv("HELPER_PIDFILE"), MaxDraining: maxDraining})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "helper:", err)
+		return 1
+	}
+	gen := upg.Generation()
+	switch mode {
+	case "report":
+		upg.Fail(fmt.Errorf("helper: generation %d refuses to serve", gen))
+		return 1
+	case "exit":
+		return 3
+	case "kill":
+		syscall.Kill(os.Getpid(), syscall.SIGKILL)
+	case "hang":
+		fmt.Printf("HANGING %d %d\n", gen, os.Getpid())
+		time.Sleep(time.Hour)
+	}
+
+	var inherited []string
+	listen := func(network, addr string) net.Listener {
+		if ln, _ := upg.Listener(network, addr); ln != nil {
+			inherited = append(inherited, network+":"+addr)
+			return ln
+		}
+		ln, err := upg.Listen(network, addr)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "helper:", err)
+			os.Exit(1)
+		}
+		return ln
+	}
+	h := &helper{upg: upg}
+	lns := []net.Listener{listen("tcp", os.Getenv("HELPER_ADDR"))}
+	if path := os.Getenv("HELPER_UNIX"); path != "" {
+		lns = append(lns, listen("unix", path))
+	}
+	if addr := os.Getenv("HELPER_EXTRA_ADDR"); addr != "" && mode != "skip-extra" {
+		lns = append(lns, listen("tcp", addr))
+	}
+	if addr := os.Getenv("HELPER_UDP"); addr != "" {
+		pc, err := upg.ListenPacket("udp", addr)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "helper:", err)
+			return 1
+		}
+		go h.serveUDP(pc)
+		defer pc.Close()
+	}
+	if err := h.passThings(); err != nil {
+		fmt.Fprintln(os.Stderr, "helper:", err)
+		return 1
+	}
+	h.inherited = inherited
+	for _, ln := range lns {
+		go h.serve(ln)
+	}
+	if err := upg.Ready(); err != nil {
+		fmt.Fprintln(os.Stderr, "helper:", err)
+		return 1
+	}
+	fmt.Printf("READY %d %d %s\n", gen, os.Getpid(), lns[0].Addr())
+	if mode == "ready-exit" {
+		return 0
+	}
+	if os.Getenv("HELPER_UPGRADE_ON_READY") == strconv.Itoa(gen) {
+		if err := upg.Upgrade(); err != nil {
+			fmt.Printf("UPGRADE-ON-READY-FAILED %v\n", err)
+		}
+	}
+
+	<-upg.Exit()
+	for _, ln := range lns {
+		ln.Close()
+	}
+	// Drain: existing connections finish their conversation.
+	done := make(chan struct{})
+	go func() { h.conns.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(20 * time.Second):
+		fmt.Fprintln(os.Stderr, "helper: drain timed out")
+		return 4
+	}
+	return 0
+}
+
+type helper struct {
+	upg         *Upgrader
+	conns       sync.WaitGroup
+	inherited   []string
+	fileContent []byte
+}
+
+// passThings hands a plain file and a connection over when asked to, and
+// checks in later generations that they arrived.
+func (h *helper) passThings() error {
+	if path := os.Getenv("HELPER_FILE"); path != "" {
+		f, err := h.upg.File("state")
+		if err != nil {
+			return err
+		}
+		if f == nil {
+			if f, err = os.Open(path); err != nil {
+				return err
+			}
+			if err := h.upg.AddFile("state", f); err != nil {
+				return err
+			}
+		}
+		b := make([]byte, 64)
+		n, _ := f.ReadAt(b, 0)
+		h.fileContent = b[:n]
+		f.Close()
+	}
+	if addr := os.Getenv("HELPER_CONN"); addr != "" {
+		c, err := h.upg.Conn("tcp", "upstream")
+		if err != nil {
+			return err
+		}
+		if c == nil {
+			if c, err = net.Dial("tcp", addr); err != nil {
+				return err
+			}
+			if err := h.upg.AddConn("tcp", "upstream", c.(*net.TCPConn)); err != nil {
+				return err
+			}
+		}
+		fmt.Fprintf(c, "hello from generation %d\n", h.upg.Generation())
+		c.Close()
+	}
+	return nil
+}
+
+func (h *helper) serve(ln net.Listener) {
+	for {
+		c, err := ln.Accept()
+		if errors.Is(err, net.ErrClosed) {
+			return
+		}
+		if err != nil { // EMFILE, say: back off and retry, as net/http does
+			time.Sleep(10 * time.Millisecond)
+			continue
+		}
+		h.conns.Add(1)
+		go func() {
+			defer h.conns.Done()
+			defer c.Close()
+			h.converse(c)
+		}()
+	}
+}
+
+func (h *helper) converse(c net.Conn) {
+	r := bufio.NewScanner(c)
+	enc := json.NewEncoder(c)
+	for r.Scan() {
+		cmd, arg, _ := strings.Cut(r.Text(), " ")
+		switch cmd {
+		case "echo":
+			fmt.Fprintf(c, "%s %d\n", arg, h.upg.Generation())
+		case "info":
+			enc.Encode(h.info())
+		case "upgrade":
+			enc.Encode(h.upgrade(arg))
+		case "wait-parent":
+			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+			err := h.upg.WaitForParent(ctx)
+			cancel()
+			fmt.Fprintf(c, "%v\n", err)
+		case "file":
+			fmt.Fprintf(c, "%q\n", h.fileContent)
+		case "nofile":
+			n, _ := strconv.ParseUint(arg, 10, 64)
+			var lim syscall.Rlimit
+			syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim)
+			lim.Cur = n
+			fmt.Fprintf(c, "%v\n", syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lim))
+		case "stop":
+			h.upg.Stop()
+			fmt.Fprintln(c, "stopping")
+		default:
+			fmt.Fprintf(c, "unknown command %q\n", cmd)
+		}
+	}
+}
+
+func (h *helper) info() helperInfo {
+	entries, _ := os.ReadDir("/proc/self/fd")
+	var ino uint64
+	if fi, err := os.Stat("/proc/self/exe"); err == nil {
+		ino = fi.Sys().(*syscall.Stat_t).Ino
+	}
+	return helperInfo{
+		Generation: h.upg.Generation(),
+		Pid:        os.Getpid(),
+		HasParent:  h.upg.HasParent(),
+		Payload:    string(h.upg.Payload()),
+		Fds:        len(entries),
+		Goroutines: runtime.NumGoroutine(),
+		Draining:   h.upg.DrainingPids(),
+		ExeIno:     ino,
+		Inherited:  h.inherited,
+	}
+}
+
+func (h *helper) upgrade(payload string) helperResult {
+	var err error
+	if payload == "" {
+		err = h.upg.Upgrade()
+	} else {
+		err = h.upg.UpgradeWith([]byte(payload))
+	}
+	if err == nil {
+		return helperResult{OK: true}
+	}
+	res := helperResult{Error: err.Error(), ExitCode: -1}
+	var ce *ChildError
+	if errors.As(err, &ce) {
+		res.Reason, res.Message, res.Pid = string(ce.Reason), ce.Message, ce.Pid
+		res.ExitCode, res.Signal = ce.ExitCode, ce.Signal
+	}
+	var de *DrainingError
+	if errors.As(err, &de) {
+		res.Reason, res.Draining = "draining", de.Pids
+	}
+	return res
+}
+
+func (h *helper) serveUDP(pc net.PacketConn) {
+	buf := make([]byte, 1500)
+	for {
+		n, addr, err := pc.ReadFrom(buf)
+		if err != nil {
+			return
+		}
+		pc.WriteTo([]byte(fmt.Sprintf("%s %d", buf[:n], h.upg.Generation())), addr)
+	}
+}

@@ -1,0 +1,163 @@
+package upgrade
+
+import (
+	"os"
+	"time"
+)
+
+// run owns the upgrade state machine: readiness, the one upgrade in
+// flight, and the older generations still draining. Callers talk to it
+// over channels, so no lock guards that state.
+func (u *Upgrader) run() {
+	defer close(u.exitC)
+
+	var (
+		ready     bool
+		upgrading bool
+		results   = make(chan upgradeResult)
+		stopC     = u.stopC
+	)
+	for {
+		select {
+		case done := <-u.readyC:
+			ready = true
+			close(done)
+
+		case e := <-u.elderGone:
+			u.forgetElder(e)
+			u.log.Debug("older generation exited", "elder_pid", e.pid, "elder_generation", e.generation)
+
+		case reply := <-u.drainingC:
+			reply <- u.elderPids()
+
+		case req := <-u.upgradeC:
+			switch {
+			case !ready:
+				req.reply <- ErrNotReady
+			case upgrading:
+				req.reply <- ErrUpgradeInProgress
+			case len(u.elders) >= u.opts.MaxDraining:
+				req.reply <- &DrainingError{Pids: u.elderPids(), Max: u.opts.MaxDraining}
+			default:
+				upgrading = true
+				elders, draining := u.dupElders()
+				go func() {
+					c, err := u.doUpgrade(req.payload, elders, draining)
+					results <- upgradeResult{req: req, child: c, err: err}
+				}()
+			}
+
+		case res := <-results:
+			upgrading = false
+			if res.err != nil {
+				u.log.Warn("upgrade failed; this generation keeps serving", "error", res.err)
+				u.afterFailedUpgrade()
+				res.req.reply <- res.err
+				if stopC == nil { // Stop came while the upgrade was in flight
+					u.Fds.closeUsed(true)
+					return
+				}
+				continue
+			}
+			u.children = append(u.children, res.child)
+			// The sockets live on in the new generation; this one keeps
+			// only what its own listeners hold until it drains.
+			u.Fds.closeUsed(false)
+			u.log.Info("handed over to new generation", "child_pid", res.child.proc.Pid)
+			res.req.reply <- nil
+			return
+
+		case <-stopC:
+			stopC = nil
+			if upgrading {
+				continue // doUpgrade sees stopC too, and reports
+			}
+			u.Fds.closeUsed(true)
+			return
+		}
+	}
+}
+
+// doUpgrade starts the next generation and waits for it.
+func (u *Upgrader) doUpgrade(payload []byte, elders []drainingGen, draining []int) (*child, error) {
+	defer func() {
+		for _, fd := range draining {
+			closeFd(fd)
+		}
+	}()
+	start := time.Now()
+	notifyReloading()
+
+	hs := &handshake{
+		Version:    protocolVersion,
+		Generation: u.generation + 1,
+		ParentPid:  os.Getpid(),
+		Executable: u.exe,
+		Draining:   elders,
+		Payload:    payload,
+	}
+	// The registry stays locked while the child starts, so that nobody
+	// closes a descriptor that is being passed.
+	u.Fds.mu.Lock()
+	keys, fds := u.Fds.snapshotLocked()
+	hs.Files = make([]passedFd, len(keys))
+	for i, key := range keys {
+		hs.Files[i].fdKey = key
+	}
+	c, err := startChild(u.exe, os.Args, childEnv(), hs, fds, draining)
+	u.Fds.mu.Unlock()
+	if err != nil {
+		return nil, err
+	}
+	u.log.Debug("new generation started", "child_pid", c.proc.Pid, "fds", len(fds))
+	if err := c.wait(u.opts.UpgradeTimeout, u.stopC); err != nil {
+		return nil, err
+	}
+	u.log.Debug("new generation ready", "child_pid", c.proc.Pid, "duration", time.Since(start))
+	return c, nil
+}
+
+// afterFailedUpgrade undoes what a failed child may have done: it may
+// have written the PID file, and systemd was told we are reloading.
+func (u *Upgrader) afterFailedUpgrade() {
+	if u.opts.PIDFile != "" {
+		if err := writePIDFile(u.opts.PIDFile, os.Getpid()); err != nil {
+			u.log.Warn("rewriting PID file failed", "error", err)
+		}
+	}
+	notifyReady(os.Getpid())
+}
+
+// dupElders duplicates the liveness pipes of the older generations still
+// alive, to pass them on: the child must know about every generation that
+// is still draining, not only its parent.
+func (u *Upgrader) dupElders() ([]drainingGen, []int) {
+	var gens []drainingGen
+	var fds []int
+	for _, e := range u.elders {
+		fd, err := dupConn(e.pipe)
+		if err != nil {
+			continue // it has just exited
+		}
+		gens = append(gens, drainingGen{Pid: e.pid, Generation: e.generation})
+		fds = append(fds, fd)
+	}
+	return gens, fds
+}
+
+func (u *Upgrader) forgetElder(gone *elder) {
+	for i, e := range u.elders {
+		if e == gone {
+			u.elders = append(u.elders[:i], u.elders[i+1:]...)
+			return
+		}
+	}
+}
+
+func (u *Upgrader) elderPids() []int {
+	pids := make([]int, len(u.elders))
+	for i, e := range u.elders {
+		pids[i] = e.pid
+	}
+	return pids
+}

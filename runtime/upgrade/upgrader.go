@@ -1,0 +1,282 @@
+package upgrade
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+)
+
+// DefaultUpgradeTimeout is how long a new generation may take to call
+// Ready before it is killed and the upgrade fails.
+const DefaultUpgradeTimeout = time.Minute
+
+// DefaultMaxDraining is how many generations may be draining at once when
+// Options.MaxDraining is not set.
+const DefaultMaxDraining = 2
+
+// Options control an Upgrader. The zero value is usable.
+type Options struct {
+	// UpgradeTimeout bounds how long Upgrade waits for the new generation
+	// to call Ready; it is then killed. Defaults to DefaultUpgradeTimeout.
+	UpgradeTimeout time.Duration
+	// PIDFile, if set, is rewritten atomically with the pid of the process
+	// that serves: by a new generation when it calls Ready, and by this
+	// one again when an upgrade fails.
+	PIDFile string
+	// ListenConfig creates new listeners and packet conns (set Control to
+	// enable SO_REUSEPORT, say). Inherited ones are reused as they are.
+	ListenConfig *net.ListenConfig
+
+	// MaxDraining bounds how many generations may be draining at once:
+	// Upgrade is refused with a *DrainingError while that many older
+	// generations are still alive. Unlike tableflip, which waits for the
+	// parent to exit, a new upgrade is allowed as soon as this process is
+	// ready. Defaults to DefaultMaxDraining; 1 waits for the parent.
+	MaxDraining int
+	// Logger receives the upgrader's structured logs (with pid and
+	// generation). Defaults to no logging.
+	Logger hclog.Logger
+}
+
+// Upgrader hands the process's descriptors to a new generation of its own
+// executable. Create it with New, early in main.
+type Upgrader struct {
+	*Fds
+
+	opts       Options
+	log        hclog.Logger
+	exe        string
+	generation int
+	payload    []byte
+	parent     *parent // nil in the first generation
+	// parentExited is closed when the parent exits (never, without one).
+	parentExited <-chan struct{}
+
+	readyOnce sync.Once
+	stopOnce  sync.Once
+	stopC     chan struct{}
+	exitC     chan struct{}
+	readyC    chan chan struct{}
+	upgradeC  chan upgradeRequest
+	drainingC chan chan []int
+	elderGone chan *elder
+
+	// The state below belongs to run.
+	elders []*elder // older generations still alive, oldest first
+	// children holds the liveness pipes of handed-over children: the
+	// kernel must be the one to close them, at this process's exit.
+	children []*child
+}
+
+type upgradeRequest struct {
+	payload []byte
+	reply   chan error
+}
+
+type upgradeResult struct {
+	req   upgradeRequest
+	child *child
+	err   error
+}
+
+var (
+	singletonMu sync.Mutex
+	singleton   *Upgrader // also keeps liveness pipes from the collector
+)
+
+// New creates the process's Upgrader. If the process was started by an
+// upgrade, the descriptors of the parent are inherited; if it was started
+// by systemd socket activation, the activated sockets are.
+//
+// Only the first call succeeds. On Windows it returns ErrNotSupported.
+func New(opts Options) (*Upgrader, error) {
+	singletonMu.Lock()
+	defer singletonMu.Unlock()
+	if singleton != nil {
+		return nil, errors.New("upgrade: only one Upgrader per process")
+	}
+	u, err := newUpgrader(opts)
+	if err != nil {
+		return nil, err
+	}
+	singleton = u
+	return u, nil
+}
+
+func newUpgrader(opts Options) (*Upgrader, error) {
+	if err := platformSupported(); err != nil {
+		return nil, err
+	}
+	if opts.UpgradeTimeout <= 0 {
+		opts.UpgradeTimeout = DefaultUpgradeTimeout
+	}
+	if opts.MaxDraining <= 0 {
+		opts.MaxDraining = DefaultMaxDraining
+	}
+	if opts.Logger == nil {
+		opts.Logger = hclog.NewNullLogger()
+	}
+	u := &Upgrader{
+		opts:       opts,
+		exe:        startExecutable,
+		generation: 1,
+		stopC:      make(chan struct{}),
+		exitC:      make(chan struct{}),
+		readyC:     make(chan chan struct{}),
+		upgradeC:   make(chan upgradeRequest),
+		drainingC:  make(chan chan []int),
+	}
+
+	hs, err := readHandshake()
+	if err != nil {
+		return nil, err
+	}
+	inherited := make(map[fdKey]int)
+	if hs != nil {
+		u.generation = hs.Generation
+		u.payload = hs.Payload
+		u.parent = &parent{pid: hs.ParentPid, generation: hs.Generation - 1, status: statusFile()}
+		if hs.Executable != "" {
+			u.exe = hs.Executable
+		}
+		for _, f := range hs.Files {
+			inherited[f.fdKey] = f.FD
+		}
+		u.elderGone = make(chan *elder, len(hs.Draining))
+		for _, d := range hs.Draining {
+			u.elders = append(u.elders, watchElder(d, u.elderGone))
+		}
+		if n := len(u.elders); n > 0 { // the parent is the newest
+			u.parentExited = u.elders[n-1].exited
+		}
+	} else if err := inheritActivated(inherited); err != nil {
+		return nil, err
+	}
+	u.Fds = newFds(inherited, opts.ListenConfig)
+	u.log = opts.Logger.With("pid", os.Getpid(), "generation", u.generation)
+	u.log.Debug("upgrader started", "inherited", len(inherited), "executable", u.exe)
+
+	go u.run()
+	return u, nil
+}
+
+// Ready signals that this process serves. It closes inherited descriptors
+// that were not claimed, writes the PID file, tells systemd (MAINPID,
+// READY=1) and then the parent, which stops accepting and drains.
+// Upgrade may be called as soon as Ready returns.
+func (u *Upgrader) Ready() error {
+	u.readyOnce.Do(u.Fds.closeInherited)
+	if u.opts.PIDFile != "" {
+		if err := writePIDFile(u.opts.PIDFile, os.Getpid()); err != nil {
+			return fmt.Errorf("upgrade: can't write PID file: %w", err)
+		}
+	}
+	done := make(chan struct{})
+	select {
+	case u.readyC <- done:
+		<-done
+	case <-u.exitC:
+	}
+	// systemd first: once the parent hears "ready" it may exit, and the
+	// service manager must know the new main pid by then.
+	if err := notifyReady(os.Getpid()); err != nil {
+		u.log.Warn("telling systemd we are ready failed", "error", err)
+	}
+	if u.parent == nil {
+		return nil
+	}
+	if err := u.parent.report(statusMsg{Status: statusReady, Pid: os.Getpid()}); err != nil {
+		return fmt.Errorf("upgrade: can't tell the parent we are ready: %w", err)
+	}
+	u.log.Debug("ready; parent notified", "parent_pid", u.parent.pid)
+	return nil
+}
+
+// Fail tells the parent that this new generation cannot serve and why;
+// the parent's Upgrade returns a *ChildError carrying msg.Error(), and the
+// parent goes on serving. The caller should exit afterwards. Without a
+// parent, or after Ready, Fail does nothing.
+func (u *Upgrader) Fail(err error) error {
+	if u.parent == nil || err == nil {
+		return nil
+	}
+	return u.parent.report(statusMsg{Status: statusError, Pid: os.Getpid(), Error: err.Error()})
+}
+
+// Exit returns a channel that is closed when the process should exit:
+// after a successful upgrade, or after Stop.
+func (u *Upgrader) Exit() <-chan struct{} { return u.exitC }
+
+// Stop prevents further upgrades and closes the Exit channel; an upgrade
+// in flight is abandoned and its child killed. If no upgrade has
+// succeeded, this is taken as a final stop: the unix socket files of the
+// registry are removed.
+func (u *Upgrader) Stop() {
+	u.stopOnce.Do(func() { close(u.stopC) })
+}
+
+// WaitForParent blocks until the parent generation has exited, or ctx
+// ends. It returns at once in the first generation.
+func (u *Upgrader) WaitForParent(ctx context.Context) error {
+	if u.parent == nil {
+		return nil
+	}
+	select {
+	case <-u.parentExited:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// HasParent reports whether this process was started by an upgrade.
+func (u *Upgrader) HasParent() bool { return u.parent != nil }
+
+// Generation is 1 in a process started by other means than an upgrade,
+// and one more than its parent's in a process started by one.
+func (u *Upgrader) Generation() int { return u.generation }
+
+// Payload returns what the parent passed to UpgradeWith (nil for Upgrade,
+// and in the first generation).
+func (u *Upgrader) Payload() []byte { return u.payload }
+
+// Executable is the absolute path the next generation is started from.
+func (u *Upgrader) Executable() string { return u.exe }
+
+// Upgrade starts a new generation of the executable with all registered
+// descriptors and blocks until it is ready. On success the Exit channel is
+// closed: stop accepting, drain, exit. On failure the returned error
+// (usually a *ChildError) says what the child did, and this process goes
+// on as before.
+func (u *Upgrader) Upgrade() error { return u.UpgradeWith(nil) }
+
+// UpgradeWith is Upgrade with a payload for the new generation, which
+// reads it with Payload (the runtime passes the new config this way).
+func (u *Upgrader) UpgradeWith(payload []byte) error {
+	req := upgradeRequest{payload: payload, reply: make(chan error, 1)}
+	select {
+	case <-u.stopC:
+		return ErrTerminating
+	case <-u.exitC:
+		return ErrAlreadyUpgraded
+	case u.upgradeC <- req:
+	}
+	return <-req.reply
+}
+
+// DrainingPids lists the older generations still alive, oldest first.
+func (u *Upgrader) DrainingPids() []int {
+	reply := make(chan []int, 1)
+	select {
+	case u.drainingC <- reply:
+		return <-reply
+	case <-u.exitC:
+		return nil
+	}
+}
