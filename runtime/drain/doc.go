@@ -1,0 +1,31 @@
+// Package drain drains servers during a zero-downtime handover without
+// losing a single request.
+//
+// During a handover the old process stops accepting and a new process
+// takes over the listening socket. The textbook way for the old process to
+// stop, closing the listener and then calling [http.Server.Shutdown], loses
+// requests in two ways:
+//
+//  1. A connection accepted just before Shutdown may have its first request
+//     read and then be closed without an answer: once net/http is shutting
+//     down, it drops a request it has just read instead of serving it
+//     (golang/go#75591). The client sees EOF.
+//  2. Shutdown, and SetKeepAlivesEnabled(false), close idle keep-alive
+//     connections at once. A client about to reuse one races the close; if
+//     its request is already on the wire it fails, and clients do not retry
+//     requests that are not idempotent, such as POST.
+//
+// [Server] avoids both by never letting net/http close an HTTP/1
+// connection on its own. Once draining, every HTTP/1 response carries
+// "Connection: close", so each connection ends cleanly after its next
+// reply, and the client opens a new connection to the new process. Only
+// connections that stay silent for [Options.IdleGrace] are closed by force:
+// a client that is still using its connection sends its next request well
+// before that and is answered. When the HTTP/1 connections are gone,
+// [http.Server.Shutdown] sends GOAWAY to the HTTP/2 connections, which
+// HTTP/2 clients handle without losing requests.
+//
+// [Conns] does the same for plain TCP connections, which have no protocol
+// to ask the peer to go away: it waits for them to close and closes the
+// rest when the context ends.
+package drain

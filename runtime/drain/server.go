@@ -1,0 +1,264 @@
+package drain
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+)
+
+// DefaultIdleGrace is the IdleGrace used when [Options.IdleGrace] is zero.
+//
+// It is a trade-off. Closing an idle HTTP/1 connection races a client that
+// sends its next request at that moment; the longer a connection has been
+// silent, the less likely that is, and a client in a busy loop reuses its
+// connection within milliseconds, so it is answered with "Connection:
+// close" long before a second passes. A longer grace only lowers the odds
+// further for clients that send every few seconds, at the price of an old
+// generation that lingers that much longer after its last reply.
+const DefaultIdleGrace = time.Second
+
+// maxWait bounds each wait of the drain loop. State changes wake the loop
+// at once; the bound only guards against a missed wake-up.
+const maxWait = 100 * time.Millisecond
+
+// Options configure a [Server].
+type Options struct {
+	// IdleGrace is how long an HTTP/1 connection must have been silent,
+	// idle between requests or new without a first request, before
+	// Shutdown closes it. Zero means [DefaultIdleGrace].
+	IdleGrace time.Duration
+
+	// Logger receives the drain's progress. Nil discards it.
+	Logger hclog.Logger
+}
+
+// Server wraps an [http.Server] so that it can be drained without losing
+// requests. Create it with [New] before serving, serve with [Server.Serve]
+// or [Server.ServeTLS], and stop with [Server.Shutdown] instead of the
+// http.Server's own Shutdown.
+//
+// Connections that a handler hijacks, such as WebSockets, are no longer
+// tracked; as with [http.Server.Shutdown], the caller must close them.
+type Server struct {
+	srv   *http.Server
+	grace time.Duration
+	log   hclog.Logger
+	h2c   bool // srv serves HTTP/2 over plain TCP
+
+	// draining is written under mu, so that serve never records a listener
+	// after Shutdown has collected them, and read without it by handlers.
+	draining atomic.Bool
+	wake     chan struct{} // pokes the drain loop when a connection changes state
+
+	mu        sync.Mutex
+	listeners map[*net.Listener]struct{}
+	serving   sync.WaitGroup
+	conns     map[net.Conn]*connInfo
+}
+
+// New prepares srv to be drained. It wraps srv.Handler (nil means
+// [http.DefaultServeMux]) and chains a hook onto srv.ConnState and
+// srv.ConnContext, so set those first and leave them alone afterwards; it
+// also reads srv.Protocols to know whether to expect unencrypted HTTP/2.
+// New must be called before srv serves. (The h2c package of
+// golang.org/x/net hijacks its connections, so the drain does not see
+// them.)
+func New(srv *http.Server, opts Options) *Server {
+	d := &Server{
+		srv:       srv,
+		grace:     opts.IdleGrace,
+		log:       opts.Logger,
+		h2c:       srv.Protocols != nil && srv.Protocols.UnencryptedHTTP2(),
+		wake:      make(chan struct{}, 1),
+		listeners: make(map[*net.Listener]struct{}),
+		conns:     make(map[net.Conn]*connInfo),
+	}
+	if d.grace <= 0 {
+		d.grace = DefaultIdleGrace
+	}
+	if d.log == nil {
+		d.log = hclog.NewNullLogger()
+	}
+	d.install()
+	return d
+}
+
+// Serve is [http.Server.Serve], except that Shutdown knows ln and closes
+// it. It may be called for several listeners; serve them all through the
+// drain, since Shutdown cannot close a listener it does not know. For
+// HTTPS use [Server.ServeTLS], or pass a listener from [crypto/tls.NewListener]
+// whose config lists "h2" in NextProtos, as with http.Server.Serve. After
+// Shutdown it returns [http.ErrServerClosed].
+func (d *Server) Serve(ln net.Listener) error {
+	return d.serve(ln, func() error { return d.srv.Serve(ln) })
+}
+
+// ServeTLS is [http.Server.ServeTLS], except that Shutdown knows ln and
+// closes it. HTTP/2 is negotiated as net/http does by default.
+func (d *Server) ServeTLS(ln net.Listener, certFile, keyFile string) error {
+	return d.serve(ln, func() error { return d.srv.ServeTLS(ln, certFile, keyFile) })
+}
+
+func (d *Server) serve(ln net.Listener, run func() error) error {
+	d.mu.Lock()
+	if d.draining.Load() {
+		d.mu.Unlock()
+		ln.Close()
+		return http.ErrServerClosed
+	}
+	key := &ln
+	d.listeners[key] = struct{}{}
+	d.serving.Add(1)
+	d.mu.Unlock()
+
+	defer func() {
+		d.mu.Lock()
+		delete(d.listeners, key)
+		d.mu.Unlock()
+		d.serving.Done()
+	}()
+
+	err := run()
+	if d.draining.Load() {
+		return http.ErrServerClosed
+	}
+	return err
+}
+
+// Draining reports whether Shutdown has been called.
+func (d *Server) Draining() bool {
+	return d.draining.Load()
+}
+
+// OpenConns reports how many connections, HTTP/1 and HTTP/2, the server
+// holds open. Hijacked connections are not counted.
+func (d *Server) OpenConns() int {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return len(d.conns)
+}
+
+// Shutdown drains the server and returns once every connection is closed.
+//
+// It closes the listeners passed to Serve and waits for Serve to return, so
+// that every accepted connection is tracked. Then, until no HTTP/1
+// connection is left, it leaves busy connections alone (their replies carry
+// "Connection: close") and closes those silent for IdleGrace. Finally it
+// calls [http.Server.Shutdown], which sends GOAWAY to HTTP/2 connections
+// and waits for their streams to finish.
+//
+// If ctx ends first, Shutdown closes every remaining connection with
+// [http.Server.Close] and returns an error that says how many it closed and
+// wraps ctx.Err().
+func (d *Server) Shutdown(ctx context.Context) error {
+	start := time.Now()
+	d.mu.Lock()
+	d.draining.Store(true)
+	listeners := make([]net.Listener, 0, len(d.listeners))
+	for ln := range d.listeners {
+		listeners = append(listeners, *ln)
+	}
+	d.mu.Unlock()
+	d.log.Info("draining http server", "listeners", len(listeners), "open_conns", d.OpenConns())
+
+	for _, ln := range listeners {
+		if err := ln.Close(); err != nil && !errors.Is(err, net.ErrClosed) {
+			d.log.Warn("closing listener", "addr", ln.Addr(), "error", err)
+		}
+	}
+	if err := d.waitServing(ctx); err != nil {
+		return d.forceClose(ctx)
+	}
+
+	closed, err := d.drainHTTP1(ctx)
+	if err != nil {
+		return d.forceClose(ctx)
+	}
+	// No HTTP/1 connection is left for net/http to cut short; GOAWAY the
+	// HTTP/2 ones.
+	if err := d.srv.Shutdown(ctx); err != nil {
+		if ctx.Err() != nil {
+			return d.forceClose(ctx)
+		}
+		return fmt.Errorf("drain: shutting down http server: %w", err)
+	}
+	d.log.Info("http server drained", "elapsed", time.Since(start), "closed_silent", closed)
+	return nil
+}
+
+// waitServing waits until every Serve call has returned. net/http records
+// a connection (StateNew) in its accept loop before accepting the next, so
+// after this every accepted connection is tracked.
+func (d *Server) waitServing(ctx context.Context) error {
+	done := make(chan struct{})
+	go func() {
+		d.serving.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// drainHTTP1 returns once no HTTP/1 connection is left, having closed the
+// silent ones; it reports how many it closed.
+func (d *Server) drainHTTP1(ctx context.Context) (int, error) {
+	// Since Go 1.23 a Reset timer never delivers a stale tick.
+	timer := time.NewTimer(maxWait)
+	defer timer.Stop()
+	closed := 0
+	for {
+		left, silent, next := d.sweep(time.Now())
+		for _, c := range silent {
+			d.log.Debug("closing silent connection", "remote", c.RemoteAddr())
+			c.Close()
+		}
+		closed += len(silent)
+		if left == 0 {
+			return closed, nil
+		}
+		wait := maxWait
+		if !next.IsZero() {
+			wait = min(wait, time.Until(next))
+		}
+		timer.Reset(wait)
+		select {
+		case <-ctx.Done():
+			return closed, ctx.Err()
+		case <-d.wake:
+		case <-timer.C:
+		}
+	}
+}
+
+// forceClose closes every connection left and reports how many there were.
+func (d *Server) forceClose(ctx context.Context) error {
+	d.mu.Lock()
+	n := 0
+	for _, ci := range d.conns {
+		if !ci.closing {
+			n++
+		}
+	}
+	d.mu.Unlock()
+	d.srv.Close()
+	d.log.Warn("drain ended before connections closed, closed them", "conns", n, "error", ctx.Err())
+	return fmt.Errorf("drain: closed %d %s still open when the drain ended: %w", n, plural(n, "connection"), ctx.Err())
+}
+
+func plural(n int, word string) string {
+	if n == 1 {
+		return word
+	}
+	return word + "s"
+}
