@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"runtime"
+	"sync"
 	"syscall"
 
 	"golang.org/x/sys/unix"
@@ -66,11 +68,65 @@ func objectFromFd(fd int, key fdKey) (any, error) {
 // adoptFd takes ownership of a descriptor inherited across exec: it must
 // not leak into children this process starts for other reasons.
 func adoptFd(fd int) error {
-	if _, err := unix.FcntlInt(uintptr(fd), unix.F_GETFD, 0); err != nil {
+	if _, err := unix.FcntlInt(uintptr(fd), unix.F_SETFD, unix.FD_CLOEXEC); err != nil {
 		return fmt.Errorf("descriptor %d is not open: %w", fd, err)
 	}
-	syscall.CloseOnExec(fd)
 	return nil
+}
+
+// prepareInherited wraps inherited descriptors into registry entries and
+// builds the listeners and packet conns ahead, on every core at once:
+// each costs several system calls (net.FileListener's among them), which
+// would otherwise add up one by one when the program asks for 1,000
+// sockets. A socket that cannot be built now is built, and its error
+// reported, when it is claimed.
+func prepareInherited(fds map[fdKey]int) map[fdKey]*entry {
+	entries := make(map[fdKey]*entry, len(fds))
+	type job struct {
+		key fdKey
+		e   *entry
+	}
+	var jobs []job
+	for key, fd := range fds {
+		e := &entry{fd: fd}
+		entries[key] = e
+		if key.Kind == kindListener || key.Kind == kindPacket {
+			jobs = append(jobs, job{key, e})
+		}
+	}
+	workers := min(runtime.GOMAXPROCS(0), (len(jobs)+63)/64)
+	if workers == 0 {
+		return entries
+	}
+	var wg sync.WaitGroup
+	next := make(chan job)
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for j := range next {
+				j.e.file = os.NewFile(uintptr(j.e.fd), j.key.String())
+				var err error
+				if j.key.Kind == kindListener {
+					var ln net.Listener
+					if ln, err = net.FileListener(j.e.file); err == nil {
+						j.e.obj = ln
+					}
+				} else {
+					var pc net.PacketConn
+					if pc, err = net.FilePacketConn(j.e.file); err == nil {
+						j.e.obj = pc
+					}
+				}
+			}
+		}()
+	}
+	for _, j := range jobs {
+		next <- j
+	}
+	close(next)
+	wg.Wait()
+	return entries
 }
 
 func setNonblock(fd int) { unix.SetNonblock(fd, true) }

@@ -3,6 +3,7 @@ package upgrade
 import (
 	"context"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"sort"
@@ -75,19 +76,38 @@ func (k fdKey) unixSocketPath() string {
 // also found by any spelling that resolves to it (":8080" finds "[::]:8080").
 type Fds struct {
 	mu        sync.Mutex
-	inherited map[fdKey]int // from the parent or systemd, not claimed yet
-	used      map[fdKey]int // claimed or added in this generation; passed on
+	inherited map[fdKey]*entry // from the parent or systemd, not claimed yet
+	used      map[fdKey]*entry // claimed or added in this generation; passed on
 	lc        *net.ListenConfig
 }
 
-func newFds(inherited map[fdKey]int, lc *net.ListenConfig) *Fds {
-	if inherited == nil {
-		inherited = make(map[fdKey]int)
+// entry is one descriptor of the registry.
+type entry struct {
+	fd int
+	// file owns fd when set (inherited sockets are wrapped once, to build
+	// their listener without another duplicate).
+	file *os.File
+	// obj is the listener or packet conn built ahead for an inherited
+	// socket; the first caller to claim the entry gets it.
+	obj io.Closer
+}
+
+func (e *entry) close() {
+	if e.obj != nil {
+		e.obj.Close()
 	}
+	if e.file != nil {
+		e.file.Close()
+	} else {
+		closeFd(e.fd)
+	}
+}
+
+func newFds(inherited map[fdKey]int, lc *net.ListenConfig) *Fds {
 	if lc == nil {
 		lc = &net.ListenConfig{}
 	}
-	return &Fds{inherited: inherited, used: make(map[fdKey]int), lc: lc}
+	return &Fds{inherited: prepareInherited(inherited), used: make(map[fdKey]*entry), lc: lc}
 }
 
 // Listen returns a listener inherited from the parent process, or creates
@@ -276,20 +296,24 @@ func (f *Fds) AddFile(name string, file *os.File) error {
 // over a private duplicate. It returns nil, nil if nothing is inherited
 // under key.
 func (f *Fds) inheritLocked(key fdKey) (any, error) {
-	fd, ok := f.inherited[key]
+	e, ok := f.inherited[key]
 	if !ok {
 		var found bool
 		if key, found = f.matchAddrLocked(key); !found {
 			return nil, nil
 		}
-		fd = f.inherited[key]
+		e = f.inherited[key]
 	}
-	obj, err := objectFromFd(fd, key)
-	if err != nil {
-		return nil, fmt.Errorf("upgrade: can't inherit %s: %w", key, err)
+	var obj any = e.obj
+	if e.obj == nil {
+		var err error
+		if obj, err = objectFromFd(e.fd, key); err != nil {
+			return nil, fmt.Errorf("upgrade: can't inherit %s: %w", key, err)
+		}
 	}
+	e.obj = nil // the caller owns it now
 	delete(f.inherited, key)
-	f.used[key] = fd
+	f.used[key] = e
 	return obj, nil
 }
 
@@ -321,13 +345,13 @@ func (f *Fds) addLocked(key fdKey, conn syscall.Conn) error {
 		return fmt.Errorf("upgrade: can't duplicate %s: %w", key, err)
 	}
 	if old, ok := f.used[key]; ok {
-		closeFd(old)
+		old.close()
 	}
 	if old, ok := f.inherited[key]; ok {
-		closeFd(old)
+		old.close()
 		delete(f.inherited, key)
 	}
-	f.used[key] = fd
+	f.used[key] = &entry{fd: fd}
 	return nil
 }
 
@@ -341,7 +365,7 @@ func (f *Fds) snapshotLocked() ([]fdKey, []int) {
 	sort.Slice(keys, func(i, j int) bool { return keys[i].String() < keys[j].String() })
 	fds := make([]int, len(keys))
 	for i, key := range keys {
-		fds[i] = f.used[key]
+		fds[i] = f.used[key].fd
 	}
 	return keys, fds
 }
@@ -352,11 +376,11 @@ func (f *Fds) snapshotLocked() ([]fdKey, []int) {
 func (f *Fds) closeInherited() {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	for key, fd := range f.inherited {
+	for key, e := range f.inherited {
 		unlinkUnixSocket(key.unixSocketPath())
-		closeFd(fd)
+		e.close()
 	}
-	f.inherited = make(map[fdKey]int)
+	f.inherited = make(map[fdKey]*entry)
 }
 
 // closeUsed closes this generation's copies after a handover; the sockets
@@ -364,13 +388,13 @@ func (f *Fds) closeInherited() {
 func (f *Fds) closeUsed(unlink bool) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	for key, fd := range f.used {
+	for key, e := range f.used {
 		if unlink {
 			unlinkUnixSocket(key.unixSocketPath())
 		}
-		closeFd(fd)
+		e.close()
 	}
-	f.used = make(map[fdKey]int)
+	f.used = make(map[fdKey]*entry)
 }
 
 func unlinkUnixSocket(path string) {

@@ -18,7 +18,7 @@ import (
 
 // proc is a chain of helper generations started by a test.
 type proc struct {
-	t        *testing.T
+	t        testing.TB
 	cmd      *exec.Cmd
 	addr     string // the TCP address every generation serves
 	modeFile string
@@ -28,7 +28,14 @@ type proc struct {
 
 // startHelper starts generation 1 of the helper from exe (the test binary
 // if "") with extra environment, and waits until it is ready.
-func startHelper(t *testing.T, exe string, env ...string) *proc {
+func startHelper(t testing.TB, exe string, env ...string) *proc {
+	t.Helper()
+	return startHelperWith(t, exe, nil, env...)
+}
+
+// startHelperWith is startHelper with a hook to change the command before
+// it starts (to pass descriptors, or run it through a shell).
+func startHelperWith(t testing.TB, exe string, mutate func(*exec.Cmd), env ...string) *proc {
 	t.Helper()
 	if exe == "" {
 		var err error
@@ -48,6 +55,9 @@ func startHelper(t *testing.T, exe string, env ...string) *proc {
 		"GORACE=atexit_sleep_ms=0")
 	p.cmd.Env = append(p.cmd.Env, env...)
 	p.cmd.Stdout, p.cmd.Stderr = w, os.Stderr
+	if mutate != nil {
+		mutate(p.cmd)
+	}
 	if err := p.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -109,12 +119,12 @@ func (p *proc) conn() *helperConn {
 }
 
 type helperConn struct {
-	t *testing.T
+	t testing.TB
 	net.Conn
 	r *bufio.Reader
 }
 
-func dialHelper(t *testing.T, network, addr string) *helperConn {
+func dialHelper(t testing.TB, network, addr string) *helperConn {
 	t.Helper()
 	c, err := net.DialTimeout(network, addr, 5*time.Second)
 	if err != nil {

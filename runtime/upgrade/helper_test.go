@@ -67,6 +67,7 @@ func helperMode() string {
 }
 
 func helperMain() int {
+	t0 := time.Now()
 	mode := helperMode()
 	timeout, _ := time.ParseDuration(os.Getenv("HELPER_TIMEOUT"))
 	maxDraining, _ := strconv.Atoi(os.Getenv("HELPER_MAX_DRAINING"))
@@ -76,6 +77,7 @@ func helperMain() int {
 		return 1
 	}
 	gen := upg.Generation()
+	tNew := time.Since(t0)
 	switch mode {
 	case "report":
 		upg.Fail(fmt.Errorf("helper: generation %d refuses to serve", gen))
@@ -110,6 +112,17 @@ func helperMain() int {
 	if addr := os.Getenv("HELPER_EXTRA_ADDR"); addr != "" && mode != "skip-extra" {
 		lns = append(lns, listen("tcp", addr))
 	}
+	var held []net.Listener // listened on and handed over, never served
+	if path := os.Getenv("HELPER_ADDRS_FILE"); path != "" {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "helper:", err)
+			return 1
+		}
+		for _, addr := range strings.Fields(string(b)) {
+			held = append(held, listen("tcp", addr))
+		}
+	}
 	if addr := os.Getenv("HELPER_UDP"); addr != "" {
 		pc, err := upg.ListenPacket("udp", addr)
 		if err != nil {
@@ -127,9 +140,13 @@ func helperMain() int {
 	for _, ln := range lns {
 		go h.serve(ln)
 	}
+	tListen := time.Since(t0)
 	if err := upg.Ready(); err != nil {
 		fmt.Fprintln(os.Stderr, "helper:", err)
 		return 1
+	}
+	if os.Getenv("HELPER_TIMING") != "" {
+		fmt.Fprintln(os.Stderr, "TIMING new", tNew, "listen", tListen, "ready", time.Since(t0))
 	}
 	fmt.Printf("READY %d %d %s\n", gen, os.Getpid(), lns[0].Addr())
 	if mode == "ready-exit" {
@@ -142,7 +159,7 @@ func helperMain() int {
 	}
 
 	<-upg.Exit()
-	for _, ln := range lns {
+	for _, ln := range append(lns, held...) {
 		ln.Close()
 	}
 	// Drain: existing connections finish their conversation.
