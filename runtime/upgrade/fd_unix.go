@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"net"
 	"os"
-	"runtime"
-	"sync"
 	"syscall"
 
 	"golang.org/x/sys/unix"
@@ -42,25 +40,28 @@ func dupConn(conn syscall.Conn) (int, error) {
 
 func closeFd(fd int) { unix.Close(fd) }
 
-// objectFromFd builds the object a caller asked for over a duplicate of
-// fd; the registry keeps fd itself for the next handover.
-func objectFromFd(fd int, key fdKey) (any, error) {
-	nfd, err := dupFd(fd)
-	if err != nil {
-		return nil, err
-	}
-	file := os.NewFile(uintptr(nfd), key.String())
+// objectFromEntry builds the object a caller asked for. Sockets are built
+// from a File over the registry's own descriptor, kept for the next
+// handover (net.FileListener and friends duplicate it); a plain file gets
+// a duplicate the caller may close.
+func objectFromEntry(e *entry, key fdKey) (any, error) {
 	if key.Kind == kindFile {
-		return file, nil
+		nfd, err := dupFd(e.fd)
+		if err != nil {
+			return nil, err
+		}
+		return os.NewFile(uintptr(nfd), key.String()), nil
 	}
-	defer file.Close()
+	if e.file == nil {
+		e.file = os.NewFile(uintptr(e.fd), key.String())
+	}
 	switch key.Kind {
 	case kindListener:
-		return net.FileListener(file)
+		return net.FileListener(e.file)
 	case kindPacket:
-		return net.FilePacketConn(file)
+		return net.FilePacketConn(e.file)
 	case kindConn:
-		return net.FileConn(file)
+		return net.FileConn(e.file)
 	}
 	return nil, fmt.Errorf("unknown kind %q", key.Kind)
 }
@@ -72,61 +73,6 @@ func adoptFd(fd int) error {
 		return fmt.Errorf("descriptor %d is not open: %w", fd, err)
 	}
 	return nil
-}
-
-// prepareInherited wraps inherited descriptors into registry entries and
-// builds the listeners and packet conns ahead, on every core at once:
-// each costs several system calls (net.FileListener's among them), which
-// would otherwise add up one by one when the program asks for 1,000
-// sockets. A socket that cannot be built now is built, and its error
-// reported, when it is claimed.
-func prepareInherited(fds map[fdKey]int) map[fdKey]*entry {
-	entries := make(map[fdKey]*entry, len(fds))
-	type job struct {
-		key fdKey
-		e   *entry
-	}
-	var jobs []job
-	for key, fd := range fds {
-		e := &entry{fd: fd}
-		entries[key] = e
-		if key.Kind == kindListener || key.Kind == kindPacket {
-			jobs = append(jobs, job{key, e})
-		}
-	}
-	workers := min(runtime.GOMAXPROCS(0), (len(jobs)+63)/64)
-	if workers == 0 {
-		return entries
-	}
-	var wg sync.WaitGroup
-	next := make(chan job)
-	for range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for j := range next {
-				j.e.file = os.NewFile(uintptr(j.e.fd), j.key.String())
-				var err error
-				if j.key.Kind == kindListener {
-					var ln net.Listener
-					if ln, err = net.FileListener(j.e.file); err == nil {
-						j.e.obj = ln
-					}
-				} else {
-					var pc net.PacketConn
-					if pc, err = net.FilePacketConn(j.e.file); err == nil {
-						j.e.obj = pc
-					}
-				}
-			}
-		}()
-	}
-	for _, j := range jobs {
-		next <- j
-	}
-	close(next)
-	wg.Wait()
-	return entries
 }
 
 func setNonblock(fd int) { unix.SetNonblock(fd, true) }

@@ -3,7 +3,6 @@ package upgrade
 import (
 	"context"
 	"fmt"
-	"io"
 	"net"
 	"os"
 	"sort"
@@ -84,18 +83,12 @@ type Fds struct {
 // entry is one descriptor of the registry.
 type entry struct {
 	fd int
-	// file owns fd when set (inherited sockets are wrapped once, to build
-	// their listener without another duplicate).
+	// file owns fd once set: an inherited socket is wrapped once, so that
+	// its listener is built without another duplicate.
 	file *os.File
-	// obj is the listener or packet conn built ahead for an inherited
-	// socket; the first caller to claim the entry gets it.
-	obj io.Closer
 }
 
 func (e *entry) close() {
-	if e.obj != nil {
-		e.obj.Close()
-	}
 	if e.file != nil {
 		e.file.Close()
 	} else {
@@ -107,7 +100,11 @@ func newFds(inherited map[fdKey]int, lc *net.ListenConfig) *Fds {
 	if lc == nil {
 		lc = &net.ListenConfig{}
 	}
-	return &Fds{inherited: prepareInherited(inherited), used: make(map[fdKey]*entry), lc: lc}
+	entries := make(map[fdKey]*entry, len(inherited))
+	for key, fd := range inherited {
+		entries[key] = &entry{fd: fd}
+	}
+	return &Fds{inherited: entries, used: make(map[fdKey]*entry), lc: lc}
 }
 
 // Listen returns a listener inherited from the parent process, or creates
@@ -304,14 +301,10 @@ func (f *Fds) inheritLocked(key fdKey) (any, error) {
 		}
 		e = f.inherited[key]
 	}
-	var obj any = e.obj
-	if e.obj == nil {
-		var err error
-		if obj, err = objectFromFd(e.fd, key); err != nil {
-			return nil, fmt.Errorf("upgrade: can't inherit %s: %w", key, err)
-		}
+	obj, err := objectFromEntry(e, key)
+	if err != nil {
+		return nil, fmt.Errorf("upgrade: can't inherit %s: %w", key, err)
 	}
-	e.obj = nil // the caller owns it now
 	delete(f.inherited, key)
 	f.used[key] = e
 	return obj, nil

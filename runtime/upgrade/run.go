@@ -9,7 +9,14 @@ import (
 // flight, and the older generations still draining. Callers talk to it
 // over channels, so no lock guards that state.
 func (u *Upgrader) run() {
-	defer close(u.exitC)
+	exited := false
+	exit := func() {
+		if !exited {
+			exited = true
+			close(u.exitC)
+		}
+	}
+	defer exit()
 
 	var (
 		ready     bool
@@ -60,11 +67,14 @@ func (u *Upgrader) run() {
 				continue
 			}
 			u.children = append(u.children, res.child)
-			// The sockets live on in the new generation; this one keeps
-			// only what its own listeners hold until it drains.
-			u.Fds.closeUsed(false)
 			u.log.Info("handed over to new generation", "child_pid", res.child.proc.Pid)
 			res.req.reply <- nil
+			exit()
+			// The sockets live on in the new generation; this one keeps
+			// only what its own listeners hold until it drains. Closing
+			// a thousand copies takes milliseconds, so the caller hears
+			// first and starts draining meanwhile.
+			u.Fds.closeUsed(false)
 			return
 
 		case <-stopC:

@@ -172,16 +172,18 @@ func newUpgrader(opts Options) (*Upgrader, error) {
 // Upgrade may be called as soon as Ready returns.
 func (u *Upgrader) Ready() error {
 	u.readyOnce.Do(u.Fds.closeInherited)
-	if u.opts.PIDFile != "" {
-		if err := writePIDFile(u.opts.PIDFile, os.Getpid()); err != nil {
-			return fmt.Errorf("upgrade: can't write PID file: %w", err)
-		}
-	}
+	// Ready for upgrades before anything outside can see it: whoever
+	// reads the PID file may send SIGHUP at once.
 	done := make(chan struct{})
 	select {
 	case u.readyC <- done:
 		<-done
 	case <-u.exitC:
+	}
+	if u.opts.PIDFile != "" {
+		if err := writePIDFile(u.opts.PIDFile, os.Getpid()); err != nil {
+			return fmt.Errorf("upgrade: can't write PID file: %w", err)
+		}
 	}
 	// systemd first: once the parent hears "ready" it may exit, and the
 	// service manager must know the new main pid by then.
