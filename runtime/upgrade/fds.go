@@ -348,17 +348,14 @@ func (f *Fds) addLocked(key fdKey, conn syscall.Conn) error {
 	return nil
 }
 
-// snapshotLocked returns the used descriptors in a stable order, for a
-// handover.
+// snapshotLocked returns the used descriptors, for a handover. Their order
+// is of no consequence: the handshake names each one.
 func (f *Fds) snapshotLocked() ([]fdKey, []int) {
 	keys := make([]fdKey, 0, len(f.used))
-	for key := range f.used {
+	fds := make([]int, 0, len(f.used))
+	for key, e := range f.used {
 		keys = append(keys, key)
-	}
-	sort.Slice(keys, func(i, j int) bool { return keys[i].String() < keys[j].String() })
-	fds := make([]int, len(keys))
-	for i, key := range keys {
-		fds[i] = f.used[key].fd
+		fds = append(fds, e.fd)
 	}
 	return keys, fds
 }
