@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -447,4 +448,37 @@ func freeUDPAddr(t *testing.T) string {
 	}
 	defer pc.Close()
 	return pc.LocalAddr().String()
+}
+
+// A child that does not speak the parent's handshake version says so on
+// the status pipe instead of guessing at the descriptors.
+func TestChildRefusesUnknownHandshakeVersion(t *testing.T) {
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	hsR, hsW, _ := os.Pipe()
+	stR, stW, _ := os.Pipe()
+	defer stR.Close()
+	cmd := exec.Command(self, "-test.run=^$")
+	cmd.Env = append(os.Environ(), envHelper+"=1", "HELPER_ADDR=127.0.0.1:0", envHandshake+"=99", "GORACE=atexit_sleep_ms=0")
+	cmd.ExtraFiles = []*os.File{hsR, stW} // fds 3 and 4
+	cmd.Stderr = io.Discard
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	hsR.Close()
+	stW.Close()
+	hsW.Write([]byte(`{"version": 99}`))
+	hsW.Close()
+	msg, err := readStatus(stR)
+	if err != nil {
+		t.Fatalf("no status from the child: %v", err)
+	}
+	if msg.Status != statusError || !strings.Contains(msg.Error, `parent speaks version "99"`) {
+		t.Fatalf("status %+v", msg)
+	}
+	if err := cmd.Wait(); err == nil {
+		t.Fatal("child exited 0 after refusing the handshake")
+	}
 }
