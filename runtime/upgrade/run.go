@@ -40,16 +40,16 @@ func (u *Upgrader) run() {
 		case req := <-u.upgradeC:
 			switch {
 			case !ready:
-				req.reply <- ErrNotReady
+				req.reply <- upgradeReply{err: ErrNotReady}
 			case upgrading:
-				req.reply <- ErrUpgradeInProgress
-			case len(u.elders) >= u.opts.MaxDraining:
-				req.reply <- &DrainingError{Pids: u.elderPids(), Max: u.opts.MaxDraining}
+				req.reply <- upgradeReply{err: ErrUpgradeInProgress}
+			case len(u.elders) >= req.maxDraining:
+				req.reply <- upgradeReply{err: &DrainingError{Pids: u.elderPids(), Max: req.maxDraining}}
 			default:
 				upgrading = true
 				elders, draining := u.dupElders()
 				go func() {
-					c, err := u.doUpgrade(req.payload, elders, draining)
+					c, err := u.doUpgrade(req.payload, req.timeout, elders, draining)
 					results <- upgradeResult{req: req, child: c, err: err}
 				}()
 			}
@@ -59,7 +59,7 @@ func (u *Upgrader) run() {
 			if res.err != nil {
 				u.log.Warn("upgrade failed; this generation keeps serving", "error", res.err)
 				u.afterFailedUpgrade()
-				res.req.reply <- res.err
+				res.req.reply <- upgradeReply{err: res.err}
 				if stopC == nil { // Stop came while the upgrade was in flight
 					u.Fds.closeUsed(true)
 					return
@@ -68,7 +68,7 @@ func (u *Upgrader) run() {
 			}
 			u.children = append(u.children, res.child)
 			u.log.Info("handed over to new generation", "child_pid", res.child.proc.Pid)
-			res.req.reply <- nil
+			res.req.reply <- upgradeReply{child: Child{Pid: res.child.proc.Pid, Generation: res.child.generation}}
 			exit()
 			// The sockets live on in the new generation; this one keeps
 			// only what its own listeners hold until it drains. Closing
@@ -89,7 +89,7 @@ func (u *Upgrader) run() {
 }
 
 // doUpgrade starts the next generation and waits for it.
-func (u *Upgrader) doUpgrade(payload []byte, elders []drainingGen, draining []int) (*child, error) {
+func (u *Upgrader) doUpgrade(payload []byte, timeout time.Duration, elders []drainingGen, draining []int) (*child, error) {
 	defer func() {
 		for _, fd := range draining {
 			closeFd(fd)
@@ -120,7 +120,7 @@ func (u *Upgrader) doUpgrade(payload []byte, elders []drainingGen, draining []in
 		return nil, err
 	}
 	u.log.Debug("new generation started", "child_pid", c.proc.Pid, "fds", len(fds))
-	if err := c.wait(u.opts.UpgradeTimeout, u.stopC); err != nil {
+	if err := c.wait(timeout, u.stopC); err != nil {
 		return nil, err
 	}
 	u.log.Debug("new generation ready", "child_pid", c.proc.Pid, "duration", time.Since(start))

@@ -75,8 +75,32 @@ type Upgrader struct {
 }
 
 type upgradeRequest struct {
-	payload []byte
-	reply   chan error
+	payload     []byte
+	timeout     time.Duration
+	maxDraining int
+	reply       chan upgradeReply
+}
+
+type upgradeReply struct {
+	child Child
+	err   error
+}
+
+// Child describes a new generation that took over.
+type Child struct {
+	Pid        int
+	Generation int
+}
+
+// UpgradeOptions tune one upgrade.
+type UpgradeOptions struct {
+	// Payload is passed to the new generation, which reads it with
+	// Payload.
+	Payload []byte
+	// Timeout overrides Options.UpgradeTimeout for this upgrade.
+	Timeout time.Duration
+	// MaxDraining overrides Options.MaxDraining for this upgrade.
+	MaxDraining int
 }
 
 type upgradeResult struct {
@@ -261,15 +285,29 @@ func (u *Upgrader) Upgrade() error { return u.UpgradeWith(nil) }
 // UpgradeWith is Upgrade with a payload for the new generation, which
 // reads it with Payload (the runtime passes the new config this way).
 func (u *Upgrader) UpgradeWith(payload []byte) error {
-	req := upgradeRequest{payload: payload, reply: make(chan error, 1)}
+	_, err := u.UpgradeWithOptions(UpgradeOptions{Payload: payload})
+	return err
+}
+
+// UpgradeWithOptions is Upgrade with a payload and a timeout of its own;
+// on success it says which process took over.
+func (u *Upgrader) UpgradeWithOptions(opts UpgradeOptions) (Child, error) {
+	if opts.Timeout <= 0 {
+		opts.Timeout = u.opts.UpgradeTimeout
+	}
+	if opts.MaxDraining <= 0 {
+		opts.MaxDraining = u.opts.MaxDraining
+	}
+	req := upgradeRequest{payload: opts.Payload, timeout: opts.Timeout, maxDraining: opts.MaxDraining, reply: make(chan upgradeReply, 1)}
 	select {
 	case <-u.stopC:
-		return ErrTerminating
+		return Child{}, ErrTerminating
 	case <-u.exitC:
-		return ErrAlreadyUpgraded
+		return Child{}, ErrAlreadyUpgraded
 	case u.upgradeC <- req:
 	}
-	return <-req.reply
+	r := <-req.reply
+	return r.child, r.err
 }
 
 // DrainingPids lists the older generations still alive, oldest first.

@@ -1,0 +1,117 @@
+package flipdcmd
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+
+	"github.com/flipd/flipd/runtime"
+)
+
+func init() {
+	register(command{
+		name:  "run",
+		usage: "[--config FILE] [--pidfile FILE] [--resume]",
+		short: "Serve the config in the foreground. SIGHUP reloads the config file; SIGTERM or SIGINT stop gracefully (a second SIGINT stops at once).",
+		run:   cmdRun,
+	})
+}
+
+// defaultConfig is what flipd serves without a config: no listeners, only
+// the admin API on its default address.
+const defaultConfig = `{"admin": {"listen": "` + runtime.DefaultAdminListen + `"}}`
+
+func cmdRun(args []string) error {
+	fs := newFlags(commands["run"])
+	configFile := fs.String("config", "", "the JSON config `file` (SIGHUP re-reads it)")
+	pidFile := fs.String("pidfile", "", "write the pid of the serving generation to `file`")
+	resume := fs.Bool("resume", false, "start from the last config a generation served (saved in the storage directory), falling back to --config")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if *configFile != "" {
+		abs, err := filepath.Abs(*configFile)
+		if err != nil {
+			return err
+		}
+		*configFile = abs
+	}
+
+	// Signals are caught before anything else, so that a SIGHUP sent as
+	// soon as the PID file names this process does not kill it.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	stop := make(chan os.Signal, 2)
+	signal.Notify(stop, syscall.SIGTERM, syscall.SIGINT)
+
+	in, err := runtime.Start(runtime.Options{
+		Config:  func() ([]byte, string, error) { return initialConfig(*configFile, *resume) },
+		PIDFile: *pidFile,
+	})
+	if err != nil {
+		return err
+	}
+	log := in.Logger()
+	for {
+		select {
+		case <-hup:
+			if *configFile == "" {
+				log.Warn("SIGHUP: no --config file to re-read; use the admin API to load a config")
+				continue
+			}
+			raw, err := os.ReadFile(*configFile)
+			if err != nil {
+				log.Error("SIGHUP: reading config", "error", err)
+				continue
+			}
+			// Reload logs its outcome; the old generation keeps
+			// serving whatever happens.
+			in.Reload(raw, "file:"+*configFile)
+		case sig := <-stop:
+			if in.Status().State == runtime.StateDraining && sig == syscall.SIGINT {
+				log.Warn("second interrupt: closing connections now")
+				in.Close()
+				continue
+			}
+			log.Info("stopping", "signal", sig.String())
+			in.Stop()
+		case <-in.Done():
+			return in.Wait()
+		}
+	}
+}
+
+// initialConfig finds the first generation's config: the last one saved
+// with --resume, else the file, else the admin-only default.
+func initialConfig(file string, resume bool) ([]byte, string, error) {
+	var fileRaw []byte
+	if file != "" {
+		raw, err := os.ReadFile(file)
+		if err != nil {
+			return nil, "", fmt.Errorf("reading config: %w", err)
+		}
+		fileRaw = raw
+	}
+	if resume {
+		dir := runtime.DefaultStorageDir()
+		if fileRaw != nil {
+			if cfg, err := runtime.ParseConfig(fileRaw); err == nil && cfg.Storage.Dir != "" {
+				dir = cfg.Storage.Dir
+			}
+		}
+		raw, err := runtime.LoadLastConfig(dir)
+		switch {
+		case err == nil:
+			return raw, "resume:" + dir, nil
+		case !errors.Is(err, os.ErrNotExist):
+			return nil, "", fmt.Errorf("--resume: %w", err)
+		}
+	}
+	if fileRaw != nil {
+		return fileRaw, "file:" + file, nil
+	}
+	return []byte(defaultConfig), "default", nil
+}

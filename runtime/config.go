@@ -1,0 +1,253 @@
+package runtime
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"sort"
+	"strings"
+	"time"
+)
+
+// Config is flipd's whole configuration, as JSON.
+type Config struct {
+	// Admin configures the admin API.
+	Admin AdminConfig `json:"admin,omitzero"`
+	// Storage is where state shared by every generation lives.
+	Storage StorageConfig `json:"storage,omitzero"`
+	// Upgrade bounds how long a new generation may take to become ready,
+	// and how long an old one may take to drain.
+	Upgrade UpgradeConfig `json:"upgrade,omitzero"`
+	// Logging chooses the log level and format.
+	Logging LoggingConfig `json:"logging,omitzero"`
+	// Listeners maps a name of your choice to a listener: an "address"
+	// ("tcp/127.0.0.1:8080", "unix//run/app.sock"), the listener
+	// "module" that serves it ("http", "tcp", ...), optional "wrappers"
+	// ([{"module": "tls", ...}]), and the module's own fields.
+	Listeners map[string]json.RawMessage `json:"listeners,omitempty"`
+}
+
+// AdminConfig configures the admin API.
+type AdminConfig struct {
+	// Disabled turns the admin API off.
+	Disabled bool `json:"disabled,omitempty"`
+	// Listen is the admin API's address: "127.0.0.1:2019" (the default),
+	// another loopback address, or a unix socket "unix//run/flipd.sock".
+	Listen string `json:"listen,omitempty"`
+	// Origins lists the Origin header values allowed to make requests
+	// (browsers send one); requests with any other Origin are refused.
+	Origins []string `json:"origins,omitempty"`
+	// MaxBodyBytes bounds request bodies. Default 1 MiB.
+	MaxBodyBytes int64 `json:"max_body_bytes,omitempty"`
+	// Token, if set, must come as "Authorization: Bearer <token>".
+	Token string `json:"token,omitempty"`
+}
+
+// DefaultAdminListen is where the admin API listens unless configured.
+const DefaultAdminListen = "127.0.0.1:2019"
+
+// StorageConfig is where state shared by every generation lives.
+type StorageConfig struct {
+	// Dir holds the last good config (for "flipd run --resume"),
+	// certificates and the like. Default: $XDG_DATA_HOME/flipd, or
+	// ~/.local/share/flipd.
+	Dir string `json:"dir,omitempty"`
+}
+
+// UpgradeConfig bounds a reload.
+type UpgradeConfig struct {
+	// Timeout is how long a new generation may take to load its config
+	// and report ready; it is then killed and the old one keeps serving.
+	// Default 30s.
+	Timeout Duration `json:"timeout,omitzero"`
+	// DrainTimeout is how long an old generation may take to finish what
+	// it accepted; what is left is then closed. Default 30s.
+	DrainTimeout Duration `json:"drain_timeout,omitzero"`
+	// MaxDraining bounds how many old generations may drain at once; a
+	// reload beyond that is refused. Default 2.
+	MaxDraining int `json:"max_draining,omitempty"`
+}
+
+// LoggingConfig chooses how flipd logs.
+type LoggingConfig struct {
+	// Level is "trace", "debug", "info" (the default), "warn" or "error".
+	Level string `json:"level,omitempty"`
+	// Format is "text" or "json". Default: text on a terminal, JSON
+	// otherwise.
+	Format string `json:"format,omitempty"`
+}
+
+// Defaults used when the config leaves a field out.
+const (
+	DefaultUpgradeTimeout = 30 * time.Second
+	DefaultDrainTimeout   = 30 * time.Second
+)
+
+// Duration is a time.Duration written in JSON as a string ("30s", "2m").
+type Duration time.Duration
+
+// UnmarshalJSON accepts a duration string, or a number of nanoseconds.
+func (d *Duration) UnmarshalJSON(b []byte) error {
+	var s string
+	if err := json.Unmarshal(b, &s); err != nil {
+		var n int64
+		if err := json.Unmarshal(b, &n); err != nil {
+			return fmt.Errorf("a duration is a string like \"30s\": got %s", b)
+		}
+		*d = Duration(n)
+		return nil
+	}
+	v, err := time.ParseDuration(s)
+	if err != nil {
+		return fmt.Errorf("invalid duration %q: %w", s, err)
+	}
+	if v < 0 {
+		return fmt.Errorf("invalid duration %q: negative", s)
+	}
+	*d = Duration(v)
+	return nil
+}
+
+// MarshalJSON writes the duration as a string.
+func (d Duration) MarshalJSON() ([]byte, error) {
+	return json.Marshal(time.Duration(d).String())
+}
+
+// Or returns d, or def if d is zero.
+func (d Duration) Or(def time.Duration) time.Duration {
+	if d == 0 {
+		return def
+	}
+	return time.Duration(d)
+}
+
+// ConfigError is a config that cannot be used; Field names where.
+type ConfigError struct {
+	Field string // "listeners.web.routes", "" for the whole config
+	Err   error
+}
+
+func (e *ConfigError) Error() string {
+	if e.Field == "" {
+		return "config: " + e.Err.Error()
+	}
+	return "config: " + e.Field + ": " + e.Err.Error()
+}
+
+func (e *ConfigError) Unwrap() error { return e.Err }
+
+// ParseConfig decodes a config strictly (unknown fields are errors) and
+// checks what can be checked without loading modules: every listener has
+// an address and a module, and no two listeners share an address.
+func ParseConfig(raw []byte) (*Config, error) {
+	var cfg Config
+	if err := DecodeStrict(raw, &cfg); err != nil {
+		return nil, &ConfigError{Err: err}
+	}
+	seen := map[Address]string{}
+	for _, name := range cfg.listenerNames() {
+		head, err := parseListenerHead(cfg.Listeners[name])
+		if err != nil {
+			return nil, &ConfigError{Field: "listeners." + name, Err: err}
+		}
+		if other, dup := seen[head.addr]; dup {
+			return nil, &ConfigError{Field: "listeners." + name,
+				Err: fmt.Errorf("address %s is already used by listener %q", head.addr, other)}
+		}
+		seen[head.addr] = name
+	}
+	if cfg.Upgrade.MaxDraining < 0 {
+		return nil, &ConfigError{Field: "upgrade.max_draining", Err: errors.New("must not be negative")}
+	}
+	switch cfg.Logging.Format {
+	case "", "text", "json":
+	default:
+		return nil, &ConfigError{Field: "logging.format", Err: fmt.Errorf("%q is not \"text\" or \"json\"", cfg.Logging.Format)}
+	}
+	return &cfg, nil
+}
+
+func (cfg *Config) listenerNames() []string {
+	names := make([]string, 0, len(cfg.Listeners))
+	for name := range cfg.Listeners {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// listenerHead is the part of a listener's JSON that belongs to the
+// runtime; the rest belongs to its module.
+type listenerHead struct {
+	addr     Address
+	module   string
+	wrappers []json.RawMessage
+}
+
+func parseListenerHead(raw json.RawMessage) (listenerHead, error) {
+	var h struct {
+		Address  string            `json:"address"`
+		Module   string            `json:"module"`
+		Wrappers []json.RawMessage `json:"wrappers"`
+	}
+	if err := json.Unmarshal(raw, &h); err != nil {
+		return listenerHead{}, describeJSONError(raw, err)
+	}
+	if h.Address == "" {
+		return listenerHead{}, errors.New(`"address" is missing (e.g. "tcp/127.0.0.1:8080")`)
+	}
+	addr, err := ParseAddress(h.Address)
+	if err != nil {
+		return listenerHead{}, fmt.Errorf("address: %w", err)
+	}
+	if h.Module == "" {
+		return listenerHead{}, errors.New(`"module" is missing (e.g. "http" or "tcp")`)
+	}
+	return listenerHead{addr: addr, module: h.Module, wrappers: h.Wrappers}, nil
+}
+
+// Address is a listener's network and canonical address, the key under
+// which its socket passes from one generation to the next.
+type Address struct {
+	Network string // "tcp", "tcp4", "tcp6", "unix", "unixpacket"
+	Addr    string // "127.0.0.1:8080", "[::1]:443", "/run/app.sock"
+}
+
+func (a Address) String() string { return a.Network + "/" + a.Addr }
+
+// ParseAddress reads "network/address" ("tcp/127.0.0.1:8080",
+// "unix//run/app.sock"; a bare "host:port" means tcp) and spells the
+// address canonically, so that two spellings of one socket are one key.
+func ParseAddress(s string) (Address, error) {
+	network, addr, ok := strings.Cut(s, "/")
+	if !ok {
+		network, addr = "tcp", s
+	}
+	switch network {
+	case "tcp", "tcp4", "tcp6":
+		host, port, err := net.SplitHostPort(addr)
+		if err != nil {
+			return Address{}, fmt.Errorf("%q: %w", s, err)
+		}
+		if p, err := net.LookupPort(network, port); err != nil || p > 65535 {
+			return Address{}, fmt.Errorf("%q: invalid port %q", s, port)
+		} else {
+			port = fmt.Sprint(p)
+		}
+		if ip := net.ParseIP(host); ip != nil {
+			host = ip.String()
+		} else {
+			host = strings.ToLower(host)
+		}
+		return Address{network, net.JoinHostPort(host, port)}, nil
+	case "unix", "unixpacket":
+		if addr == "" {
+			return Address{}, fmt.Errorf("%q: a unix socket needs a path", s)
+		}
+		return Address{network, addr}, nil
+	case "":
+		return Address{}, fmt.Errorf("%q: network is missing (tcp, tcp4, tcp6, unix)", s)
+	}
+	return Address{}, fmt.Errorf("%q: unsupported network %q (tcp, tcp4, tcp6, unix)", s, network)
+}

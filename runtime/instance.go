@@ -1,0 +1,281 @@
+package runtime
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/flipd/flipd/runtime/upgrade"
+)
+
+// Options start a generation.
+type Options struct {
+	// Config returns the first generation's config, as JSON, and where it
+	// came from ("file:/etc/flipd.json", "default", ...). A generation
+	// started by a reload gets its config from the one it replaces, and
+	// Config is not called.
+	Config func() (raw []byte, source string, err error)
+	// PIDFile, if set, always names the generation that serves.
+	PIDFile string
+	// LogOutput receives the logs. Default: standard error.
+	LogOutput io.Writer
+}
+
+// State is where a generation is in its life.
+type State string
+
+// The states of a generation.
+const (
+	StateStarting State = "starting"
+	StateActive   State = "active"
+	StateDraining State = "draining"
+)
+
+// Instance is this process's generation: it serves one config until a
+// new generation takes over or it is stopped, then drains.
+type Instance struct {
+	upg     *upgrade.Upgrader
+	log     hclog.Logger
+	started time.Time
+
+	mu            sync.Mutex
+	state         State
+	current       *loaded
+	source        string
+	drainingSince time.Time
+
+	drainCtx    context.Context // ends at drain_timeout, or at Close
+	cancelDrain context.CancelFunc
+	done        chan struct{}
+	drainErr    error
+}
+
+// payload is what a generation passes to the next; versioned, since the
+// two may be different builds.
+type payload struct {
+	Version int             `json:"version"`
+	Config  json.RawMessage `json:"config"`
+	Source  string          `json:"source"`
+}
+
+const payloadVersion = 1
+
+// Start starts this generation: it takes the config (from opts, or from
+// the generation it replaces), provisions its modules, opens or inherits
+// their sockets and serves. Only then does it report ready, so that the
+// generation it replaces starts draining. If anything fails, that
+// generation is told why and keeps serving, and Start returns the error.
+func Start(opts Options) (*Instance, error) {
+	started := time.Now()
+	upg, err := upgrade.New(upgrade.Options{PIDFile: opts.PIDFile, UpgradeTimeout: DefaultUpgradeTimeout})
+	if err != nil {
+		return nil, fmt.Errorf("flipd: %w", err)
+	}
+	in := &Instance{upg: upg, started: started, state: StateStarting, done: make(chan struct{})}
+	if err := in.start(opts); err != nil {
+		upg.Fail(err)
+		upg.Stop()
+		return nil, err
+	}
+	go in.waitExit()
+	return in, nil
+}
+
+func (in *Instance) start(opts Options) error {
+	var raw []byte
+	var source string
+	if !in.upg.HasParent() {
+		var err error
+		if raw, source, err = opts.Config(); err != nil {
+			return err
+		}
+	} else {
+		var p payload
+		if err := json.Unmarshal(in.upg.Payload(), &p); err != nil || p.Version != payloadVersion {
+			return fmt.Errorf("flipd: reading the config from the previous generation: version %d, %v", p.Version, err)
+		}
+		raw, source = p.Config, p.Source
+	}
+	gen := in.upg.Generation()
+	cfg, err := ParseConfig(raw)
+	if err != nil {
+		return err
+	}
+	in.log = NewLogger(cfg.Logging, opts.LogOutput, gen)
+	l, err := loadConfig(context.Background(), raw, in.log, gen)
+	if err != nil {
+		return err
+	}
+	if err := l.serve(in.upg); err != nil {
+		return errors.Join(err, l.cleanup())
+	}
+	in.current, in.source = l, source
+	in.drainCtx, in.cancelDrain = context.WithCancel(context.Background())
+	if err := in.upg.Ready(); err != nil {
+		in.log.Error("reporting ready failed", "error", err)
+	}
+	in.mu.Lock()
+	in.state = StateActive
+	in.mu.Unlock()
+	in.log.Info("serving", "listeners", len(l.listeners), "source", source,
+		"startup", time.Since(in.started).Round(time.Microsecond), "has_parent", in.upg.HasParent())
+	if err := SaveLastConfig(storageDir(cfg), raw); err != nil {
+		in.log.Warn("could not save the config for --resume", "error", err)
+	}
+	return nil
+}
+
+// Reload validates raw without opening a socket, then starts a new
+// generation with it and returns once that generation serves. Errors: a
+// *ConfigError (nothing was started), a *upgrade.ChildError (the new
+// generation failed: this one keeps serving), upgrade.ErrUpgradeInProgress
+// or a *upgrade.DrainingError.
+func (in *Instance) Reload(raw []byte, source string) (upgrade.Child, error) {
+	gen := in.upg.Generation() + 1
+	l, err := loadConfig(context.Background(), raw, hclog.NewNullLogger(), gen)
+	if err != nil {
+		return upgrade.Child{}, err
+	}
+	cfg := l.cfg
+	if err := l.cleanup(); err != nil {
+		in.log.Warn("cleaning up after validating the new config", "error", err)
+	}
+	p, err := json.Marshal(payload{Version: payloadVersion, Config: raw, Source: source})
+	if err != nil {
+		return upgrade.Child{}, err
+	}
+	in.log.Info("reloading", "source", source, "new_generation", gen)
+	start := time.Now()
+	child, err := in.upg.UpgradeWithOptions(upgrade.UpgradeOptions{
+		Payload:     p,
+		Timeout:     cfg.Upgrade.Timeout.Or(DefaultUpgradeTimeout),
+		MaxDraining: cfg.Upgrade.MaxDraining,
+	})
+	if err != nil {
+		in.log.Error("reload failed; this generation keeps serving", "error", err, "duration", time.Since(start))
+		return child, err
+	}
+	in.log.Info("new generation serves; draining", "new_generation", child.Generation, "new_pid", child.Pid,
+		"duration", time.Since(start), "open_conns", in.current.openConns())
+	return child, nil
+}
+
+// Upgrade re-executes the binary with the config in effect, to pick up a
+// binary replaced on disk.
+func (in *Instance) Upgrade() (upgrade.Child, error) {
+	in.mu.Lock()
+	raw, source := in.current.raw, in.source
+	in.mu.Unlock()
+	return in.Reload(raw, source)
+}
+
+// Stop stops this generation gracefully: it drains, within the config's
+// drain_timeout, and Wait returns.
+func (in *Instance) Stop() { in.upg.Stop() }
+
+// Close stops at once: connections still open are closed now.
+func (in *Instance) Close() {
+	in.upg.Stop()
+	in.cancelDrain()
+}
+
+// Wait blocks until this generation has drained, after a new one took
+// over or after Stop, and its modules are cleaned up.
+func (in *Instance) Wait() error {
+	<-in.done
+	return in.drainErr
+}
+
+// Done is closed when Wait would return.
+func (in *Instance) Done() <-chan struct{} { return in.done }
+
+func (in *Instance) waitExit() {
+	<-in.upg.Exit()
+	in.mu.Lock()
+	in.state, in.drainingSince = StateDraining, time.Now()
+	l := in.current
+	in.mu.Unlock()
+
+	timeout := l.cfg.Upgrade.DrainTimeout.Or(DefaultDrainTimeout)
+	ctx, cancel := context.WithTimeout(in.drainCtx, timeout)
+	defer cancel()
+	in.log.Info("draining", "open_conns", l.openConns(), "timeout", timeout)
+	start := time.Now()
+
+	errs := make([]error, len(l.listeners))
+	var wg sync.WaitGroup
+	for i, li := range l.listeners {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := li.module.Drain(ctx); err != nil {
+				errs[i] = fmt.Errorf("listener %q: %w", li.name, err)
+			}
+			if err := <-li.served; err != nil {
+				in.log.Warn("listener stopped with an error", "listener", li.name, "error", err)
+			}
+		}()
+	}
+	wg.Wait()
+	in.drainErr = errors.Join(errs...)
+	if in.drainErr != nil {
+		in.log.Warn("drain ended with connections closed", "error", in.drainErr, "elapsed", time.Since(start))
+	} else {
+		in.log.Info("drained", "elapsed", time.Since(start))
+	}
+	if err := l.cleanup(); err != nil {
+		in.log.Warn("cleaning up modules", "error", err)
+	}
+	close(in.done)
+}
+
+// Logger is this generation's logger.
+func (in *Instance) Logger() hclog.Logger { return in.log }
+
+// Generation is this process's generation number.
+func (in *Instance) Generation() int { return in.upg.Generation() }
+
+// ConfigJSON is the config this generation serves.
+func (in *Instance) ConfigJSON() []byte {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	return in.current.raw
+}
+
+// Status describes this generation and the older ones still draining.
+type Status struct {
+	Generation    int       `json:"generation"`
+	Pid           int       `json:"pid"`
+	State         State     `json:"state"`
+	Started       time.Time `json:"started"`
+	Uptime        Duration  `json:"uptime"`
+	OpenConns     int       `json:"open_conns"`
+	DrainingSince time.Time `json:"draining_since,omitzero"`
+	Source        string    `json:"source"`
+	// DrainingPids are the older generations still alive, oldest first.
+	DrainingPids []int `json:"draining_pids"`
+}
+
+// Status reports on this generation.
+func (in *Instance) Status() Status {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	return Status{
+		Generation:    in.upg.Generation(),
+		Pid:           os.Getpid(),
+		State:         in.state,
+		Started:       in.started,
+		Uptime:        Duration(time.Since(in.started).Round(time.Millisecond)),
+		OpenConns:     in.current.openConns(),
+		DrainingSince: in.drainingSince,
+		Source:        in.source,
+		DrainingPids:  in.upg.DrainingPids(),
+	}
+}

@@ -1,0 +1,135 @@
+package runtime
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+
+	"github.com/hashicorp/go-hclog"
+)
+
+// loaded is a config whose modules are provisioned, ready to serve.
+type loaded struct {
+	raw       []byte
+	cfg       *Config
+	listeners []*listener // in name order
+	cleanup   func() error
+}
+
+// listener is one of a config's listeners.
+type listener struct {
+	name     string
+	addr     Address
+	module   ListenerModule
+	wrappers []ListenerWrapper
+	served   chan error // Serve's result, once serving
+}
+
+// loadConfig parses raw and provisions every module in it, without
+// opening a socket. On error, whatever was provisioned is cleaned up.
+func loadConfig(parent context.Context, raw []byte, logger hclog.Logger, generation int) (*loaded, error) {
+	cfg, err := ParseConfig(raw)
+	if err != nil {
+		return nil, err
+	}
+	ctx, cleanup := NewContext(parent, logger, storageDir(cfg), generation)
+	l := &loaded{raw: raw, cfg: cfg, cleanup: cleanup}
+	for _, name := range cfg.listenerNames() {
+		ln, err := loadListener(ctx, name, cfg.Listeners[name])
+		if err != nil {
+			return nil, errors.Join(&ConfigError{Field: "listeners." + name, Err: err}, cleanup())
+		}
+		l.listeners = append(l.listeners, ln)
+	}
+	return l, nil
+}
+
+func loadListener(ctx Context, name string, raw json.RawMessage) (*listener, error) {
+	head, err := parseListenerHead(raw)
+	if err != nil {
+		return nil, err
+	}
+	lctx := Context{Context: ctx.Context, logger: ctx.logger.With("listener", name), load: ctx.load}
+	l := &listener{name: name, addr: head.addr}
+	for i, wraw := range head.wrappers {
+		mod, err := lctx.LoadModule("listener_wrappers", wraw)
+		if err != nil {
+			return nil, fmt.Errorf("wrappers[%d]: %w", i, err)
+		}
+		w, ok := mod.(ListenerWrapper)
+		if !ok {
+			return nil, fmt.Errorf("wrappers[%d]: module %s is not a listener wrapper", i, mod.FlipdModule().ID)
+		}
+		l.wrappers = append(l.wrappers, w)
+	}
+	mod, err := lctx.loadModule("listeners", raw, "address", "wrappers")
+	if err != nil {
+		return nil, err
+	}
+	lm, ok := mod.(ListenerModule)
+	if !ok {
+		return nil, fmt.Errorf("module %s is not a listener module", mod.FlipdModule().ID)
+	}
+	l.module = lm
+	return l, nil
+}
+
+// sockets is where listeners get their sockets: the upgrader's registry.
+type sockets interface {
+	Listen(network, addr string) (net.Listener, error)
+}
+
+// serve opens (or inherits) every listener's socket, wraps it and starts
+// its module. If any socket cannot be had, the ones opened are closed and
+// the error names the listener and address.
+func (l *loaded) serve(reg sockets) error {
+	lns := make([]net.Listener, 0, len(l.listeners))
+	fail := func(err error) error {
+		for _, ln := range lns {
+			ln.Close()
+		}
+		return err
+	}
+	for _, li := range l.listeners {
+		ln, err := reg.Listen(li.addr.Network, li.addr.Addr)
+		if err != nil {
+			return fail(fmt.Errorf("listener %q: %s: %w", li.name, li.addr, unwrapOpError(err)))
+		}
+		lns = append(lns, ln)
+		for i, w := range li.wrappers {
+			if ln, err = w.WrapListener(ln); err != nil {
+				return fail(fmt.Errorf("listener %q: wrappers[%d]: %w", li.name, i, err))
+			}
+			lns[len(lns)-1] = ln
+		}
+	}
+	for i, li := range l.listeners {
+		li.served = make(chan error, 1)
+		go func(li *listener, ln net.Listener) { li.served <- li.module.Serve(ln) }(li, lns[i])
+	}
+	return nil
+}
+
+// unwrapOpError shortens "upgrade: can't create listener tcp 1.2.3.4:80:
+// listen tcp 1.2.3.4:80: bind: address already in use" to its last part,
+// since the caller names the listener and address already.
+func unwrapOpError(err error) error {
+	var op *net.OpError
+	if errors.As(err, &op) && op.Err != nil {
+		return fmt.Errorf("%s: %w", op.Op, op.Err)
+	}
+	return err
+}
+
+// openConns adds up what the listener modules report.
+func (l *loaded) openConns() int {
+	n := 0
+	for _, li := range l.listeners {
+		if c, ok := li.module.(ConnCounter); ok {
+			n += c.OpenConns()
+		}
+	}
+	return n
+}
