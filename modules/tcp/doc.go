@@ -1,0 +1,31 @@
+// Package tcp provides the "tcp" listener module, which serves plain TCP
+// connections (or TLS ones, behind the "tls" wrapper) with a handler, and
+// the built-in handlers "echo" and "proxy".
+//
+// A listener names the module and its handler:
+//
+//	"listeners": {
+//		"echo": {"address": "tcp/127.0.0.1:7000", "module": "tcp", "idle_timeout": "5m",
+//			"handle": {"module": "echo"}},
+//		"db": {"address": "tcp/127.0.0.1:7001", "module": "tcp", "max_conns": 100,
+//			"handle": {"module": "proxy", "upstream": "127.0.0.1:5432", "dial_timeout": "5s"}}
+//	}
+//
+// The listener's own fields are those of Server; a handler's are those of
+// its type (Echo, Proxy). Unknown fields are errors.
+//
+// # Handover
+//
+// When a new generation takes over, the old one stops accepting at once:
+// the socket lives on in the new generation, so no client waiting to be
+// accepted is lost. Plain TCP has no way to ask a peer to leave, so the
+// connections the old generation holds are left to end by themselves
+// until the drain's deadline (upgrade.drain_timeout), when those left are
+// closed. Handlers that speak a protocol with a goodbye can end theirs
+// sooner by implementing Drainer.
+//
+// # Writing a handler
+//
+// A handler is a module of namespace "tcp.handlers" that implements
+// Handler; see there for the contract, and Echo for the smallest example.
+package tcp

@@ -1,0 +1,144 @@
+package tcp
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"strconv"
+	"sync/atomic"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/flipd/flipd/runtime"
+)
+
+func init() {
+	runtime.RegisterModule(new(Proxy))
+}
+
+// DefaultDialTimeout is the proxy's dial_timeout when the config leaves
+// it out.
+const DefaultDialTimeout = 5 * time.Second
+
+// Proxy is the "proxy" handler: it forwards each connection, byte for
+// byte, to an upstream server (a layer-4 proxy; nothing is parsed).
+//
+//	"handle": {"module": "proxy", "upstream": "127.0.0.1:9000", "dial_timeout": "5s"}
+//	"handle": {"module": "proxy", "upstreams": ["10.0.0.1:9000", "10.0.0.2:9000"]}
+//
+// When one side is done sending it half-closes, the proxy half-closes the
+// other side in turn, so a client that closes its writing side still gets
+// the rest of the answer. When either side fails, or the listener ends the
+// connection, both are closed.
+//
+// If no upstream can be reached the client's connection is closed, and
+// each failed dial is logged with the upstream's address and the error.
+type Proxy struct {
+	// Upstream is the host:port to forward to: "127.0.0.1:9000",
+	// "[::1]:9000", "db.internal:5432". A host name is resolved at each
+	// connection. Set this or Upstreams.
+	Upstream string `json:"upstream,omitempty"`
+
+	// Upstreams lists several host:port to forward to. Connections go
+	// to each in turn (round robin); when one cannot be reached, the
+	// next is tried, each at most once per connection. Set this or
+	// Upstream.
+	Upstreams []string `json:"upstreams,omitempty"`
+
+	// DialTimeout bounds each attempt to connect to an upstream: "2s".
+	// Default: "5s".
+	DialTimeout Duration `json:"dial_timeout,omitempty"`
+
+	addrs  []string
+	next   atomic.Uint64
+	dialer net.Dialer
+	logger hclog.Logger
+}
+
+// FlipdModule returns the module's ID, "tcp.handlers.proxy".
+func (*Proxy) FlipdModule() runtime.ModuleInfo {
+	return runtime.ModuleInfo{ID: HandlersNamespace + ".proxy", New: func() runtime.Module { return new(Proxy) }}
+}
+
+// Provision checks the upstream addresses and sets the defaults.
+func (p *Proxy) Provision(ctx runtime.Context) error {
+	p.logger = ctx.Logger()
+	switch {
+	case p.Upstream != "" && len(p.Upstreams) > 0:
+		return errors.New("set \"upstream\" or \"upstreams\", not both")
+	case p.Upstream != "":
+		p.addrs = []string{p.Upstream}
+	case len(p.Upstreams) > 0:
+		p.addrs = p.Upstreams
+	default:
+		return errors.New("\"upstream\" is missing: set the host:port to forward to, such as \"127.0.0.1:9000\"")
+	}
+	for _, addr := range p.addrs {
+		if err := checkHostPort(addr); err != nil {
+			return fmt.Errorf("upstream %q: %w", addr, err)
+		}
+	}
+	switch {
+	case p.DialTimeout < 0:
+		return fmt.Errorf("\"dial_timeout\" is %s: use a positive duration", p.DialTimeout)
+	case p.DialTimeout == 0:
+		p.DialTimeout = Duration(DefaultDialTimeout)
+	}
+	p.dialer.Timeout = time.Duration(p.DialTimeout)
+	return nil
+}
+
+// checkHostPort accepts "host:port" with a numeric port; the host is
+// resolved only when dialing, since DNS may change before then.
+func checkHostPort(addr string) error {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("want host:port, such as \"127.0.0.1:9000\": %w", err)
+	}
+	if host == "" {
+		return errors.New("the host is missing, such as \"127.0.0.1\" in \"127.0.0.1:9000\"")
+	}
+	if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+		return fmt.Errorf("port %q: want a number from 1 to 65535", port)
+	}
+	return nil
+}
+
+// Handle dials an upstream and copies between it and conn until both
+// are done.
+func (p *Proxy) Handle(ctx context.Context, conn net.Conn) error {
+	up, err := p.dial(ctx, conn.RemoteAddr())
+	if err != nil {
+		return err
+	}
+	return pipe(ctx, conn, up)
+}
+
+// dial tries each upstream once, starting with the next in turn.
+func (p *Proxy) dial(ctx context.Context, client net.Addr) (net.Conn, error) {
+	first := p.next.Add(1) - 1
+	var errs []error
+	for i := range uint64(len(p.addrs)) {
+		addr := p.addrs[(first+i)%uint64(len(p.addrs))]
+		up, err := p.dialer.DialContext(ctx, "tcp", addr)
+		if err == nil {
+			return up, nil
+		}
+		if ctx.Err() != nil {
+			// The connection is being ended (drain deadline, idle
+			// timeout): not the upstream's fault.
+			return nil, fmt.Errorf("proxy: dialing %s: %w", addr, err)
+		}
+		p.logger.Error("cannot reach upstream", "upstream", addr, "client", client.String(), "error", err)
+		errs = append(errs, err)
+	}
+	return nil, fmt.Errorf("proxy: no upstream reachable: %w", errors.Join(errs...))
+}
+
+// Interface guards.
+var (
+	_ Handler             = (*Proxy)(nil)
+	_ runtime.Provisioner = (*Proxy)(nil)
+)

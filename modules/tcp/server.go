@@ -1,0 +1,129 @@
+package tcp
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"sync"
+	"sync/atomic"
+
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/flipd/flipd/runtime"
+	"github.com/flipd/flipd/runtime/drain"
+)
+
+func init() {
+	runtime.RegisterModule(new(Server))
+}
+
+// Server is the "tcp" listener module: it accepts plain TCP connections
+// (or whatever the listener's wrappers make of them, TLS say) and hands
+// each one to a handler.
+//
+//	{"address": "tcp/127.0.0.1:7000", "module": "tcp", "handle": {"module": "echo"}, "idle_timeout": "5m"}
+//
+// On a handover it stops accepting at once (the new generation accepts
+// on the same socket from then on) and lets the connections it holds end
+// by themselves, since plain TCP has no way to ask a peer to leave. Those
+// still open when the drain's deadline passes are closed.
+type Server struct {
+	// Handle chooses the handler that serves each connection: an
+	// object whose "module" key names a module of namespace
+	// "tcp.handlers" ("echo", "proxy", your own), and whose other keys
+	// are that handler's fields. Required.
+	//
+	//	"handle": {"module": "proxy", "upstream": "127.0.0.1:9000"}
+	Handle json.RawMessage `json:"handle"`
+
+	// MaxConns caps how many connections are served at once. When the
+	// cap is reached the listener stops accepting, so further clients
+	// wait in the kernel's accept queue (or are refused once it is
+	// full) until a connection closes. Default: 0, no cap.
+	MaxConns int `json:"max_conns,omitempty"`
+
+	// IdleTimeout closes a connection through which no byte has moved,
+	// in either direction, for that long: "5m", "30s". A read or a
+	// write that is blocked does not count as activity, so a peer that
+	// stops reading is caught as well as one that stops writing. The
+	// check runs about once per IdleTimeout, so a connection may
+	// outlive its limit by up to that much again. Default: no timeout.
+	IdleTimeout Duration `json:"idle_timeout,omitempty"`
+
+	handler Handler
+	logger  hclog.Logger
+
+	setup   sync.Once
+	stop    chan struct{}      // closed when the drain starts
+	base    context.Context    // parent of every connection's context
+	cancel  context.CancelFunc // ends base: the drain's deadline passed
+	slots   chan struct{}      // one token per connection served; nil without MaxConns
+	conns   drain.Conns
+	serving sync.WaitGroup // accept loops
+	running sync.WaitGroup // connection goroutines
+
+	mu       sync.Mutex
+	draining bool
+	lns      map[net.Listener]struct{}
+
+	handlers atomic.Int64 // connection goroutines, for the drain's error
+}
+
+// FlipdModule returns the module's ID, "listeners.tcp".
+func (*Server) FlipdModule() runtime.ModuleInfo {
+	return runtime.ModuleInfo{ID: "listeners.tcp", New: func() runtime.Module { return new(Server) }}
+}
+
+// Provision loads the handler named by Handle.
+func (s *Server) Provision(ctx runtime.Context) error {
+	s.logger = ctx.Logger()
+	mod, err := ctx.LoadModule(HandlersNamespace, s.Handle)
+	if err != nil {
+		return fmt.Errorf("\"handle\": %w", err)
+	}
+	h, ok := mod.(Handler)
+	if !ok {
+		return fmt.Errorf("\"handle\": module %s has no Handle method, so it cannot serve connections", mod.FlipdModule().ID)
+	}
+	s.handler = h
+	return nil
+}
+
+// Validate checks the limits.
+func (s *Server) Validate() error {
+	if s.MaxConns < 0 {
+		return fmt.Errorf("\"max_conns\" is %d: use 0 for no cap, or a positive number", s.MaxConns)
+	}
+	if s.IdleTimeout < 0 {
+		return fmt.Errorf("\"idle_timeout\" is %s: use a positive duration, or leave it out for none", s.IdleTimeout)
+	}
+	return nil
+}
+
+// OpenConns reports how many connections the server holds open.
+func (s *Server) OpenConns() int {
+	return s.conns.Len()
+}
+
+// init prepares what Serve and Drain share, whichever runs first.
+func (s *Server) init() {
+	s.setup.Do(func() {
+		s.stop = make(chan struct{})
+		s.base, s.cancel = context.WithCancel(context.Background())
+		if s.MaxConns > 0 {
+			s.slots = make(chan struct{}, s.MaxConns)
+		}
+		if s.logger == nil {
+			s.logger = hclog.NewNullLogger()
+		}
+	})
+}
+
+// Interface guards.
+var (
+	_ runtime.ListenerModule = (*Server)(nil)
+	_ runtime.ConnCounter    = (*Server)(nil)
+	_ runtime.Provisioner    = (*Server)(nil)
+	_ runtime.Validator      = (*Server)(nil)
+)
