@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"reflect"
 	"sort"
 	"strings"
 	"time"
@@ -89,21 +90,25 @@ type Duration time.Duration
 
 // UnmarshalJSON accepts a duration string, or a number of nanoseconds.
 func (d *Duration) UnmarshalJSON(b []byte) error {
+	// An *UnmarshalTypeError gets the field's name from encoding/json.
+	bad := func(why string) error {
+		return &json.UnmarshalTypeError{Value: why, Type: reflect.TypeOf(*d)}
+	}
 	var s string
 	if err := json.Unmarshal(b, &s); err != nil {
 		var n int64
 		if err := json.Unmarshal(b, &n); err != nil {
-			return fmt.Errorf("a duration is a string like \"30s\": got %s", b)
+			return bad(fmt.Sprintf("%s (a duration is a string like \"30s\")", b))
 		}
 		*d = Duration(n)
 		return nil
 	}
 	v, err := time.ParseDuration(s)
 	if err != nil {
-		return fmt.Errorf("invalid duration %q: %w", s, err)
+		return bad(fmt.Sprintf("string %q (invalid duration)", s))
 	}
 	if v < 0 {
-		return fmt.Errorf("invalid duration %q: negative", s)
+		return bad(fmt.Sprintf("string %q (negative duration)", s))
 	}
 	*d = Duration(v)
 	return nil

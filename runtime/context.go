@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 
 	"github.com/hashicorp/go-hclog"
 )
@@ -143,9 +144,11 @@ func describeJSONError(raw []byte, err error) error {
 		return fmt.Errorf("invalid JSON at line %d, column %d: %s", line, col, syntax.Error())
 	case errors.As(err, &typ):
 		if typ.Field != "" {
-			return fmt.Errorf("field %q: cannot use a JSON %s as %s", typ.Field, typ.Value, typ.Type)
+			return fmt.Errorf("field %q: cannot use %s as %s", typ.Field, typ.Value, typ.Type)
 		}
-		return fmt.Errorf("cannot use a JSON %s as %s", typ.Value, typ.Type)
+		return fmt.Errorf("cannot use %s as %s", typ.Value, typ.Type)
+	case strings.HasPrefix(err.Error(), "json: unknown field "):
+		return errors.New(strings.TrimPrefix(err.Error(), "json: "))
 	case errors.Is(err, io.ErrUnexpectedEOF):
 		return errors.New("invalid JSON: it ends before the object is complete")
 	case errors.Is(err, io.EOF):

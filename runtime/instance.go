@@ -141,6 +141,7 @@ func (in *Instance) Reload(raw []byte, source string) (upgrade.Child, error) {
 	gen := in.upg.Generation() + 1
 	l, err := loadConfig(context.Background(), raw, hclog.NewNullLogger(), gen)
 	if err != nil {
+		in.log.Error("reload failed; this generation keeps serving", "source", source, "error", err)
 		return upgrade.Child{}, err
 	}
 	cfg := l.cfg

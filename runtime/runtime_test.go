@@ -106,7 +106,7 @@ func TestConfigErrorsNameTheField(t *testing.T) {
 		{"unknown module", `{"listeners": {"web": {"address": "tcp/127.0.0.1:1", "module": "htp"}}}`,
 			`listeners.web: unknown module "htp" in listeners (known: `},
 		{"unknown module field", `{"listeners": {"web": {"address": "tcp/127.0.0.1:1", "module": "test", "greting": "x"}}}`,
-			`listeners.web: module "test": json: unknown field "greting"`},
+			`listeners.web: module "test": unknown field "greting"`},
 		{"missing address", `{"listeners": {"web": {"module": "test"}}}`, `listeners.web: "address" is missing`},
 		{"bad address", `{"listeners": {"web": {"address": "tcp/nowhere", "module": "test"}}}`, `listeners.web: address: "tcp/nowhere"`},
 		{"missing module", `{"listeners": {"web": {"address": "tcp/127.0.0.1:1"}}}`, `listeners.web: "module" is missing`},
@@ -118,7 +118,7 @@ func TestConfigErrorsNameTheField(t *testing.T) {
 			`greeting must not be empty`},
 		{"unknown wrapper", `{"listeners": {"web": {"address": "tcp/127.0.0.1:1", "module": "test", "wrappers": [{"module": "tsl"}]}}}`,
 			`listeners.web: wrappers[0]: unknown module "tsl" in listener_wrappers`},
-		{"bad duration", `{"upgrade": {"timeout": "soon"}}`, `invalid duration "soon"`},
+		{"bad duration", `{"upgrade": {"timeout": "soon"}}`, `field "upgrade.timeout": cannot use string "soon" (invalid duration)`},
 		{"bad log format", `{"logging": {"format": "xml"}}`, `logging.format`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

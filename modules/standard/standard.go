@@ -1,0 +1,8 @@
+// Package standard registers the modules that ship with flipd. A custom
+// build imports it (blank) next to its own modules.
+package standard
+
+import (
+	_ "github.com/flipd/flipd/modules/http"
+	_ "github.com/flipd/flipd/modules/tcp"
+)
