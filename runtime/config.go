@@ -74,8 +74,7 @@ type UpgradeConfig struct {
 type LoggingConfig struct {
 	// Level is "trace", "debug", "info" (the default), "warn" or "error".
 	Level string `json:"level,omitempty"`
-	// Format is "text" or "json". Default: text on a terminal, JSON
-	// otherwise.
+	// Format is "text" (the default) or "json".
 	Format string `json:"format,omitempty"`
 }
 

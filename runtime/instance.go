@@ -260,12 +260,25 @@ type Status struct {
 	OpenConns     int       `json:"open_conns"`
 	DrainingSince time.Time `json:"draining_since,omitzero"`
 	Source        string    `json:"source"`
-	// DrainingPids are the older generations still alive, oldest first.
-	DrainingPids []int `json:"draining_pids"`
+	// Older lists the older generations still alive, oldest first: they
+	// have handed over and are draining.
+	Older []OlderGeneration `json:"older"`
+}
+
+// OlderGeneration is an older generation still draining.
+type OlderGeneration struct {
+	Generation int       `json:"generation"`
+	Pid        int       `json:"pid"`
+	State      State     `json:"state"`
+	Started    time.Time `json:"started"`
 }
 
 // Status reports on this generation.
 func (in *Instance) Status() Status {
+	older := []OlderGeneration{}
+	for _, e := range in.upg.Elders() {
+		older = append(older, OlderGeneration{Generation: e.Generation, Pid: e.Pid, State: StateDraining, Started: e.Started})
+	}
 	in.mu.Lock()
 	defer in.mu.Unlock()
 	return Status{
@@ -277,6 +290,6 @@ func (in *Instance) Status() Status {
 		OpenConns:     in.current.openConns(),
 		DrainingSince: in.drainingSince,
 		Source:        in.source,
-		DrainingPids:  in.upg.DrainingPids(),
+		Older:         older,
 	}
 }

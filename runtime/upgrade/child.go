@@ -31,7 +31,7 @@ type statusResult struct {
 
 // startChild starts exe as generation hs.Generation with the descriptors
 // fds (described by hs.Files) and draining (described by hs.Draining).
-func startChild(exe string, argv, env []string, hs *handshake, fds, draining []int) (*child, error) {
+func startChild(exe string, argv, env []string, hs *handshake, started time.Time, fds, draining []int) (*child, error) {
 	if err := checkExecutable(exe); err != nil {
 		return nil, &ChildError{Generation: hs.Generation, Reason: ReasonStart, ExitCode: -1, Err: err}
 	}
@@ -41,7 +41,7 @@ func startChild(exe string, argv, env []string, hs *handshake, fds, draining []i
 	}
 
 	files := []uintptr{0, 1, 2, pipes.handshakeR.Fd(), pipes.statusW.Fd(), pipes.aliveR.Fd()}
-	hs.Draining = append(hs.Draining, drainingGen{Pid: os.Getpid(), Generation: hs.Generation - 1, FD: 5})
+	hs.Draining = append(hs.Draining, drainingGen{Pid: os.Getpid(), Generation: hs.Generation - 1, Started: started, FD: 5})
 	for i, fd := range draining {
 		files = append(files, uintptr(fd))
 		hs.Draining[i].FD = len(files) - 1

@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"strconv"
+	"time"
 )
 
 // The handshake, version 1. See the package documentation for the prose.
@@ -48,9 +49,10 @@ type passedFd struct {
 }
 
 type drainingGen struct {
-	Pid        int `json:"pid"`
-	Generation int `json:"generation"`
-	FD         int `json:"fd"`
+	Pid        int       `json:"pid"`
+	Generation int       `json:"generation"`
+	Started    time.Time `json:"started"`
+	FD         int       `json:"fd"`
 }
 
 // Status values a child sends.

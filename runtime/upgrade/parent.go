@@ -4,6 +4,7 @@ import (
 	"io"
 	"os"
 	"sync"
+	"time"
 )
 
 // parent is this process's side of the handshake with the generation that
@@ -33,6 +34,7 @@ func (p *parent) report(msg statusMsg) error {
 type elder struct {
 	pid        int
 	generation int
+	started    time.Time
 	pipe       *os.File
 	exited     chan struct{}
 }
@@ -44,6 +46,7 @@ func watchElder(d drainingGen, gone chan<- *elder) *elder {
 	e := &elder{
 		pid:        d.Pid,
 		generation: d.Generation,
+		started:    d.Started,
 		pipe:       os.NewFile(uintptr(d.FD), "upgrade-liveness"),
 		exited:     make(chan struct{}),
 	}

@@ -35,7 +35,7 @@ func (u *Upgrader) run() {
 			u.log.Debug("older generation exited", "elder_pid", e.pid, "elder_generation", e.generation)
 
 		case reply := <-u.drainingC:
-			reply <- u.elderPids()
+			reply <- u.elderInfo()
 
 		case req := <-u.upgradeC:
 			switch {
@@ -114,7 +114,7 @@ func (u *Upgrader) doUpgrade(payload []byte, timeout time.Duration, elders []dra
 	for i, key := range keys {
 		hs.Files[i].fdKey = key
 	}
-	c, err := startChild(u.exe, os.Args, childEnv(), hs, fds, draining)
+	c, err := startChild(u.exe, os.Args, childEnv(), hs, u.started, fds, draining)
 	u.Fds.mu.Unlock()
 	if err != nil {
 		return nil, err
@@ -149,7 +149,7 @@ func (u *Upgrader) dupElders() ([]drainingGen, []int) {
 		if err != nil {
 			continue // it has just exited
 		}
-		gens = append(gens, drainingGen{Pid: e.pid, Generation: e.generation})
+		gens = append(gens, drainingGen{Pid: e.pid, Generation: e.generation, Started: e.started})
 		fds = append(fds, fd)
 	}
 	return gens, fds
@@ -162,6 +162,14 @@ func (u *Upgrader) forgetElder(gone *elder) {
 			return
 		}
 	}
+}
+
+func (u *Upgrader) elderInfo() []Elder {
+	out := make([]Elder, len(u.elders))
+	for i, e := range u.elders {
+		out[i] = Elder{Pid: e.pid, Generation: e.generation, Started: e.started}
+	}
+	return out
 }
 
 func (u *Upgrader) elderPids() []int {

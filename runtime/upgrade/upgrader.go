@@ -52,6 +52,7 @@ type Upgrader struct {
 	opts       Options
 	log        hclog.Logger
 	exe        string
+	started    time.Time
 	generation int
 	payload    []byte
 	parent     *parent // nil in the first generation
@@ -64,7 +65,7 @@ type Upgrader struct {
 	exitC     chan struct{}
 	readyC    chan chan struct{}
 	upgradeC  chan upgradeRequest
-	drainingC chan chan []int
+	drainingC chan chan []Elder
 	elderGone chan *elder
 
 	// The state below belongs to run.
@@ -149,12 +150,13 @@ func newUpgrader(opts Options) (*Upgrader, error) {
 	u := &Upgrader{
 		opts:       opts,
 		exe:        startExecutable,
+		started:    time.Now(),
 		generation: 1,
 		stopC:      make(chan struct{}),
 		exitC:      make(chan struct{}),
 		readyC:     make(chan chan struct{}),
 		upgradeC:   make(chan upgradeRequest),
-		drainingC:  make(chan chan []int),
+		drainingC:  make(chan chan []Elder),
 	}
 
 	hs, err := readHandshake()
@@ -310,13 +312,31 @@ func (u *Upgrader) UpgradeWithOptions(opts UpgradeOptions) (Child, error) {
 	return r.child, r.err
 }
 
-// DrainingPids lists the older generations still alive, oldest first.
-func (u *Upgrader) DrainingPids() []int {
-	reply := make(chan []int, 1)
+// Elder is an older generation that has handed over and not exited yet.
+type Elder struct {
+	Pid        int
+	Generation int
+	Started    time.Time
+}
+
+// Elders lists the older generations still alive (draining), oldest
+// first.
+func (u *Upgrader) Elders() []Elder {
+	reply := make(chan []Elder, 1)
 	select {
 	case u.drainingC <- reply:
 		return <-reply
 	case <-u.exitC:
 		return nil
 	}
+}
+
+// DrainingPids lists the pids of the older generations still alive,
+// oldest first.
+func (u *Upgrader) DrainingPids() []int {
+	var pids []int
+	for _, e := range u.Elders() {
+		pids = append(pids, e.Pid)
+	}
+	return pids
 }

@@ -67,3 +67,6 @@ func (u *Upgrader) Payload() []byte { return nil }
 
 // DrainingPids is always empty.
 func (u *Upgrader) DrainingPids() []int { return nil }
+
+// Elders is always empty.
+func (u *Upgrader) Elders() []upgrade.Elder { return nil }
