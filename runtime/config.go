@@ -48,6 +48,35 @@ type AdminConfig struct {
 // DefaultAdminListen is where the admin API listens unless configured.
 const DefaultAdminListen = "127.0.0.1:2019"
 
+// DefaultAdminMaxBodyBytes bounds admin request bodies unless configured.
+const DefaultAdminMaxBodyBytes = 1 << 20
+
+// Address is where the admin API listens: listen, "unix//path" or an
+// absolute path for a unix socket, or the default. A TCP address must be
+// on loopback unless a token is set: the admin API can replace the whole
+// config.
+func (a AdminConfig) Address() (Address, error) {
+	listen := a.Listen
+	switch {
+	case listen == "":
+		listen = DefaultAdminListen
+	case strings.HasPrefix(listen, "/"):
+		listen = "unix/" + listen
+	}
+	addr, err := ParseAddress(listen)
+	if err != nil {
+		return Address{}, err
+	}
+	if addr.Network == "unix" || addr.Network == "unixpacket" {
+		return addr, nil
+	}
+	host, _, _ := net.SplitHostPort(addr.Addr)
+	if ip := net.ParseIP(host); (ip == nil || !ip.IsLoopback()) && host != "localhost" && a.Token == "" {
+		return Address{}, fmt.Errorf("%s is not a loopback address: set admin.token to expose the admin API beyond this machine", addr)
+	}
+	return addr, nil
+}
+
 // StorageConfig is where state shared by every generation lives.
 type StorageConfig struct {
 	// Dir holds the last good config (for "flipd run --resume"),
@@ -150,6 +179,16 @@ func ParseConfig(raw []byte) (*Config, error) {
 		return nil, &ConfigError{Err: err}
 	}
 	seen := map[Address]string{}
+	if !cfg.Admin.Disabled {
+		addr, err := cfg.Admin.Address()
+		if err != nil {
+			return nil, &ConfigError{Field: "admin.listen", Err: err}
+		}
+		seen[addr] = "the admin API"
+	}
+	if cfg.Admin.MaxBodyBytes < 0 {
+		return nil, &ConfigError{Field: "admin.max_body_bytes", Err: errors.New("must not be negative")}
+	}
 	for _, name := range cfg.listenerNames() {
 		head, err := parseListenerHead(cfg.Listeners[name])
 		if err != nil {
@@ -157,9 +196,9 @@ func ParseConfig(raw []byte) (*Config, error) {
 		}
 		if other, dup := seen[head.addr]; dup {
 			return nil, &ConfigError{Field: "listeners." + name,
-				Err: fmt.Errorf("address %s is already used by listener %q", head.addr, other)}
+				Err: fmt.Errorf("address %s is already used by %s", head.addr, other)}
 		}
-		seen[head.addr] = name
+		seen[head.addr] = fmt.Sprintf("listener %q", name)
 	}
 	if cfg.Upgrade.MaxDraining < 0 {
 		return nil, &ConfigError{Field: "upgrade.max_draining", Err: errors.New("must not be negative")}

@@ -26,6 +26,11 @@ type Options struct {
 	PIDFile string
 	// LogOutput receives the logs. Default: standard error.
 	LogOutput io.Writer
+	// Admin builds the admin API's server for this generation, unless the
+	// config disables it. The runtime serves it on admin.listen like any
+	// listener: its socket passes from generation to generation. (The
+	// admin package provides it; runtime does not import admin.)
+	Admin func(in *Instance, cfg AdminConfig) (ListenerModule, error)
 }
 
 // State is where a generation is in its life.
@@ -50,6 +55,8 @@ type Instance struct {
 	current       *loaded
 	source        string
 	drainingSince time.Time
+	readyAt       time.Time
+	stats         Stats
 
 	drainCtx    context.Context // ends at drain_timeout, or at Close
 	cancelDrain context.CancelFunc
@@ -60,9 +67,14 @@ type Instance struct {
 // payload is what a generation passes to the next; versioned, since the
 // two may be different builds.
 type payload struct {
-	Version int             `json:"version"`
-	Config  json.RawMessage `json:"config"`
-	Source  string          `json:"source"`
+	Version int `json:"version"`
+	// Config travels as bytes, not json.RawMessage (which encoding/json
+	// compacts), so that GET /config shows the config as it was sent.
+	Config []byte `json:"config"`
+	Source string `json:"source"`
+	// Requested is when the reload was asked for, to time it end to end.
+	Requested time.Time `json:"requested"`
+	Stats     Stats     `json:"stats"`
 }
 
 const payloadVersion = 1
@@ -91,6 +103,7 @@ func Start(opts Options) (*Instance, error) {
 func (in *Instance) start(opts Options) error {
 	var raw []byte
 	var source string
+	var requested time.Time
 	if !in.upg.HasParent() {
 		var err error
 		if raw, source, err = opts.Config(); err != nil {
@@ -101,7 +114,7 @@ func (in *Instance) start(opts Options) error {
 		if err := json.Unmarshal(in.upg.Payload(), &p); err != nil || p.Version != payloadVersion {
 			return fmt.Errorf("flipd: reading the config from the previous generation: version %d, %v", p.Version, err)
 		}
-		raw, source = p.Config, p.Source
+		raw, source, requested, in.stats = p.Config, p.Source, p.Requested, p.Stats
 	}
 	gen := in.upg.Generation()
 	cfg, err := ParseConfig(raw)
@@ -113,6 +126,9 @@ func (in *Instance) start(opts Options) error {
 	if err != nil {
 		return err
 	}
+	if err := in.addAdmin(l, opts.Admin); err != nil {
+		return errors.Join(err, l.cleanup())
+	}
 	if err := l.serve(in.upg); err != nil {
 		return errors.Join(err, l.cleanup())
 	}
@@ -122,59 +138,48 @@ func (in *Instance) start(opts Options) error {
 		in.log.Error("reporting ready failed", "error", err)
 	}
 	in.mu.Lock()
-	in.state = StateActive
+	in.state, in.readyAt = StateActive, time.Now()
+	if in.upg.HasParent() {
+		in.stats.record(UpgradeRecord{From: gen - 1, To: gen, Pid: os.Getpid(), Result: "ok", Source: source,
+			Started: requested, Duration: Duration(in.readyAt.Sub(requested))})
+	}
 	in.mu.Unlock()
 	in.log.Info("serving", "listeners", len(l.listeners), "source", source,
 		"startup", time.Since(in.started).Round(time.Microsecond), "has_parent", in.upg.HasParent())
 	if err := SaveLastConfig(storageDir(cfg), raw); err != nil {
 		in.log.Warn("could not save the config for --resume", "error", err)
 	}
+	if in.upg.HasParent() {
+		go in.timeParentDrain()
+	}
 	return nil
 }
 
-// Reload validates raw without opening a socket, then starts a new
-// generation with it and returns once that generation serves. Errors: a
-// *ConfigError (nothing was started), a *upgrade.ChildError (the new
-// generation failed: this one keeps serving), upgrade.ErrUpgradeInProgress
-// or a *upgrade.DrainingError.
-func (in *Instance) Reload(raw []byte, source string) (upgrade.Child, error) {
-	gen := in.upg.Generation() + 1
-	l, err := loadConfig(context.Background(), raw, hclog.NewNullLogger(), gen)
+// addAdmin adds the admin API to the listeners, unless it is disabled.
+func (in *Instance) addAdmin(l *loaded, build func(*Instance, AdminConfig) (ListenerModule, error)) error {
+	if build == nil || l.cfg.Admin.Disabled {
+		return nil
+	}
+	addr, err := l.cfg.Admin.Address()
 	if err != nil {
-		in.log.Error("reload failed; this generation keeps serving", "source", source, "error", err)
-		return upgrade.Child{}, err
+		return &ConfigError{Field: "admin.listen", Err: err}
 	}
-	cfg := l.cfg
-	if err := l.cleanup(); err != nil {
-		in.log.Warn("cleaning up after validating the new config", "error", err)
-	}
-	p, err := json.Marshal(payload{Version: payloadVersion, Config: raw, Source: source})
+	mod, err := build(in, l.cfg.Admin)
 	if err != nil {
-		return upgrade.Child{}, err
+		return fmt.Errorf("admin: %w", err)
 	}
-	in.log.Info("reloading", "source", source, "new_generation", gen)
-	start := time.Now()
-	child, err := in.upg.UpgradeWithOptions(upgrade.UpgradeOptions{
-		Payload:     p,
-		Timeout:     cfg.Upgrade.Timeout.Or(DefaultUpgradeTimeout),
-		MaxDraining: cfg.Upgrade.MaxDraining,
-	})
-	if err != nil {
-		in.log.Error("reload failed; this generation keeps serving", "error", err, "duration", time.Since(start))
-		return child, err
-	}
-	in.log.Info("new generation serves; draining", "new_generation", child.Generation, "new_pid", child.Pid,
-		"duration", time.Since(start), "open_conns", in.current.openConns())
-	return child, nil
+	l.listeners = append(l.listeners, &listener{name: "admin", addr: addr, module: mod, private: true})
+	return nil
 }
 
-// Upgrade re-executes the binary with the config in effect, to pick up a
-// binary replaced on disk.
-func (in *Instance) Upgrade() (upgrade.Child, error) {
+// timeParentDrain records how long the parent took to drain and exit.
+func (in *Instance) timeParentDrain() {
+	if err := in.upg.WaitForParent(context.Background()); err != nil {
+		return
+	}
 	in.mu.Lock()
-	raw, source := in.current.raw, in.source
-	in.mu.Unlock()
-	return in.Reload(raw, source)
+	defer in.mu.Unlock()
+	in.stats.DrainSeconds.observe(DrainBuckets, time.Since(in.readyAt).Seconds())
 }
 
 // Stop stops this generation gracefully: it drains, within the config's

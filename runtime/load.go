@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"os"
 
 	"github.com/hashicorp/go-hclog"
 )
@@ -24,7 +25,9 @@ type listener struct {
 	addr     Address
 	module   ListenerModule
 	wrappers []ListenerWrapper
-	served   chan error // Serve's result, once serving
+	// private: a unix socket file is made readable by the owner only.
+	private bool
+	served  chan error // Serve's result, once serving
 }
 
 // loadConfig parses raw and provisions every module in it, without
@@ -98,6 +101,11 @@ func (l *loaded) serve(reg sockets) error {
 			return fail(fmt.Errorf("listener %q: %s: %w", li.name, li.addr, unwrapOpError(err)))
 		}
 		lns = append(lns, ln)
+		if li.private && li.addr.Network == "unix" {
+			if err := os.Chmod(li.addr.Addr, 0o600); err != nil {
+				return fail(fmt.Errorf("listener %q: %s: %w", li.name, li.addr, err))
+			}
+		}
 		for i, w := range li.wrappers {
 			if ln, err = w.WrapListener(ln); err != nil {
 				return fail(fmt.Errorf("listener %q: wrappers[%d]: %w", li.name, i, err))

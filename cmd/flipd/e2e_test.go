@@ -39,8 +39,17 @@ func TestRunServesAndReloadsOnSIGHUP(t *testing.T) {
 func waitAnswer(t *testing.T, url, want string) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
+	c := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
 	for {
-		got := get(t, url)
+		var got string
+		resp, err := c.Get(url)
+		if err == nil {
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			got = strings.TrimSpace(string(b))
+		} else {
+			got = err.Error() // not up yet, say; keep asking
+		}
 		if got == want {
 			return
 		}

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"syscall"
 
+	"github.com/flipd/flipd/admin"
 	"github.com/flipd/flipd/runtime"
 )
 
@@ -50,6 +51,9 @@ func cmdRun(args []string) error {
 	in, err := runtime.Start(runtime.Options{
 		Config:  func() ([]byte, string, error) { return initialConfig(*configFile, *resume) },
 		PIDFile: *pidFile,
+		Admin: func(in *runtime.Instance, cfg runtime.AdminConfig) (runtime.ListenerModule, error) {
+			return admin.New(in, cfg, in.Logger().Named("admin"))
+		},
 	})
 	if err != nil {
 		return err
@@ -69,7 +73,7 @@ func cmdRun(args []string) error {
 			}
 			// Reload logs its outcome; the old generation keeps
 			// serving whatever happens.
-			in.Reload(raw, "file:"+*configFile)
+			in.Reload(raw, runtime.ReloadOptions{Source: "file:" + *configFile})
 		case sig := <-stop:
 			if in.Status().State == runtime.StateDraining && sig == syscall.SIGINT {
 				log.Warn("second interrupt: closing connections now")

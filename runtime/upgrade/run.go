@@ -49,7 +49,7 @@ func (u *Upgrader) run() {
 				upgrading = true
 				elders, draining := u.dupElders()
 				go func() {
-					c, err := u.doUpgrade(req.payload, req.timeout, elders, draining)
+					c, err := u.doUpgrade(req, elders, draining)
 					results <- upgradeResult{req: req, child: c, err: err}
 				}()
 			}
@@ -89,7 +89,7 @@ func (u *Upgrader) run() {
 }
 
 // doUpgrade starts the next generation and waits for it.
-func (u *Upgrader) doUpgrade(payload []byte, timeout time.Duration, elders []drainingGen, draining []int) (*child, error) {
+func (u *Upgrader) doUpgrade(req upgradeRequest, elders []drainingGen, draining []int) (*child, error) {
 	defer func() {
 		for _, fd := range draining {
 			closeFd(fd)
@@ -104,7 +104,7 @@ func (u *Upgrader) doUpgrade(payload []byte, timeout time.Duration, elders []dra
 		ParentPid:  os.Getpid(),
 		Executable: u.exe,
 		Draining:   elders,
-		Payload:    payload,
+		Payload:    req.payload,
 	}
 	// The registry stays locked while the child starts, so that nobody
 	// closes a descriptor that is being passed.
@@ -120,7 +120,10 @@ func (u *Upgrader) doUpgrade(payload []byte, timeout time.Duration, elders []dra
 		return nil, err
 	}
 	u.log.Debug("new generation started", "child_pid", c.proc.Pid, "fds", len(fds))
-	if err := c.wait(timeout, u.stopC); err != nil {
+	if req.started != nil {
+		req.started(c.proc.Pid)
+	}
+	if err := c.wait(req.timeout, u.stopC); err != nil {
 		return nil, err
 	}
 	u.log.Debug("new generation ready", "child_pid", c.proc.Pid, "duration", time.Since(start))

@@ -79,6 +79,7 @@ type upgradeRequest struct {
 	payload     []byte
 	timeout     time.Duration
 	maxDraining int
+	started     func(pid int)
 	reply       chan upgradeReply
 }
 
@@ -102,6 +103,9 @@ type UpgradeOptions struct {
 	Timeout time.Duration
 	// MaxDraining overrides Options.MaxDraining for this upgrade.
 	MaxDraining int
+	// Started, if set, is called once the new process has started, with
+	// its pid, before it is ready (to report progress).
+	Started func(pid int)
 }
 
 type upgradeResult struct {
@@ -300,7 +304,7 @@ func (u *Upgrader) UpgradeWithOptions(opts UpgradeOptions) (Child, error) {
 	if opts.MaxDraining <= 0 {
 		opts.MaxDraining = u.opts.MaxDraining
 	}
-	req := upgradeRequest{payload: opts.Payload, timeout: opts.Timeout, maxDraining: opts.MaxDraining, reply: make(chan upgradeReply, 1)}
+	req := upgradeRequest{payload: opts.Payload, timeout: opts.Timeout, maxDraining: opts.MaxDraining, started: opts.Started, reply: make(chan upgradeReply, 1)}
 	select {
 	case <-u.stopC:
 		return Child{}, ErrTerminating

@@ -1,0 +1,128 @@
+package admin
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/flipd/flipd/runtime"
+	"github.com/flipd/flipd/runtime/drain"
+)
+
+// Timeouts of the admin HTTP server. There is no write timeout: a /load
+// answers only when the new generation is ready, up to upgrade.timeout.
+const (
+	readHeaderTimeout = 10 * time.Second
+	readTimeout       = 30 * time.Second
+	idleTimeout       = 2 * time.Minute
+	maxHeaderBytes    = 64 << 10
+)
+
+// Server is the admin API of one generation. The runtime serves it on the
+// admin address like a listener module and drains it when the generation
+// hands over or stops.
+type Server struct {
+	b       Backend
+	log     hclog.Logger
+	guard   *guard
+	maxBody int64
+	metrics http.Handler
+	handler http.Handler
+	drain   *drain.Server
+}
+
+// New returns the admin API server for b, configured by cfg. The runtime
+// opens the socket at cfg.Address() and hands it to [Server.Serve]; New
+// only checks that the address is usable. A nil log discards the logs.
+func New(b Backend, cfg runtime.AdminConfig, log hclog.Logger) (*Server, error) {
+	if b == nil {
+		return nil, errors.New("admin: no backend")
+	}
+	addr, err := cfg.Address()
+	if err != nil {
+		return nil, fmt.Errorf("admin: %w", err)
+	}
+	if cfg.MaxBodyBytes < 0 {
+		return nil, fmt.Errorf("admin: max_body_bytes %d is negative", cfg.MaxBodyBytes)
+	}
+	if log == nil {
+		log = hclog.NewNullLogger()
+	}
+	s := &Server{
+		b:       b,
+		log:     log.Named("admin"),
+		guard:   newGuard(addr, cfg),
+		maxBody: cfg.MaxBodyBytes,
+		metrics: newMetricsHandler(b),
+	}
+	if s.maxBody == 0 {
+		s.maxBody = runtime.DefaultAdminMaxBodyBytes
+	}
+	s.handler = s.logRequests(s.guard.wrap(s.routes()))
+	srv := &http.Server{
+		Handler:           s.handler,
+		ReadHeaderTimeout: readHeaderTimeout,
+		ReadTimeout:       readTimeout,
+		IdleTimeout:       idleTimeout,
+		MaxHeaderBytes:    maxHeaderBytes,
+		ErrorLog:          s.log.StandardLogger(&hclog.StandardLoggerOptions{InferLevels: true}),
+	}
+	s.drain = drain.New(srv, drain.Options{Logger: s.log})
+	return s, nil
+}
+
+// Serve serves the admin API on ln until [Server.Drain], then returns nil.
+func (s *Server) Serve(ln net.Listener) error {
+	if s.drain == nil {
+		return errors.New("admin: Serve on a Server not made by New")
+	}
+	s.guard.listening(ln.Addr())
+	s.log.Info("listening", "address", ln.Addr().String())
+	if err := s.drain.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("admin: serving on %s: %w", ln.Addr(), err)
+	}
+	return nil
+}
+
+// Drain stops accepting, lets the requests in flight finish (a /load
+// waiting for the new generation among them) and returns when no
+// connection is left, or closes what is left when ctx ends.
+func (s *Server) Drain(ctx context.Context) error {
+	if s.drain == nil {
+		return nil
+	}
+	return s.drain.Shutdown(ctx)
+}
+
+// OpenConns is how many connections the admin API holds open.
+func (s *Server) OpenConns() int {
+	if s.drain == nil {
+		return 0
+	}
+	return s.drain.OpenConns()
+}
+
+// FlipdModule makes Server a [runtime.Module]. The admin API is never
+// registered: the runtime builds it with [New] through Options.Admin.
+func (*Server) FlipdModule() runtime.ModuleInfo {
+	return runtime.ModuleInfo{ID: "admin.api", New: func() runtime.Module { return new(Server) }}
+}
+
+// Handler is the admin API with its security checks, without the drain
+// and the HTTP server's timeouts: for tests, or to mount it elsewhere.
+// The Host check knows the admin port from the configured address, or
+// from Serve when the config says port 0.
+func (s *Server) Handler() http.Handler {
+	return s.handler
+}
+
+// Interface guards.
+var (
+	_ runtime.ListenerModule = (*Server)(nil)
+	_ runtime.ConnCounter    = (*Server)(nil)
+)

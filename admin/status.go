@@ -1,0 +1,90 @@
+package admin
+
+import (
+	"net/http"
+	"slices"
+	"time"
+
+	"github.com/flipd/flipd/runtime"
+)
+
+// statusBody is the answer to GET /status.
+type statusBody struct {
+	// Generations lists every live generation, newest first: the one that
+	// answered, then the older ones still draining.
+	Generations []generationStatus `json:"generations"`
+	// Upgrades are the most recent reloads, oldest first.
+	Upgrades []runtime.UpgradeRecord `json:"upgrades"`
+}
+
+// generationStatus is one live generation.
+type generationStatus struct {
+	Generation int              `json:"generation"`
+	Pid        int              `json:"pid"`
+	State      runtime.State    `json:"state"`
+	Started    time.Time        `json:"started"`
+	Uptime     runtime.Duration `json:"uptime"`
+	// OpenConns is known only for the generation that answered: the
+	// others are other processes.
+	OpenConns     *int      `json:"open_conns,omitempty"`
+	DrainingSince time.Time `json:"draining_since,omitzero"`
+	// Source is where the config came from ("api", "file:..."), for the
+	// generation that answered.
+	Source string `json:"source,omitempty"`
+}
+
+// handleStatus is GET /status.
+func (s *Server) handleStatus(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, buildStatus(s.b.Status(), s.b.Stats(), time.Now()))
+}
+
+func buildStatus(st runtime.Status, stats runtime.Stats, now time.Time) statusBody {
+	conns := st.OpenConns
+	body := statusBody{
+		Generations: []generationStatus{{
+			Generation:    st.Generation,
+			Pid:           st.Pid,
+			State:         st.State,
+			Started:       st.Started,
+			Uptime:        st.Uptime,
+			OpenConns:     &conns,
+			DrainingSince: st.DrainingSince,
+			Source:        st.Source,
+		}},
+		Upgrades: stats.History,
+	}
+	if body.Upgrades == nil {
+		body.Upgrades = []runtime.UpgradeRecord{}
+	}
+	older := slices.Clone(st.Older)
+	slices.SortFunc(older, func(a, b runtime.OlderGeneration) int { return b.Generation - a.Generation })
+	newer := st.Started // when the generation after older[i] started
+	for _, o := range older {
+		state := o.State
+		if state == "" {
+			state = runtime.StateDraining
+		}
+		body.Generations = append(body.Generations, generationStatus{
+			Generation:    o.Generation,
+			Pid:           o.Pid,
+			State:         state,
+			Started:       o.Started,
+			Uptime:        runtime.Duration(now.Sub(o.Started).Round(time.Millisecond)),
+			DrainingSince: drainingSince(o.Generation, stats.History, newer),
+		})
+		newer = o.Started
+	}
+	return body
+}
+
+// drainingSince is when generation gen handed over: when the upgrade to
+// the next one succeeded, or failing a record of it (history is bounded),
+// when the next one started.
+func drainingSince(gen int, history []runtime.UpgradeRecord, nextStarted time.Time) time.Time {
+	for _, u := range slices.Backward(history) {
+		if u.From == gen && u.Result == "ok" {
+			return u.Started.Add(time.Duration(u.Duration))
+		}
+	}
+	return nextStarted
+}
