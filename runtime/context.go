@@ -27,6 +27,10 @@ type loadState struct {
 	generation int
 	// provisioned modules, in order, for Cleanup in reverse.
 	cleanups []CleanerUpper
+	// inherited is what the previous generation handed over, by key.
+	inherited map[string][]byte
+	// handovers produce what to hand to the next generation, by key.
+	handovers map[string]func() []byte
 }
 
 // Logger returns the module's logger; it carries pid and generation.
@@ -37,6 +41,23 @@ func (ctx Context) StorageDir() string { return ctx.load.storageDir }
 
 // Generation is the number of the generation that will serve this config.
 func (ctx Context) Generation() int { return ctx.load.generation }
+
+// Inherited returns what the previous generation handed over under key
+// (see Handover), or nil: in the first generation, or if it had nothing.
+// Keys are shared by all modules: prefix them with the module's ID.
+func (ctx Context) Inherited(key string) []byte { return ctx.load.inherited[key] }
+
+// Handover registers f to produce, at each reload, the state handed to
+// the next generation under key (TLS session ticket keys, say), which it
+// reads with Inherited. f is called while this generation still serves,
+// so the state must be safe to share with the next one. Registrations
+// made while a config is only being validated are discarded.
+func (ctx Context) Handover(key string, f func() []byte) {
+	if ctx.load.handovers == nil {
+		ctx.load.handovers = map[string]func() []byte{}
+	}
+	ctx.load.handovers[key] = f
+}
 
 // LoadModule builds the module described by raw, a JSON object whose
 // "module" key names a module of namespace and whose other keys are that

@@ -75,6 +75,8 @@ type payload struct {
 	// Requested is when the reload was asked for, to time it end to end.
 	Requested time.Time `json:"requested"`
 	Stats     Stats     `json:"stats"`
+	// State is what modules hand over (Context.Handover), by key.
+	State map[string][]byte `json:"state,omitempty"`
 }
 
 const payloadVersion = 1
@@ -104,6 +106,7 @@ func (in *Instance) start(opts Options) error {
 	var raw []byte
 	var source string
 	var requested time.Time
+	var inherited map[string][]byte
 	if !in.upg.HasParent() {
 		var err error
 		if raw, source, err = opts.Config(); err != nil {
@@ -114,7 +117,7 @@ func (in *Instance) start(opts Options) error {
 		if err := json.Unmarshal(in.upg.Payload(), &p); err != nil || p.Version != payloadVersion {
 			return fmt.Errorf("flipd: reading the config from the previous generation: version %d, %v", p.Version, err)
 		}
-		raw, source, requested, in.stats = p.Config, p.Source, p.Requested, p.Stats
+		raw, source, requested, in.stats, inherited = p.Config, p.Source, p.Requested, p.Stats, p.State
 	}
 	gen := in.upg.Generation()
 	cfg, err := ParseConfig(raw)
@@ -122,7 +125,7 @@ func (in *Instance) start(opts Options) error {
 		return err
 	}
 	in.log = NewLogger(cfg.Logging, opts.LogOutput, gen)
-	l, err := loadConfig(context.Background(), raw, in.log, gen)
+	l, err := loadConfig(context.Background(), raw, in.log, gen, inherited)
 	if err != nil {
 		return err
 	}

@@ -17,6 +17,16 @@ type loaded struct {
 	cfg       *Config
 	listeners []*listener // in name order
 	cleanup   func() error
+	state     *loadState
+}
+
+// handoverState collects what the modules hand to the next generation.
+func (l *loaded) handoverState() map[string][]byte {
+	out := make(map[string][]byte, len(l.state.handovers))
+	for key, f := range l.state.handovers {
+		out[key] = f()
+	}
+	return out
 }
 
 // listener is one of a config's listeners.
@@ -32,13 +42,14 @@ type listener struct {
 
 // loadConfig parses raw and provisions every module in it, without
 // opening a socket. On error, whatever was provisioned is cleaned up.
-func loadConfig(parent context.Context, raw []byte, logger hclog.Logger, generation int) (*loaded, error) {
+func loadConfig(parent context.Context, raw []byte, logger hclog.Logger, generation int, inherited map[string][]byte) (*loaded, error) {
 	cfg, err := ParseConfig(raw)
 	if err != nil {
 		return nil, err
 	}
 	ctx, cleanup := NewContext(parent, logger, storageDir(cfg), generation)
-	l := &loaded{raw: raw, cfg: cfg, cleanup: cleanup}
+	ctx.load.inherited = inherited
+	l := &loaded{raw: raw, cfg: cfg, cleanup: cleanup, state: ctx.load}
 	for _, name := range cfg.listenerNames() {
 		ln, err := loadListener(ctx, name, cfg.Listeners[name])
 		if err != nil {

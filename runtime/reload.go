@@ -61,7 +61,7 @@ func (in *Instance) Reload(raw []byte, opts ReloadOptions) (ReloadResult, error)
 			Source: opts.Source, Started: requested, Duration: Duration(time.Since(requested))})
 	}
 
-	l, err := loadConfig(context.Background(), raw, hclog.NewNullLogger(), gen)
+	l, err := loadConfig(context.Background(), raw, hclog.NewNullLogger(), gen, nil)
 	if err != nil {
 		in.log.Error("reload failed; this generation keeps serving", "source", opts.Source, "error", err)
 		record("invalid_config", 0, err)
@@ -75,7 +75,7 @@ func (in *Instance) Reload(raw []byte, opts ReloadOptions) (ReloadResult, error)
 
 	in.mu.Lock()
 	p, err := json.Marshal(payload{Version: payloadVersion, Config: raw, Source: opts.Source,
-		Requested: requested, Stats: in.stats.copy()})
+		Requested: requested, Stats: in.stats.copy(), State: in.current.handoverState()})
 	in.mu.Unlock()
 	if err != nil {
 		return ReloadResult{}, err

@@ -138,7 +138,7 @@ func TestLoadProvisionsAndCleansUp(t *testing.T) {
 	raw := `{"listeners": {
 		"b": {"address": "tcp/127.0.0.1:0", "module": "test", "greeting": "hi", "wrappers": [{"module": "testwrap", "tag": "x"}]},
 		"a": {"address": "tcp/127.0.0.2:0", "module": "test", "greeting": "ho"}}}`
-	l, err := loadConfig(context.Background(), []byte(raw), nil, 1)
+	l, err := loadConfig(context.Background(), []byte(raw), nil, 1, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -173,7 +173,7 @@ func TestFailedLoadCleansUpEarlierModules(t *testing.T) {
 	raw := `{"listeners": {
 		"a": {"address": "tcp/127.0.0.1:0", "module": "test"},
 		"b": {"address": "tcp/127.0.0.2:0", "module": "test", "fail": "validate"}}}`
-	if _, err := loadConfig(context.Background(), []byte(raw), nil, 1); err == nil {
+	if _, err := loadConfig(context.Background(), []byte(raw), nil, 1, nil); err == nil {
 		t.Fatal("config with a failing module loaded")
 	}
 	if first == nil || !first.cleaned {
@@ -196,7 +196,7 @@ func TestServeNamesListenerAndAddressOnFailure(t *testing.T) {
 	raw := `{"listeners": {
 		"a": {"address": "tcp/127.0.0.1:0", "module": "test"},
 		"b": {"address": "tcp/127.0.0.9:1", "module": "test"}}}`
-	l, err := loadConfig(context.Background(), []byte(raw), nil, 1)
+	l, err := loadConfig(context.Background(), []byte(raw), nil, 1, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,7 +10,7 @@ import (
 // opening a socket, and discards it. A nil error means a reload with it
 // gets as far as starting the new generation.
 func Validate(raw []byte) error {
-	l, err := loadConfig(context.Background(), raw, hclog.NewNullLogger(), 0)
+	l, err := loadConfig(context.Background(), raw, hclog.NewNullLogger(), 0, nil)
 	if err != nil {
 		return err
 	}
