@@ -7,6 +7,7 @@ import (
 	"net"
 	"reflect"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -293,4 +294,21 @@ func ParseAddress(s string) (Address, error) {
 		return Address{}, fmt.Errorf("%q: network is missing (tcp, tcp4, tcp6, unix)", s)
 	}
 	return Address{}, fmt.Errorf("%q: unsupported network %q (tcp, tcp4, tcp6, unix)", s, network)
+}
+
+// CheckHostPort checks an upstream address of a config ("127.0.0.1:9000",
+// "db.internal:5432"): a host and a numeric port from 1 to 65535. The host
+// is not resolved, since DNS may change before the module dials it.
+func CheckHostPort(addr string) error {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("want host:port, such as \"127.0.0.1:9000\": %w", err)
+	}
+	if host == "" {
+		return errors.New("the host is missing, such as \"127.0.0.1\" in \"127.0.0.1:9000\"")
+	}
+	if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+		return fmt.Errorf("port %q: want a number from 1 to 65535", port)
+	}
+	return nil
 }

@@ -8,7 +8,6 @@ import (
 	nethttp "net/http"
 	"net/http/httputil"
 	"net/url"
-	"strconv"
 	"sync/atomic"
 	"time"
 
@@ -85,7 +84,7 @@ func (p *ReverseProxy) Provision(ctx runtime.Context) error {
 		return errors.New("upstreams: at least one is required")
 	}
 	for i, up := range p.Upstreams {
-		if err := checkUpstream(up); err != nil {
+		if err := runtime.CheckHostPort(up); err != nil {
 			return fmt.Errorf("upstreams[%d] %q: %w", i, up, err)
 		}
 	}
@@ -106,21 +105,6 @@ func (p *ReverseProxy) Provision(ctx runtime.Context) error {
 		FlushInterval: time.Duration(p.FlushInterval),
 		ErrorLog:      p.log.StandardLogger(&hclog.StandardLoggerOptions{ForceLevel: hclog.Warn}),
 		ErrorHandler:  p.fail,
-	}
-	return nil
-}
-
-// checkUpstream checks that up is host:port with a usable port.
-func checkUpstream(up string) error {
-	host, port, err := net.SplitHostPort(up)
-	if err != nil {
-		return fmt.Errorf("need host:port: %w", err)
-	}
-	if host == "" {
-		return errors.New("need host:port: missing host")
-	}
-	if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
-		return fmt.Errorf("port %q is not a number from 1 to 65535", port)
 	}
 	return nil
 }

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"strconv"
 	"sync/atomic"
 	"time"
 
@@ -76,7 +75,7 @@ func (p *Proxy) Provision(ctx runtime.Context) error {
 		return errors.New("\"upstream\" is missing: set the host:port to forward to, such as \"127.0.0.1:9000\"")
 	}
 	for _, addr := range p.addrs {
-		if err := checkHostPort(addr); err != nil {
+		if err := runtime.CheckHostPort(addr); err != nil {
 			return fmt.Errorf("upstream %q: %w", addr, err)
 		}
 	}
@@ -87,22 +86,6 @@ func (p *Proxy) Provision(ctx runtime.Context) error {
 		p.DialTimeout = Duration(DefaultDialTimeout)
 	}
 	p.dialer.Timeout = time.Duration(p.DialTimeout)
-	return nil
-}
-
-// checkHostPort accepts "host:port" with a numeric port; the host is
-// resolved only when dialing, since DNS may change before then.
-func checkHostPort(addr string) error {
-	host, port, err := net.SplitHostPort(addr)
-	if err != nil {
-		return fmt.Errorf("want host:port, such as \"127.0.0.1:9000\": %w", err)
-	}
-	if host == "" {
-		return errors.New("the host is missing, such as \"127.0.0.1\" in \"127.0.0.1:9000\"")
-	}
-	if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
-		return fmt.Errorf("port %q: want a number from 1 to 65535", port)
-	}
 	return nil
 }
 
