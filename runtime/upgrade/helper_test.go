@@ -132,6 +132,12 @@ func helperMain() int {
 		go h.serveUDP(pc)
 		defer pc.Close()
 	}
+	if mode == "listen-then-fail" { // as the runtime does when a module fails
+		upg.Fail(fmt.Errorf("helper: generation %d refuses after listening", gen))
+		upg.Stop()
+		<-upg.Exit()
+		return 1
+	}
 	if err := h.passThings(); err != nil {
 		fmt.Fprintln(os.Stderr, "helper:", err)
 		return 1

@@ -61,7 +61,7 @@ func (u *Upgrader) run() {
 				u.afterFailedUpgrade()
 				res.req.reply <- upgradeReply{err: res.err}
 				if stopC == nil { // Stop came while the upgrade was in flight
-					u.Fds.closeUsed(true)
+					u.Fds.closeUsed(u.finalStop(ready))
 					return
 				}
 				continue
@@ -82,10 +82,17 @@ func (u *Upgrader) run() {
 			if upgrading {
 				continue // doUpgrade sees stopC too, and reports
 			}
-			u.Fds.closeUsed(true)
+			u.Fds.closeUsed(u.finalStop(ready))
 			return
 		}
 	}
+}
+
+// finalStop says whether a Stop ends the service, so that its unix socket
+// files go: not in a new generation that stops before it was ready (it
+// failed, and its parent still serves those sockets).
+func (u *Upgrader) finalStop(ready bool) bool {
+	return ready || u.parent == nil
 }
 
 // doUpgrade starts the next generation and waits for it.

@@ -252,6 +252,22 @@ func TestUnixSocketSurvivesUpgradeAndIsRemovedOnStop(t *testing.T) {
 	waitFor(t, func() bool { _, err := os.Stat(sock); return os.IsNotExist(err) })
 }
 
+// A new generation that claims the unix socket and then fails must not
+// remove the socket file its parent still serves.
+func TestFailedChildLeavesUnixSocketFile(t *testing.T) {
+	sock := filepath.Join(t.TempDir(), "app.sock")
+	p := startHelper(t, "", "HELPER_UNIX="+sock)
+	p.setMode("listen-then-fail")
+	if res := p.upgrade(""); res.OK || res.Reason != string(ReasonReported) {
+		t.Fatalf("upgrade: %+v", res)
+	}
+	c := dialHelper(t, "unix", sock)
+	defer c.Close()
+	if got := c.ask("echo still"); got != "still 1" {
+		t.Fatalf("after the failed child, the unix socket answered %q", got)
+	}
+}
+
 func TestUDPFileAndConnHandover(t *testing.T) {
 	upstream, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

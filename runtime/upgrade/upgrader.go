@@ -248,7 +248,8 @@ func (u *Upgrader) Exit() <-chan struct{} { return u.exitC }
 // Stop prevents further upgrades and closes the Exit channel; an upgrade
 // in flight is abandoned and its child killed. If no upgrade has
 // succeeded, this is taken as a final stop: the unix socket files of the
-// registry are removed.
+// registry are removed, except in a new generation that stops before it
+// is ready (it failed, and its parent still serves them).
 func (u *Upgrader) Stop() {
 	u.stopOnce.Do(func() { close(u.stopC) })
 }
