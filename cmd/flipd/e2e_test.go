@@ -142,7 +142,9 @@ func TestRenameKeepsSocketReaddressOpensNew(t *testing.T) {
 
 func TestOpenRequestFinishesAcrossReload(t *testing.T) {
 	release := make(chan struct{})
+	arrived := make(chan struct{}, 1)
 	upstream := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		arrived <- struct{}{}
 		<-release
 		io.WriteString(w, "slow answer")
 	})}
@@ -171,7 +173,7 @@ func TestOpenRequestFinishesAcrossReload(t *testing.T) {
 		resp.Body.Close()
 		result <- fmt.Sprintf("%d %s close=%v", resp.StatusCode, b, resp.Close)
 	}()
-	time.Sleep(100 * time.Millisecond) // the request is with the upstream
+	<-arrived // the request is in flight through generation 1
 	old := d.pid()
 	d.reload(config("two"))
 	waitAnswer(t, "http://"+addr+"/", "two")

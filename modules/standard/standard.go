@@ -5,4 +5,5 @@ package standard
 import (
 	_ "github.com/flipd/flipd/modules/http"
 	_ "github.com/flipd/flipd/modules/tcp"
+	_ "github.com/flipd/flipd/modules/tls"
 )
