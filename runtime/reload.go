@@ -7,8 +7,6 @@ import (
 	"os"
 	"time"
 
-	"github.com/hashicorp/go-hclog"
-
 	"github.com/flipd/flipd/runtime/upgrade"
 )
 
@@ -61,7 +59,9 @@ func (in *Instance) Reload(raw []byte, opts ReloadOptions) (ReloadResult, error)
 			Source: opts.Source, Started: requested, Duration: Duration(time.Since(requested))})
 	}
 
-	l, err := loadConfig(context.Background(), raw, hclog.NewNullLogger(), gen, nil)
+	// Warnings while validating (a stored certificate served because the
+	// ACME directory is down, say) are worth seeing.
+	l, err := loadConfig(context.Background(), raw, in.log.Named("validate"), gen, nil)
 	if err != nil {
 		in.log.Error("reload failed; this generation keeps serving", "source", opts.Source, "error", err)
 		record("invalid_config", 0, err)
