@@ -1,0 +1,34 @@
+// Package bench is flipd's load-while-upgrading benchmark: it proves, or
+// disproves, that no client sees a failure while flipd upgrades, and
+// shows what an upgrade costs, side by side with nginx's binary upgrade
+// and with a naive stop-and-start. cmd/flipd-bench is its command line.
+//
+// A run starts a server on loopback, sends it requests from a separate
+// process at a fixed rate (an open loop: a stalled server cannot slow the
+// schedule down, and the wait counts in the latency), upgrades it again
+// and again, and sums up every request: answered, or failed by kind
+// (refused, reset, EOF, timeout, TLS handshake, bad status), with the
+// requests that a client silently sent twice counted as retries (httptrace
+// sees each connection taken and each write). It watches the server's
+// processes in /proc for their number and memory, and each old generation
+// until it has exited.
+//
+// The modes are a new connection per GET; POSTs over 64 keep-alive
+// connections (a client does not resend a POST it has written, so a drop
+// shows); the same over TLS; and POSTs as HTTP/2 streams over cleartext
+// connections (h2c). flipd is upgraded by POST /load, alternating two
+// configs that differ in the response body, with every fourth upgrade a
+// POST /upgrade; nginx by USR2, WINCH and QUIT with its config rewritten
+// between; the naive restart is SIGTERM, wait, start.
+//
+// The benchmark also measures flipd's other targets: the POST /load round
+// trip with 10 listeners, the upgrade's cost with 10, 100 and 1,000
+// listeners, static_response throughput against the same handler in a
+// bare net/http server, the drain of 10,000 idle keep-alive connections,
+// and a generation's idle memory. [Report.Markdown] is the README's
+// table, [Report.SVG] the latency plot.
+//
+// Everything runs on loopback, every loop is bounded in count and time,
+// and the helpers (load generators, the bare server) are the benchmark's
+// own binary re-executed: a main that calls [ChildMain] first.
+package bench

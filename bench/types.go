@@ -1,0 +1,82 @@
+package bench
+
+import (
+	"io"
+	"time"
+)
+
+// Options configure a benchmark run.
+type Options struct {
+	// Self is the command that re-executes this program as a helper (a
+	// program whose main calls ChildMain first): os.Executable() for
+	// flipd-bench, the test binary in tests.
+	Self []string
+	// Flipd is the flipd binary; built from this module if empty.
+	Flipd string
+	// Nginx is the nginx binary; looked up in PATH and /usr/sbin if
+	// empty; "none" leaves nginx out.
+	Nginx string
+	// Dir holds configs, logs and sockets; a temporary one if empty.
+	Dir string
+	// Upgrades is how many upgrades each run does.
+	Upgrades int
+	// Rate is the requests per second each run sends.
+	Rate int
+	// Conns is the keep-alive connections of ModeKeepAlive.
+	Conns int
+	// Interval is the time from one upgrade's start to the next's.
+	Interval time.Duration
+	// Modes to run; the default Modes if empty.
+	Modes []Mode
+	// SkipRuns leaves out the load-while-upgrading runs (to measure only
+	// the targets).
+	SkipRuns bool
+	// Targets also measures the targets beyond zero failures: the POST
+	// /load round trip, scaling with listeners, throughput, idle
+	// connections drained, idle memory.
+	Targets bool
+	// IdleConns is how many idle connections the drain target holds.
+	IdleConns int
+	// Log receives progress; nil discards it.
+	Log io.Writer
+}
+
+// Upgrade is one upgrade (or restart) during a run.
+type Upgrade struct {
+	Index int    `json:"index"`
+	How   string `json:"how"`
+	// At is when it was requested.
+	At time.Time `json:"at"`
+	// Ready is from the request until the new generation served: the
+	// answer to POST /load, the pid file of a restarted flipd, the
+	// workers of a new nginx master.
+	Ready time.Duration `json:"ready"`
+	// Reported is flipd's own figure in its answer.
+	Reported time.Duration `json:"reported,omitempty"`
+	// Exited is from the request until the old generation exited.
+	Exited time.Duration `json:"exited"`
+	// Conflicts counts the 409 answers tried again.
+	Conflicts int    `json:"conflicts,omitempty"`
+	OldPid    int    `json:"old_pid"`
+	NewPid    int    `json:"new_pid"`
+	Err       string `json:"err,omitempty"`
+}
+
+// ProcSample is the server's processes at one moment.
+type ProcSample struct {
+	T           time.Duration `json:"t"` // since the load started
+	Generations int           `json:"generations"`
+	Processes   int           `json:"processes"`
+	RSS         int64         `json:"rss"` // bytes, all processes together
+}
+
+// Result is one server in one mode: load while upgrading.
+type Result struct {
+	Server   string       `json:"server"`
+	Mode     Mode         `json:"mode"`
+	Skipped  string       `json:"skipped,omitempty"`
+	Err      string       `json:"err,omitempty"`
+	Load     Summary      `json:"load"`
+	Upgrades []Upgrade    `json:"upgrades"`
+	Procs    []ProcSample `json:"procs"`
+}

@@ -1,0 +1,15 @@
+// Command flipd-bench sends load to flipd while it upgrades, over and over,
+// and does the same to nginx doing its binary upgrade and to flipd
+// stopped and started again, so that one table shows what each costs the
+// clients. It can also measure flipd's other targets: the POST /load
+// round trip, the cost per listener, throughput against a bare net/http
+// server, the drain of many idle connections, and idle memory.
+//
+//	go run ./cmd/flipd-bench -upgrades 100 -rate 2000 -targets -out docs/bench
+//
+// It runs on Linux, on loopback only. It exits 1 if any of flipd's own
+// runs failed a request (the naive restart is expected to, and nginx's
+// failures are reported, not judged).
+package main
+
+func main() { run() }

@@ -1,0 +1,87 @@
+package main
+
+import (
+	"encoding/json"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/flipd/flipd/bench"
+)
+
+func run() {
+	bench.ChildMain() // a load generator or another helper: does its job and exits
+
+	o := bench.Options{Log: os.Stderr}
+	flag.IntVar(&o.Upgrades, "upgrades", 100, "upgrades in each run (a server in a mode)")
+	flag.IntVar(&o.Rate, "rate", 2000, "requests per second, open loop")
+	flag.IntVar(&o.Conns, "conns", 64, "keep-alive connections in the keepalive mode")
+	flag.DurationVar(&o.Interval, "interval", 250*time.Millisecond, "time from one upgrade's start to the next's")
+	modes := flag.String("modes", "conn,keepalive,tls,h2", "modes to run, comma-separated (also: tlsconn, a new TLS connection per request)")
+	flag.StringVar(&o.Flipd, "flipd", "", "flipd binary (default: build ./cmd/flipd)")
+	flag.StringVar(&o.Nginx, "nginx", "", `nginx binary (default: from PATH or /usr/sbin; "none" to leave nginx out)`)
+	runs := flag.Bool("runs", true, "run the load-while-upgrading comparison (-runs=false with -targets measures only the targets)")
+	flag.BoolVar(&o.Targets, "targets", false, "also measure the other targets: POST /load round trip, scaling, throughput, idle drain, idle RSS")
+	flag.IntVar(&o.IdleConns, "idle-conns", 10000, "idle keep-alive connections in the drain target")
+	out := flag.String("out", "", "directory for latency.svg, results.md and results.json (default: none written)")
+	flag.Parse()
+	o.SkipRuns = !*runs
+	for _, m := range strings.Split(*modes, ",") {
+		o.Modes = append(o.Modes, bench.Mode(strings.TrimSpace(m)))
+	}
+	self, err := os.Executable()
+	if err != nil {
+		fail(err)
+	}
+	o.Self = []string{self}
+
+	rep, err := bench.Run(o)
+	if rep != nil {
+		fmt.Println(rep.Markdown())
+		if *out != "" {
+			if werr := write(*out, rep); werr != nil {
+				fail(werr)
+			}
+		}
+	}
+	if err != nil {
+		fail(err)
+	}
+	if bad := rep.FlipdFailures(); len(bad) > 0 {
+		fmt.Fprintln(os.Stderr, "flipd-bench: flipd failed requests during upgrades:")
+		for _, b := range bad {
+			fmt.Fprintln(os.Stderr, "  "+b)
+		}
+		os.Exit(1)
+	}
+}
+
+// write saves the plot, the table and the raw results in dir.
+func write(dir string, rep *bench.Report) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	raw, err := json.Marshal(rep)
+	if err != nil {
+		return err
+	}
+	files := map[string][]byte{
+		"latency.svg":  []byte(rep.SVG()),
+		"results.md":   []byte(rep.Markdown()),
+		"results.json": raw,
+	}
+	for name, b := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), b, 0o644); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func fail(err error) {
+	fmt.Fprintln(os.Stderr, "flipd-bench:", err)
+	os.Exit(1)
+}
