@@ -2,54 +2,29 @@ package http
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net"
 	nethttp "net/http"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/flipd/flipd/runtime"
+	"github.com/flipd/flipd/runtime/moduletest"
 )
 
 // testTimeout bounds every wait of these tests, so that a bug fails a
 // test instead of hanging it.
 const testTimeout = 10 * time.Second
 
-// logBuffer collects a test's logs; they are printed if the test fails.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
+// logBuffer collects a test's logs.
+type logBuffer = moduletest.Buffer
 
-func (b *logBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *logBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
-func newTestLogger(t *testing.T) (hclog.Logger, *logBuffer) {
-	t.Helper()
-	buf := new(logBuffer)
-	t.Cleanup(func() {
-		if t.Failed() {
-			t.Logf("logs:\n%s", buf)
-		}
-	})
-	return hclog.New(&hclog.LoggerOptions{Name: "test", Output: buf, Level: hclog.Debug}), buf
-}
+func newTestLogger(t *testing.T) (hclog.Logger, *logBuffer) { return moduletest.NewLogger(t) }
 
 // load provisions a listener module from raw, whose "module" key is
 // "http", as the runtime would; the config is discarded when t ends.

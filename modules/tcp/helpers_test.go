@@ -1,7 +1,6 @@
 package tcp_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -17,29 +16,15 @@ import (
 
 	"github.com/flipd/flipd/modules/tcp"
 	"github.com/flipd/flipd/runtime"
+	"github.com/flipd/flipd/runtime/moduletest"
 )
 
 // waitLimit bounds every wait in these tests, so a bug fails a test
 // instead of hanging it.
 const waitLimit = 10 * time.Second
 
-// logBuffer collects a logger's output for assertions.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *logBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *logBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
+// logBuffer collects a test's logs.
+type logBuffer = moduletest.Buffer
 
 // load provisions the listener module described by raw, as the runtime
 // does for a listener's config without its "address".

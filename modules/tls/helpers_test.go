@@ -1,7 +1,6 @@
 package tls
 
 import (
-	"bytes"
 	"context"
 	cryptotls "crypto/tls"
 	"crypto/x509"
@@ -13,32 +12,17 @@ import (
 	"net"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/flipd/flipd/runtime"
+	"github.com/flipd/flipd/runtime/moduletest"
 )
 
-// logBuffer collects a test's logs, safely for concurrent writers.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *logBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *logBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
+// logBuffer collects a test's logs.
+type logBuffer = moduletest.Buffer
 
 // generation is one provisioned wrapper, as a generation of flipd holds
 // it, and what it logs.
