@@ -152,6 +152,12 @@ func (d *daemon) waitExit(pid int) {
 }
 
 func (d *daemon) kill() {
+	// Generations started through the admin API may never have been seen
+	// in the pid file: find every process running this test's config.
+	d.pid()
+	for _, pid := range processesWith(d.config) {
+		d.pids[pid] = true
+	}
 	for pid := range d.pids {
 		syscall.Kill(pid, syscall.SIGKILL)
 	}
@@ -213,4 +219,21 @@ func get(t *testing.T, url string) string {
 func staticConfig(addr, body string) string {
 	return fmt.Sprintf(`{"admin": {"disabled": true}, "upgrade": {"drain_timeout": "10s"}, "listeners": {
 		"web": {"address": "tcp/%s", "module": "http", "routes": [{"handle": {"module": "static_response", "body": %q}}]}}}`, addr, body)
+}
+
+// processesWith lists the pids whose command line contains arg.
+func processesWith(arg string) []int {
+	entries, _ := os.ReadDir("/proc")
+	var pids []int
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		cmdline, _ := os.ReadFile("/proc/" + e.Name() + "/cmdline")
+		if bytes.Contains(cmdline, []byte(arg)) {
+			pids = append(pids, pid)
+		}
+	}
+	return pids
 }
