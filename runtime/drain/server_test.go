@@ -1,10 +1,12 @@
 package drain_test
 
 import (
+	"bufio"
 	"context"
 	"crypto/tls"
 	"errors"
 	"io"
+	"net"
 	"net/http"
 	"strings"
 	"sync"
@@ -218,5 +220,57 @@ func TestServeAfterShutdown(t *testing.T) {
 	g.shutdown(t, 5*time.Second)
 	if err := g.d.Serve(listen(t)); !errors.Is(err, http.ErrServerClosed) {
 		t.Fatalf("Serve after Shutdown returned %v, want %v", err, http.ErrServerClosed)
+	}
+}
+
+// A new TLS connection whose handshake is slow (a busy machine, a slow
+// client) is not cut at IdleGrace: its request comes once the handshake is
+// over, and must be answered.
+func TestSlowTLSHandshakeIsNotCut(t *testing.T) {
+	cert, pool := selfSigned(t)
+	ln := listen(t)
+	srv := &http.Server{
+		Handler:           echo,
+		ReadHeaderTimeout: 5 * time.Second,
+		TLSConfig:         &tls.Config{Certificates: []tls.Certificate{cert}},
+	}
+	d := drain.New(srv, drain.Options{IdleGrace: 100 * time.Millisecond})
+	go d.ServeTLS(ln, "", "")
+	t.Cleanup(func() { srv.Close() })
+
+	raw, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	waitFor(t, "the connection to be tracked", func() bool { return d.OpenConns() == 1 })
+	done := make(chan error, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		done <- d.Shutdown(ctx)
+	}()
+	time.Sleep(400 * time.Millisecond) // well past IdleGrace, handshake not begun
+
+	c := tls.Client(raw, &tls.Config{RootCAs: pool, ServerName: "127.0.0.1"})
+	c.SetDeadline(time.Now().Add(5 * time.Second))
+	req, _ := http.NewRequest("POST", "https://localhost/", strings.NewReader("late"))
+	if err := c.Handshake(); err != nil {
+		t.Fatalf("handshake after the grace: %v", err)
+	}
+	if err := req.Write(c); err != nil {
+		t.Fatalf("writing the request: %v", err)
+	}
+	resp, err := http.ReadResponse(bufio.NewReader(c), req)
+	if err != nil {
+		t.Fatalf("reading the response: %v", err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || string(body) != "late" || !resp.Close {
+		t.Fatalf("got %s %q close=%v", resp.Status, body, resp.Close)
+	}
+	if err := <-done; err != nil {
+		t.Fatalf("Shutdown: %v", err)
 	}
 }

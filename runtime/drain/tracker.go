@@ -126,7 +126,7 @@ func (d *Server) sweep(now time.Time) (left int, silent []net.Conn, next time.Ti
 		if ci.state != http.StateNew && ci.state != http.StateIdle {
 			continue
 		}
-		end := ci.since.Add(d.grace)
+		end := ci.since.Add(d.silence(c, ci))
 		if now.Before(end) {
 			if next.IsZero() || end.Before(next) {
 				next = end
@@ -137,6 +137,25 @@ func (d *Server) sweep(now time.Time) (left int, silent []net.Conn, next time.Ti
 		silent = append(silent, c)
 	}
 	return left, silent, next
+}
+
+// silence is how long c may stay silent before the drain closes it. A new
+// TLS connection may still be in its handshake, which on a busy machine
+// can take longer than IdleGrace; closing it then would fail the request
+// its client is about to send. It gets until the server's own limit for
+// reading a request's header, when that is longer.
+func (d *Server) silence(c net.Conn, ci *connInfo) time.Duration {
+	if ci.state != http.StateNew {
+		return d.grace
+	}
+	if _, isTLS := c.(*tls.Conn); !isTLS {
+		return d.grace
+	}
+	limit := d.srv.ReadHeaderTimeout
+	if limit <= 0 {
+		limit = d.srv.ReadTimeout
+	}
+	return max(d.grace, limit)
 }
 
 // isHTTP2 reports whether c speaks HTTP/2, which http.Server.Shutdown
