@@ -127,6 +127,13 @@ func serverError(resp *http.Response) error {
 func (c *adminClient) reload(path string, body []byte, out io.Writer) error {
 	start := time.Now()
 	resp, err := c.do(http.MethodPost, path, body, "application/x-ndjson")
+	// A generation that has just handed over may still accept one last
+	// connection on the admin socket and answer that it has: the next
+	// connection reaches the new one.
+	for i := 0; err != nil && strings.Contains(err.Error(), "already handed over") && i < 10; i++ {
+		time.Sleep(20 * time.Millisecond)
+		resp, err = c.do(http.MethodPost, path, body, "application/x-ndjson")
+	}
 	if err != nil {
 		return err
 	}
