@@ -13,7 +13,6 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 
-	"github.com/flipd/flipd/runtime"
 	"github.com/flipd/flipd/runtime/moduletest"
 )
 
@@ -30,13 +29,7 @@ func newTestLogger(t *testing.T) (hclog.Logger, *logBuffer) { return moduletest.
 // "http", as the runtime would; the config is discarded when t ends.
 func load(t *testing.T, logger hclog.Logger, raw string) (*Server, error) {
 	t.Helper()
-	ctx, cleanup := runtime.NewContext(context.Background(), logger, t.TempDir(), 1)
-	t.Cleanup(func() {
-		if err := cleanup(); err != nil {
-			t.Errorf("cleanup: %v", err)
-		}
-	})
-	mod, err := ctx.LoadModule("listeners", json.RawMessage(raw))
+	mod, err := moduletest.Load(t, logger, "listeners", json.RawMessage(raw))
 	if err != nil {
 		return nil, err
 	}

@@ -15,7 +15,6 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/flipd/flipd/modules/tcp"
-	"github.com/flipd/flipd/runtime"
 	"github.com/flipd/flipd/runtime/moduletest"
 )
 
@@ -32,13 +31,7 @@ func load(t *testing.T, raw string) (*tcp.Server, *logBuffer, error) {
 	t.Helper()
 	logs := new(logBuffer)
 	logger := hclog.New(&hclog.LoggerOptions{Output: logs, Level: hclog.Debug})
-	ctx, cleanup := runtime.NewContext(context.Background(), logger, t.TempDir(), 1)
-	t.Cleanup(func() {
-		if err := cleanup(); err != nil {
-			t.Errorf("cleanup: %v", err)
-		}
-	})
-	mod, err := ctx.LoadModule("listeners", json.RawMessage(raw))
+	mod, err := moduletest.Load(t, logger, "listeners", json.RawMessage(raw))
 	if err != nil {
 		return nil, logs, err
 	}
