@@ -224,6 +224,14 @@ func (in *Instance) waitExit() {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			ctx := ctx
+			if li.private && timeout < minAdminDrain {
+				// The admin API must get out its answer to the reload
+				// that ended this generation, however short the drain.
+				actx, cancel := context.WithTimeout(in.drainCtx, minAdminDrain)
+				defer cancel()
+				ctx = actx
+			}
 			if err := li.module.Drain(ctx); err != nil {
 				errs[i] = fmt.Errorf("listener %q: %w", li.name, err)
 			}
@@ -244,6 +252,11 @@ func (in *Instance) waitExit() {
 	}
 	close(in.done)
 }
+
+// minAdminDrain is the shortest drain the admin API gets: its requests
+// are short, and the one in flight may be the reload that ended this
+// generation.
+const minAdminDrain = 5 * time.Second
 
 // Logger is this generation's logger.
 func (in *Instance) Logger() hclog.Logger { return in.log }
