@@ -27,9 +27,9 @@ func TestAdminLoadRefusesAmbiguousConfigsAndKeepsServing(t *testing.T) {
 		{"duplicate key", strings.Replace(config, `"drain_timeout": "10s"`, `"drain_timeout": "10s", "drain_timeout": "1ms"`, 1), "upgrade.drain_timeout"},
 		{"key in another case", strings.Replace(config, `"drain_timeout": "10s"`, `"Drain_Timeout": "1ms"`, 1), "upgrade.Drain_Timeout"},
 		{"unknown log level", strings.Replace(config, `"upgrade"`, `"logging": {"level": "verbose"}, "upgrade"`, 1), "logging.level"},
-		{"tcp4 and tcp spellings of one port", twoListeners("tcp4/"+addr), "listeners.web.address"},
-		{"localhost and 127.0.0.1", twoListeners("tcp/localhost:"+port), "listeners.web.address"},
-		{"wildcard and loopback", twoListeners("tcp/0.0.0.0:"+port), "listeners.web.address"},
+		{"tcp4 and tcp spellings of one port", twoListeners("tcp4/" + addr), "listeners.web.address"},
+		{"localhost and 127.0.0.1", twoListeners("tcp/localhost:" + port), "listeners.web.address"},
+		{"wildcard and loopback", twoListeners("tcp/0.0.0.0:" + port), "listeners.web.address"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			a := api(t, "POST", base+"/load", tc.body)
