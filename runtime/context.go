@@ -160,7 +160,8 @@ func DecodeStrict(raw json.RawMessage, v any, omit ...string) error {
 	if err := dec.Decode(v); err != nil {
 		return describeJSONError(raw, err)
 	}
-	if dec.More() {
+	// More says false at a stray '}' or ']': look at the bytes instead.
+	if len(bytes.TrimSpace(raw[dec.InputOffset():])) > 0 {
 		return errors.New("unexpected data after the JSON object")
 	}
 	return nil

@@ -20,6 +20,7 @@ func TestAmbiguousConfigsAreRefusedNamingTheField(t *testing.T) {
 		{"null", `null`, "", "want a JSON object, not null"},
 		{"null with spaces", " \n null \n", "", "want a JSON object, not null"},
 		{"an array", `[]`, "", "want a JSON object, not an array"},
+		{"a stray brace after the object", `{}}`, "", "unexpected data after the JSON object"},
 		{"negative drain_timeout", `{"upgrade": {"drain_timeout": -1}}`, "", `field "upgrade.drain_timeout": cannot use number -1 (negative duration)`},
 		{"negative upgrade timeout", `{"upgrade": {"timeout": -5000000000}}`, "", `negative duration`},
 		{"duplicate top-level key", `{"upgrade": {}, "upgrade": {"drain_timeout": "1s"}}`, "upgrade", `field "upgrade": duplicate key`},
