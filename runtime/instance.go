@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -57,6 +58,10 @@ type Instance struct {
 	drainingSince time.Time
 	readyAt       time.Time
 	stats         Stats
+
+	// stopAsked: Stop came before this generation handed over; a reload
+	// in flight that completes anyway must stop the new generation too.
+	stopAsked, handedOver bool
 
 	drainCtx    context.Context // ends at drain_timeout, or at Close
 	cancelDrain context.CancelFunc
@@ -186,13 +191,49 @@ func (in *Instance) timeParentDrain() {
 }
 
 // Stop stops this generation gracefully: it drains, within the config's
-// drain_timeout, and Wait returns.
-func (in *Instance) Stop() { in.upg.Stop() }
+// drain_timeout, and Wait returns. A stop wins over a reload in flight:
+// the new generation is killed if it is not ready yet, and stopped in
+// turn if it is. Once this generation has handed over, Stop changes
+// nothing: it is draining already, and the new one serves.
+func (in *Instance) Stop() {
+	in.mu.Lock()
+	if !in.handedOver {
+		in.stopAsked = true
+	}
+	in.mu.Unlock()
+	in.upg.Stop()
+}
 
 // Close stops at once: connections still open are closed now.
 func (in *Instance) Close() {
-	in.upg.Stop()
+	in.Stop()
 	in.cancelDrain()
+}
+
+// handOver records that the generation pid serves now; if a stop came
+// while it started, it is passed on to that generation, which drains and
+// exits like this one.
+func (in *Instance) handOver(pid int) {
+	in.mu.Lock()
+	in.handedOver = true
+	stop := in.stopAsked
+	in.mu.Unlock()
+	if !stop {
+		return
+	}
+	in.log.Warn("a stop came while the new generation started; stopping it too", "new_pid", pid)
+	if err := stopProcess(pid); err != nil {
+		in.log.Error("stopping the new generation failed", "new_pid", pid, "error", err)
+	}
+}
+
+// stopProcess asks the generation pid to stop gracefully (SIGTERM).
+func stopProcess(pid int) error {
+	p, err := os.FindProcess(pid)
+	if err != nil {
+		return err
+	}
+	return p.Signal(syscall.SIGTERM)
 }
 
 // Wait blocks until this generation has drained, after a new one took

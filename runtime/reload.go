@@ -100,6 +100,7 @@ func (in *Instance) Reload(raw []byte, opts ReloadOptions) (ReloadResult, error)
 		record(result, pid, err)
 		return ReloadResult{}, err
 	}
+	in.handOver(child.Pid)
 	conns := in.current.openConns()
 	progress(Progress{Step: "ready", Generation: child.Generation, Pid: child.Pid, OpenConns: conns})
 	d := time.Since(requested)

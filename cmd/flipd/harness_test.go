@@ -63,7 +63,12 @@ type daemon struct {
 // generation has written its pid file.
 func startFlipd(t *testing.T, config string, extraArgs ...string) *daemon {
 	t.Helper()
-	dir := t.TempDir()
+	return startFlipdFrom(t, flipdBin, t.TempDir(), config, extraArgs...)
+}
+
+// startFlipdFrom is startFlipd with the executable bin, in dir.
+func startFlipdFrom(t *testing.T, bin, dir, config string, extraArgs ...string) *daemon {
+	t.Helper()
 	d := &daemon{t: t, dir: dir, config: filepath.Join(dir, "flipd.json"),
 		pidFile: filepath.Join(dir, "flipd.pid"), logFile: filepath.Join(dir, "flipd.log"), pids: map[int]bool{}}
 	d.writeConfig(config)
@@ -73,7 +78,7 @@ func startFlipd(t *testing.T, config string, extraArgs ...string) *daemon {
 	}
 	defer logf.Close()
 	args := append([]string{"run", "--config", d.config, "--pidfile", d.pidFile}, extraArgs...)
-	d.cmd = exec.Command(flipdBin, args...)
+	d.cmd = exec.Command(bin, args...)
 	d.cmd.Stdout, d.cmd.Stderr = logf, logf
 	d.cmd.Env = append(os.Environ(), "GORACE=atexit_sleep_ms=0", "XDG_DATA_HOME="+filepath.Join(dir, "data"))
 	if err := d.cmd.Start(); err != nil {
