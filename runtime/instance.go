@@ -23,7 +23,9 @@ type Options struct {
 	// started by a reload gets its config from the one it replaces, and
 	// Config is not called.
 	Config func() (raw []byte, source string, err error)
-	// PIDFile, if set, always names the generation that serves.
+	// PIDFile, if set, names the generation that serves: each writes it
+	// once it serves (a failure is logged and shown in Status, never
+	// fatal), and a final stop removes it.
 	PIDFile string
 	// LogOutput receives the logs. Default: standard error.
 	LogOutput io.Writer
@@ -62,6 +64,9 @@ type Instance struct {
 	// stopAsked: Stop came before this generation handed over; a reload
 	// in flight that completes anyway must stop the new generation too.
 	stopAsked, handedOver bool
+	// pidFile is the PID file this generation wrote, and pidFileErr why
+	// it could not.
+	pidFile, pidFileErr string
 
 	drainCtx    context.Context // ends at drain_timeout, or at Close
 	cancelDrain context.CancelFunc
@@ -93,7 +98,7 @@ const payloadVersion = 1
 // generation is told why and keeps serving, and Start returns the error.
 func Start(opts Options) (*Instance, error) {
 	started := time.Now()
-	upg, err := upgrade.New(upgrade.Options{PIDFile: opts.PIDFile, UpgradeTimeout: DefaultUpgradeTimeout})
+	upg, err := upgrade.New(upgrade.Options{UpgradeTimeout: DefaultUpgradeTimeout})
 	if err != nil {
 		return nil, fmt.Errorf("flipd: %w", err)
 	}
@@ -144,6 +149,8 @@ func (in *Instance) start(opts Options) error {
 	in.drainCtx, in.cancelDrain = context.WithCancel(context.Background())
 	if err := in.upg.Ready(); err != nil {
 		in.log.Error("reporting ready failed", "error", err)
+	} else {
+		in.writePIDFile(opts.PIDFile)
 	}
 	in.mu.Lock()
 	in.state, in.readyAt = StateActive, time.Now()
@@ -291,6 +298,7 @@ func (in *Instance) waitExit() {
 	if err := l.cleanup(); err != nil {
 		in.log.Warn("cleaning up modules", "error", err)
 	}
+	in.removePIDFile()
 	close(in.done)
 }
 
@@ -322,6 +330,9 @@ type Status struct {
 	OpenConns     int       `json:"open_conns"`
 	DrainingSince time.Time `json:"draining_since,omitzero"`
 	Source        string    `json:"source"`
+	// PIDFileError says why the PID file could not be written, if it
+	// could not: this generation serves anyway.
+	PIDFileError string `json:"pid_file_error,omitempty"`
 	// Older lists the older generations still alive, oldest first: they
 	// have handed over and are draining.
 	Older []OlderGeneration `json:"older"`
@@ -352,6 +363,7 @@ func (in *Instance) Status() Status {
 		OpenConns:     in.current.openConns(),
 		DrainingSince: in.drainingSince,
 		Source:        in.source,
+		PIDFileError:  in.pidFileErr,
 		Older:         older,
 	}
 }

@@ -71,13 +71,18 @@ func startFlipdFrom(t *testing.T, bin, dir, config string, extraArgs ...string) 
 	t.Helper()
 	d := &daemon{t: t, dir: dir, config: filepath.Join(dir, "flipd.json"),
 		pidFile: filepath.Join(dir, "flipd.pid"), logFile: filepath.Join(dir, "flipd.log"), pids: map[int]bool{}}
+	for i, arg := range extraArgs { // a --pidfile of the test's own
+		if arg == "--pidfile" && i+1 < len(extraArgs) {
+			d.pidFile = extraArgs[i+1]
+		}
+	}
 	d.writeConfig(config)
 	logf, err := os.Create(d.logFile)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer logf.Close()
-	args := append([]string{"run", "--config", d.config, "--pidfile", d.pidFile}, extraArgs...)
+	args := append([]string{"run", "--config", d.config, "--pidfile", d.pidFile}, extraArgs...) // the last --pidfile wins
 	d.cmd = exec.Command(bin, args...)
 	d.cmd.Stdout, d.cmd.Stderr = logf, logf
 	d.cmd.Env = append(os.Environ(), "GORACE=atexit_sleep_ms=0", "XDG_DATA_HOME="+filepath.Join(dir, "data"))
