@@ -38,6 +38,8 @@ type listener struct {
 	// private: a unix socket file is made readable by the owner only.
 	private bool
 	served  chan error // Serve's result, once serving
+	// accepting is closed when Serve first calls Accept.
+	accepting chan struct{}
 }
 
 // loadConfig parses raw and provisions every module in it, without
@@ -126,7 +128,12 @@ func (l *loaded) serve(reg sockets) error {
 	}
 	for i, li := range l.listeners {
 		li.served = make(chan error, 1)
-		go func(li *listener, ln net.Listener) { li.served <- li.module.Serve(ln) }(li, lns[i])
+		ln := &startListener{Listener: lns[i], accepting: make(chan struct{})}
+		li.accepting = ln.accepting
+		go func(li *listener) { li.served <- li.module.Serve(ln) }(li)
+	}
+	if err := l.awaitServing(); err != nil {
+		return fail(err)
 	}
 	return nil
 }

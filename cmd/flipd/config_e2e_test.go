@@ -62,3 +62,26 @@ func TestAdminLoadRefusesAmbiguousConfigsAndKeepsServing(t *testing.T) {
 		d.waitExit(int(a.body["draining"].(map[string]any)["pid"].(float64)))
 	}
 }
+
+// A listener module whose Serve fails at once fails the reload with its
+// own message; the generation that served goes on serving.
+func TestListenerFailingToServeFailsTheReload(t *testing.T) {
+	admin, addr, bad := freeAddr(t), freeAddr(t), freeAddr(t)
+	config := adminConfig(admin, addr, "one")
+	d := startTestFlipd(t, config)
+	failing := strings.Replace(adminConfig(admin, addr, "two"), `"listeners": {`,
+		fmt.Sprintf(`"listeners": {"bad": {"address": "tcp/%s", "module": "fail_serve", "message": "fail_serve: this socket will not do"}, `, bad), 1)
+	a := api(t, "POST", "http://"+admin+"/load", failing)
+	if a.status != 422 || !strings.Contains(a.raw, `listener \"bad\"`) || !strings.Contains(a.raw, "fail_serve: this socket will not do") {
+		t.Fatalf("POST /load with a listener whose Serve fails: %d %s; want 422 with the module's message", a.status, a.raw)
+	}
+	if got := get(t, "http://"+addr+"/"); got != "one" {
+		t.Fatalf("after the failed reload the answer is %q", got)
+	}
+	if got := api(t, "GET", "http://"+admin+"/config", ""); got.raw != config {
+		t.Fatalf("the config changed after a failed reload:\n%s", got.raw)
+	}
+	if p := d.pid(); p != d.cmd.Process.Pid {
+		t.Fatalf("pid file names %d, want generation 1's %d", p, d.cmd.Process.Pid)
+	}
+}

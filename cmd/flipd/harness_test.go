@@ -16,12 +16,19 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/flipd/flipd/cmd/flipdcmd"
 )
 
 // flipdBin is the flipd binary the tests run, built once by TestMain.
 var flipdBin string
 
 func TestMain(m *testing.M) {
+	if os.Getenv(asFlipdEnv) != "" {
+		// This test binary is flipd, with the test modules registered
+		// (see testmodules_test.go), for a test that needs them.
+		flipdcmd.Main()
+	}
 	os.Exit(func() int {
 		dir, err := os.MkdirTemp("", "flipd-e2e")
 		if err != nil {
