@@ -4,6 +4,10 @@ package main
 
 import (
 	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -83,5 +87,33 @@ func TestListenerFailingToServeFailsTheReload(t *testing.T) {
 	}
 	if p := d.pid(); p != d.cmd.Process.Pid {
 		t.Fatalf("pid file names %d, want generation 1's %d", p, d.cmd.Process.Pid)
+	}
+}
+
+// SIGHUP and flipd validate refuse the same configs as POST /load.
+func TestSIGHUPAndValidateRefuseAmbiguousConfigs(t *testing.T) {
+	addr := freeAddr(t)
+	d := startFlipd(t, staticConfig(addr, "one"))
+	for _, tc := range []struct{ name, config, want string }{
+		{"null", "null", "want a JSON object, not null"},
+		{"duplicate key", strings.Replace(staticConfig(addr, "x"), `"drain_timeout": "10s"`, `"drain_timeout": "10s", "drain_timeout": "1ms"`, 1),
+			`field "upgrade.drain_timeout": duplicate key`},
+		{"negative duration", strings.Replace(staticConfig(addr, "x"), `"drain_timeout": "10s"`, `"drain_timeout": -1`, 1), "negative duration"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			d.t = t
+			if logged := d.reloadFails(tc.config); !strings.Contains(logged, tc.want) && !strings.Contains(logged, strconv.Quote(tc.want)[1:len(strconv.Quote(tc.want))-1]) {
+				t.Fatalf("SIGHUP: the log does not say %q:\n%s", tc.want, logged)
+			}
+			if got := get(t, "http://"+addr+"/"); got != "one" {
+				t.Fatalf("after the refused config the answer is %q", got)
+			}
+			file := filepath.Join(t.TempDir(), "bad.json")
+			os.WriteFile(file, []byte(tc.config), 0o644)
+			out, err := exec.Command(flipdBin, "validate", "--config", file).CombinedOutput()
+			if err == nil || !strings.Contains(string(out), tc.want) {
+				t.Fatalf("flipd validate: %v\n%s\nwant an error containing %q", err, out, tc.want)
+			}
+		})
 	}
 }
