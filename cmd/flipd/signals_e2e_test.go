@@ -143,7 +143,17 @@ func TestOneSIGINTToEveryGenerationLetsTheDrainFinish(t *testing.T) {
 		resp.Body.Close()
 		slow <- string(b)
 	}()
-	time.Sleep(200 * time.Millisecond) // the request is in flight
+	// The request is in flight in generation 1 (the status request is
+	// the other connection).
+	d.waitFor("the slow request to reach generation 1", func() bool {
+		st := api(t, "GET", "http://"+admin+"/status", "")
+		gens, _ := st.body["generations"].([]any)
+		if len(gens) == 0 {
+			return false
+		}
+		conns, _ := gens[0].(map[string]any)["open_conns"].(float64)
+		return conns >= 2
+	})
 	old := d.pid()
 	d.reload(adminConfig(admin, addr, "two"))
 	waitAnswer(t, "http://"+addr+"/", "two")
