@@ -142,10 +142,14 @@ func (in *Instance) start(opts Options) error {
 	if err := in.addAdmin(l, opts.Admin); err != nil {
 		return errors.Join(err, l.cleanup())
 	}
+	// The admin API answers as soon as it accepts, before serve returns:
+	// what it reports must be in place.
+	in.mu.Lock()
+	in.current, in.source = l, source
+	in.mu.Unlock()
 	if err := l.serve(in.upg); err != nil {
 		return errors.Join(err, l.cleanup())
 	}
-	in.current, in.source = l, source
 	in.drainCtx, in.cancelDrain = context.WithCancel(context.Background())
 	if err := in.upg.Ready(); err != nil {
 		in.log.Error("reporting ready failed", "error", err)
