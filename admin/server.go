@@ -125,4 +125,5 @@ func (s *Server) Handler() http.Handler {
 var (
 	_ runtime.ListenerModule = (*Server)(nil)
 	_ runtime.ConnCounter    = (*Server)(nil)
+	_ runtime.SocketOpener   = (*Server)(nil)
 )
