@@ -171,7 +171,7 @@ func (in *Instance) addAdmin(l *loaded, build func(*Instance, AdminConfig) (List
 	if err != nil {
 		return fmt.Errorf("admin: %w", err)
 	}
-	l.listeners = append(l.listeners, &listener{name: "admin", addr: addr, module: mod, private: true})
+	l.listeners = append(l.listeners, &listener{name: "admin", addr: addr, module: mod})
 	return nil
 }
 
