@@ -27,6 +27,10 @@ const (
 	maxStatusLine = 64 << 10
 )
 
+// handshakeTimeout bounds how long a new process waits for the handshake
+// document on fd 3 (a variable for tests).
+var handshakeTimeout = 10 * time.Second
+
 // handshake is what a parent tells the child it starts.
 type handshake struct {
 	Version    int    `json:"version"`

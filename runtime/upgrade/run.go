@@ -47,7 +47,7 @@ func (u *Upgrader) run() {
 				req.reply <- upgradeReply{err: &DrainingError{Pids: u.elderPids(), Max: req.maxDraining}}
 			default:
 				upgrading = true
-				elders, draining := u.dupElders()
+				elders, draining, _ := u.dupElders()
 				go func() {
 					c, err := u.doUpgrade(req, elders, draining)
 					results <- upgradeResult{req: req, child: c, err: err}
@@ -151,7 +151,7 @@ func (u *Upgrader) afterFailedUpgrade() {
 // dupElders duplicates the liveness pipes of the older generations still
 // alive, to pass them on: the child must know about every generation that
 // is still draining, not only its parent.
-func (u *Upgrader) dupElders() ([]drainingGen, []int) {
+func (u *Upgrader) dupElders() ([]drainingGen, []int, error) {
 	var gens []drainingGen
 	var fds []int
 	for _, e := range u.elders {
@@ -162,7 +162,7 @@ func (u *Upgrader) dupElders() ([]drainingGen, []int) {
 		gens = append(gens, drainingGen{Pid: e.pid, Generation: e.generation, Started: e.started})
 		fds = append(fds, fd)
 	}
-	return gens, fds
+	return gens, fds, nil
 }
 
 func (u *Upgrader) forgetElder(gone *elder) {

@@ -106,6 +106,12 @@ type UpgradeOptions struct {
 	// Started, if set, is called once the new process has started, with
 	// its pid, before it is ready (to report progress).
 	Started func(pid int)
+	// ConfigOnly says the caller wants the running program with a new
+	// payload, not a new binary: if the executable's path no longer
+	// exists (go run deletes its temporary binary), the running binary is
+	// started instead (/proc/self/exe, Linux only) and a warning logged.
+	// Without it, a missing executable fails the upgrade (ReasonStart).
+	ConfigOnly bool
 }
 
 type upgradeResult struct {
