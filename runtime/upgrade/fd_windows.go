@@ -10,3 +10,4 @@ func closeFd(int)                                {}
 func objectFromEntry(*entry, fdKey) (any, error) { return nil, ErrNotSupported }
 func adoptFd(int) error                          { return ErrNotSupported }
 func setNonblock(int)                            {}
+func checkHandshakeFds() error                   { return ErrNotSupported }
