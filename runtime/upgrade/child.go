@@ -109,9 +109,11 @@ func (c *child) wait(timeout time.Duration, stop <-chan struct{}) error {
 		case res.err == nil && res.msg.Status == statusReady:
 			return nil
 		case res.err == nil: // statusError
-			// The child was told to exit after reporting; give it a
-			// moment to do so by itself, then make sure.
-			c.reap(time.Second)
+			// Answer at once. The child has stopped accepting and may
+			// still finish requests it accepted: it gets as long as the
+			// upgrade could have taken to exit by itself, then it is
+			// killed; it is reaped either way.
+			go c.reap(timeout)
 			return c.failure(ReasonReported, func(e *ChildError) { e.Message = res.msg.Error })
 		case errors.Is(res.err, io.EOF):
 			// Closed without a word: it is exiting, or closed the pipe
@@ -139,8 +141,8 @@ func (c *child) wait(timeout time.Duration, stop <-chan struct{}) error {
 	}
 }
 
-// reap waits up to grace for the child to exit by itself, then kills it,
-// and returns once it has been reaped.
+// reap waits up to grace for the child to exit by itself, then kills it
+// with its descendants, and returns once it has been reaped.
 func (c *child) reap(grace time.Duration) {
 	if grace > 0 {
 		select {
@@ -150,7 +152,7 @@ func (c *child) reap(grace time.Duration) {
 		case <-time.After(grace):
 		}
 	}
-	c.proc.Kill()
+	killTree(c.proc)
 	state := <-c.exited
 	c.exited <- state
 }

@@ -3,6 +3,7 @@ package upgrade
 import (
 	"context"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"sort"
@@ -78,11 +79,17 @@ type Fds struct {
 	inherited map[fdKey]*entry // from the parent or systemd, not claimed yet
 	used      map[fdKey]*entry // claimed or added in this generation; passed on
 	lc        *net.ListenConfig
+	// handed are the listeners and packet conns given to callers, closed
+	// by stopAccepting when a new generation fails after it started.
+	handed []io.Closer
 }
 
 // entry is one descriptor of the registry.
 type entry struct {
 	fd int
+	// created is set for a descriptor this process made (not inherited):
+	// a unix socket file of its own is removed if it fails before ready.
+	created bool
 	// file owns fd once set: an inherited socket is wrapped once, so that
 	// its listener is built without another duplicate.
 	file *os.File
@@ -139,6 +146,7 @@ func (f *Fds) ListenWithCallback(network, addr string, callback func(network, ad
 		ln.Close()
 		return nil, err
 	}
+	f.handed = append(f.handed, ln)
 	return ln, nil
 }
 
@@ -201,6 +209,7 @@ func (f *Fds) ListenPacketWithCallback(network, addr string, callback func(netwo
 		pc.Close()
 		return nil, err
 	}
+	f.handed = append(f.handed, pc)
 	return pc, nil
 }
 
@@ -307,6 +316,9 @@ func (f *Fds) inheritLocked(key fdKey) (any, error) {
 	}
 	delete(f.inherited, key)
 	f.used[key] = e
+	if key.Kind == kindListener || key.Kind == kindPacket {
+		f.handed = append(f.handed, obj.(io.Closer))
+	}
 	return obj, nil
 }
 
@@ -344,7 +356,7 @@ func (f *Fds) addLocked(key fdKey, conn syscall.Conn) error {
 		old.close()
 		delete(f.inherited, key)
 	}
-	f.used[key] = &entry{fd: fd}
+	f.used[key] = &entry{fd: fd, created: true}
 	return nil
 }
 
@@ -373,18 +385,39 @@ func (f *Fds) closeInherited() {
 	f.inherited = make(map[fdKey]*entry)
 }
 
-// closeUsed closes this generation's copies after a handover; the sockets
+// Which unix socket files closeUsed removes.
+type unlinkMode int
+
+const (
+	unlinkNone    unlinkMode = iota // a handover: the next generation serves them
+	unlinkCreated                   // a failed new generation: only those it created
+	unlinkAll                       // a final stop
+)
+
+// closeUsed closes this generation's copies; after a handover the sockets
 // live on in the new generation.
-func (f *Fds) closeUsed(unlink bool) {
+func (f *Fds) closeUsed(mode unlinkMode) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	for key, e := range f.used {
-		if unlink {
+		if mode == unlinkAll || mode == unlinkCreated && e.created {
 			unlinkUnixSocket(key.unixSocketPath())
 		}
 		e.close()
 	}
 	f.used = make(map[fdKey]*entry)
+}
+
+// stopAccepting closes the listeners and packet conns handed to callers,
+// so that their Accept and ReadFrom return errors; connections already
+// accepted go on. The kernel sockets live on in the parent.
+func (f *Fds) stopAccepting() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, c := range f.handed {
+		c.Close()
+	}
+	f.handed = nil
 }
 
 func unlinkUnixSocket(path string) {

@@ -54,8 +54,8 @@ func watchElder(d drainingGen, gone chan<- *elder) *elder {
 		// Nobody ever writes: the read returns when the last write end,
 		// held only by that generation, closes at its exit.
 		io.Copy(io.Discard, e.pipe)
+		close(e.exited) // before the pipe closes: dupElders reads a failed dup by it
 		e.pipe.Close()
-		close(e.exited)
 		gone <- e
 	}()
 	return e

@@ -1,6 +1,7 @@
 package upgrade
 
 import (
+	"fmt"
 	"os"
 	"time"
 )
@@ -46,8 +47,12 @@ func (u *Upgrader) run() {
 			case len(u.elders) >= req.maxDraining:
 				req.reply <- upgradeReply{err: &DrainingError{Pids: u.elderPids(), Max: req.maxDraining}}
 			default:
+				elders, draining, err := u.dupElders()
+				if err != nil {
+					req.reply <- upgradeReply{err: err}
+					continue
+				}
 				upgrading = true
-				elders, draining, _ := u.dupElders()
 				go func() {
 					c, err := u.doUpgrade(req, elders, draining)
 					results <- upgradeResult{req: req, child: c, err: err}
@@ -61,7 +66,7 @@ func (u *Upgrader) run() {
 				u.afterFailedUpgrade()
 				res.req.reply <- upgradeReply{err: res.err}
 				if stopC == nil { // Stop came while the upgrade was in flight
-					u.Fds.closeUsed(u.finalStop(ready))
+					u.stopped(ready)
 					return
 				}
 				continue
@@ -74,7 +79,7 @@ func (u *Upgrader) run() {
 			// only what its own listeners hold until it drains. Closing
 			// a thousand copies takes milliseconds, so the caller hears
 			// first and starts draining meanwhile.
-			u.Fds.closeUsed(false)
+			u.Fds.closeUsed(unlinkNone)
 			return
 
 		case <-stopC:
@@ -82,8 +87,25 @@ func (u *Upgrader) run() {
 			if upgrading {
 				continue // doUpgrade sees stopC too, and reports
 			}
-			u.Fds.closeUsed(u.finalStop(ready))
+			u.stopped(ready)
 			return
+		}
+	}
+}
+
+// stopped closes the registry after Stop. A final stop removes the unix
+// socket files and the PID file; a new generation that stops before it is
+// ready leaves what its parent serves and removes only the socket files
+// it created.
+func (u *Upgrader) stopped(ready bool) {
+	if !u.finalStop(ready) {
+		u.Fds.closeUsed(unlinkCreated)
+		return
+	}
+	u.Fds.closeUsed(unlinkAll)
+	if u.opts.PIDFile != "" {
+		if err := removePIDFile(u.opts.PIDFile, os.Getpid()); err != nil {
+			u.log.Warn("removing the PID file after a final stop", "error", err)
 		}
 	}
 }
@@ -92,7 +114,7 @@ func (u *Upgrader) run() {
 // files go: not in a new generation that stops before it was ready (it
 // failed, and its parent still serves those sockets).
 func (u *Upgrader) finalStop(ready bool) bool {
-	return ready || u.parent == nil
+	return !u.readyFailed.Load() && (ready || u.parent == nil)
 }
 
 // doUpgrade starts the next generation and waits for it.
@@ -150,14 +172,24 @@ func (u *Upgrader) afterFailedUpgrade() {
 
 // dupElders duplicates the liveness pipes of the older generations still
 // alive, to pass them on: the child must know about every generation that
-// is still draining, not only its parent.
+// is still draining, not only its parent, or its MaxDraining under-counts.
+// An elder whose pipe cannot be duplicated is dropped only if it has
+// exited; otherwise (out of descriptors, say) the upgrade fails.
 func (u *Upgrader) dupElders() ([]drainingGen, []int, error) {
 	var gens []drainingGen
 	var fds []int
 	for _, e := range u.elders {
 		fd, err := dupConn(e.pipe)
 		if err != nil {
-			continue // it has just exited
+			select {
+			case <-e.exited:
+				continue // it has just exited
+			default:
+			}
+			for _, fd := range fds {
+				closeFd(fd)
+			}
+			return nil, nil, fmt.Errorf("upgrade: can't pass on older generation %d (pid %d), which still drains: %w", e.generation, e.pid, err)
 		}
 		gens = append(gens, drainingGen{Pid: e.pid, Generation: e.generation, Started: e.started})
 		fds = append(fds, fd)

@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -60,6 +61,9 @@ type Upgrader struct {
 	parentExited <-chan struct{}
 
 	readyOnce sync.Once
+	// readyFailed is set when Ready fails in a new generation: its Stop is
+	// then not final (the parent serves on).
+	readyFailed atomic.Bool
 	stopOnce  sync.Once
 	stopC     chan struct{}
 	exitC     chan struct{}
@@ -206,19 +210,44 @@ func newUpgrader(opts Options) (*Upgrader, error) {
 // that were not claimed, writes the PID file, tells systemd (MAINPID,
 // READY=1) and then the parent, which stops accepting and drains.
 // Upgrade may be called as soon as Ready returns.
+//
+// If the PID file cannot be written, or Stop was called first, Ready
+// returns an error (as tableflip's does). In a new generation it first
+// stops accepting (the listeners and packet conns this Upgrader handed
+// out are closed; the kernel sockets live on in the parent), stops the
+// Upgrader (Exit closes; unix socket files it created are removed) and
+// tells the parent at once, which goes on serving: drain what was
+// accepted and exit.
 func (u *Upgrader) Ready() error {
 	u.readyOnce.Do(u.Fds.closeInherited)
+	select {
+	case <-u.stopC:
+		return u.failReady(errStoppedBeforeReady)
+	default:
+	}
+	// Written before anything says ready, so that a PID file that cannot
+	// be written fails the upgrade before the parent hands over.
+	var pidFile *pendingPIDFile
+	if u.opts.PIDFile != "" {
+		p, err := preparePIDFile(u.opts.PIDFile, os.Getpid())
+		if err != nil {
+			return u.failReady(fmt.Errorf("pid file: %w", err))
+		}
+		pidFile = p
+	}
 	// Ready for upgrades before anything outside can see it: whoever
 	// reads the PID file may send SIGHUP at once.
 	done := make(chan struct{})
 	select {
 	case u.readyC <- done:
 		<-done
-	case <-u.exitC:
+	case <-u.exitC: // stopped meanwhile
+		pidFile.discard()
+		return u.failReady(errStoppedBeforeReady)
 	}
-	if u.opts.PIDFile != "" {
-		if err := writePIDFile(u.opts.PIDFile, os.Getpid()); err != nil {
-			return fmt.Errorf("upgrade: can't write PID file: %w", err)
+	if pidFile != nil {
+		if err := pidFile.commit(); err != nil {
+			return u.failReady(fmt.Errorf("pid file: %w", err))
 		}
 	}
 	// systemd first: once the parent hears "ready" it may exit, and the
@@ -234,6 +263,26 @@ func (u *Upgrader) Ready() error {
 	}
 	u.log.Debug("ready; parent notified", "parent_pid", u.parent.pid)
 	return nil
+}
+
+var errStoppedBeforeReady = errors.New("stopped before ready")
+
+// failReady ends a Ready that cannot complete. In a new generation the
+// order matters: stop accepting, so that no new connection lands here;
+// then tell the parent, which answers its caller at once and keeps
+// serving.
+func (u *Upgrader) failReady(err error) error {
+	u.log.Error("not ready", "error", err)
+	if u.parent != nil {
+		u.readyFailed.Store(true)
+		u.Fds.stopAccepting()
+		u.Stop()
+		<-u.exitC // the registry is closed and our own socket files are gone
+		if rerr := u.parent.report(statusMsg{Status: statusError, Pid: os.Getpid(), Error: err.Error()}); rerr != nil {
+			u.log.Warn("telling the parent we failed", "error", rerr)
+		}
+	}
+	return fmt.Errorf("upgrade: %w", err)
 }
 
 // Fail tells the parent that this new generation cannot serve and why;
@@ -254,8 +303,10 @@ func (u *Upgrader) Exit() <-chan struct{} { return u.exitC }
 // Stop prevents further upgrades and closes the Exit channel; an upgrade
 // in flight is abandoned and its child killed. If no upgrade has
 // succeeded, this is taken as a final stop: the unix socket files of the
-// registry are removed, except in a new generation that stops before it
-// is ready (it failed, and its parent still serves them).
+// registry are removed, and the PID file if it still names this process.
+// A new generation that stops before it is ready (it failed, and its
+// parent still serves) removes only the unix socket files it created
+// itself. Ready after Stop fails (see Ready).
 func (u *Upgrader) Stop() {
 	u.stopOnce.Do(func() { close(u.stopC) })
 }
