@@ -64,13 +64,13 @@ type Upgrader struct {
 	// readyFailed is set when Ready fails in a new generation: its Stop is
 	// then not final (the parent serves on).
 	readyFailed atomic.Bool
-	stopOnce  sync.Once
-	stopC     chan struct{}
-	exitC     chan struct{}
-	readyC    chan chan struct{}
-	upgradeC  chan upgradeRequest
-	drainingC chan chan []Elder
-	elderGone chan *elder
+	stopOnce    sync.Once
+	stopC       chan struct{}
+	exitC       chan struct{}
+	readyC      chan chan struct{}
+	upgradeC    chan upgradeRequest
+	drainingC   chan chan []Elder
+	elderGone   chan *elder
 
 	// The state below belongs to run.
 	elders []*elder // older generations still alive, oldest first
