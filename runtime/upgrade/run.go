@@ -1,7 +1,9 @@
 package upgrade
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"time"
 )
@@ -143,7 +145,7 @@ func (u *Upgrader) doUpgrade(req upgradeRequest, elders []drainingGen, draining 
 	for i, key := range keys {
 		hs.Files[i].fdKey = key
 	}
-	c, err := startChild(u.exe, os.Args, childEnv(), hs, u.started, fds, draining)
+	c, err := startChild(u.executableFor(req), os.Args, childEnv(), hs, u.started, fds, draining)
 	u.Fds.mu.Unlock()
 	if err != nil {
 		return nil, err
@@ -157,6 +159,27 @@ func (u *Upgrader) doUpgrade(req upgradeRequest, elders []drainingGen, draining 
 	}
 	u.log.Debug("new generation ready", "child_pid", c.proc.Pid, "duration", time.Since(start))
 	return c, nil
+}
+
+// executableFor is the binary an upgrade starts: the one at the path this
+// process was started from, or, for a config-only upgrade when that path
+// is gone (go run deletes its temporary binary), the running one. The
+// child is still told the path, so that a later upgrade picks up a new
+// binary put there.
+func (u *Upgrader) executableFor(req upgradeRequest) string {
+	if !req.configOnly {
+		return u.exe
+	}
+	if _, err := os.Stat(u.exe); !errors.Is(err, fs.ErrNotExist) {
+		return u.exe
+	}
+	running := runningExecutable()
+	if running == "" {
+		return u.exe // the upgrade fails, saying the path is gone
+	}
+	u.log.Warn("executable is gone; starting the running binary for a config-only upgrade",
+		"executable", u.exe, "running", running)
+	return running
 }
 
 // afterFailedUpgrade undoes what a failed child may have done: it may

@@ -84,6 +84,7 @@ type upgradeRequest struct {
 	timeout     time.Duration
 	maxDraining int
 	started     func(pid int)
+	configOnly  bool
 	reply       chan upgradeReply
 }
 
@@ -362,7 +363,8 @@ func (u *Upgrader) UpgradeWithOptions(opts UpgradeOptions) (Child, error) {
 	if opts.MaxDraining <= 0 {
 		opts.MaxDraining = u.opts.MaxDraining
 	}
-	req := upgradeRequest{payload: opts.Payload, timeout: opts.Timeout, maxDraining: opts.MaxDraining, started: opts.Started, reply: make(chan upgradeReply, 1)}
+	req := upgradeRequest{payload: opts.Payload, timeout: opts.Timeout, maxDraining: opts.MaxDraining, started: opts.Started,
+		configOnly: opts.ConfigOnly, reply: make(chan upgradeReply, 1)}
 	select {
 	case <-u.stopC:
 		return Child{}, ErrTerminating
