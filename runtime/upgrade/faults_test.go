@@ -117,6 +117,33 @@ func TestFailedChildRemovesUnixSocketItCreated(t *testing.T) {
 	}
 }
 
+// A child killed before it could clean up: the parent removes the unix
+// socket file the child reported it created, and never one it inherited.
+func TestParentRemovesUnixSocketOfKilledChild(t *testing.T) {
+	dir := t.TempDir()
+	inherited, created := filepath.Join(dir, "old.sock"), filepath.Join(dir, "new.sock")
+	unixFile := filepath.Join(dir, "unix-path")
+	p := startHelper(t, "", "HELPER_UNIX="+inherited, "HELPER_UNIX_FILE="+unixFile)
+	os.WriteFile(unixFile, []byte(created), 0o644)
+	p.setMode("listen-then-kill")
+	if res := p.upgrade(""); res.OK || res.Reason != string(ReasonExited) {
+		t.Fatalf("upgrade: %+v", res)
+	}
+	if _, err := os.Lstat(created); !os.IsNotExist(err) {
+		t.Fatalf("the killed child's socket file is still there: %v", err)
+	}
+	if _, err := os.Lstat(inherited); err != nil {
+		t.Fatalf("the inherited socket file is gone: %v", err)
+	}
+	p.setMode("")
+	p.mustUpgrade(2)
+	c := dialHelper(t, "unix", created)
+	defer c.Close()
+	if got := c.ask("echo new"); got != "new 2" {
+		t.Fatalf("the socket generation 2 created answered %q", got)
+	}
+}
+
 // Ready after Stop must not tell the parent "ready": nothing would serve.
 func TestReadyAfterStopReportsErrorAndParentKeepsServing(t *testing.T) {
 	p := startHelper(t, "")

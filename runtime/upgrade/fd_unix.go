@@ -113,3 +113,11 @@ func fileType(mode uint32) string {
 	}
 	return fmt.Sprintf("file type %#o", mode&unix.S_IFMT)
 }
+
+// fileIno is the inode number of the file info describes.
+func fileIno(info os.FileInfo) uint64 {
+	if st, ok := info.Sys().(*syscall.Stat_t); ok {
+		return uint64(st.Ino)
+	}
+	return 0
+}

@@ -82,6 +82,9 @@ type Fds struct {
 	// handed are the listeners and packet conns given to callers, closed
 	// by stopAccepting when a new generation fails after it started.
 	handed []io.Closer
+	// onCreate, if set, hears of every unix socket file this process
+	// creates (called with mu held).
+	onCreate func(path string)
 }
 
 // entry is one descriptor of the registry.
@@ -357,6 +360,9 @@ func (f *Fds) addLocked(key fdKey, conn syscall.Conn) error {
 		delete(f.inherited, key)
 	}
 	f.used[key] = &entry{fd: fd, created: true}
+	if path := key.unixSocketPath(); path != "" && f.onCreate != nil {
+		f.onCreate(path)
+	}
 	return nil
 }
 

@@ -16,6 +16,7 @@ func FuzzReadStatus(f *testing.F) {
 	f.Add([]byte(`{"status":"error","pid":1300,"error":"bad config"}` + "\n"))
 	f.Add([]byte(`{"status":"error","pid":1,"error":"` + strings.Repeat("x", 5<<10) + `"}` + "\n")) // over the old 4 KiB
 	f.Add([]byte(`{"status":"ready"`))
+	f.Add([]byte(`{"status":"socket","pid":1300,"path":"/run/app.sock","ino":42}` + "\n"))
 	f.Add([]byte("\n"))
 	f.Add([]byte(`{"status":"maybe"}` + "\n"))
 	f.Add([]byte{})
@@ -27,7 +28,7 @@ func FuzzReadStatus(f *testing.F) {
 			}
 			return
 		}
-		if msg.Status != statusReady && msg.Status != statusError {
+		if msg.Status != statusReady && msg.Status != statusError && (msg.Status != statusSocket || msg.Path == "") {
 			t.Fatalf("accepted status %q", msg.Status)
 		}
 		if i := bytes.IndexByte(b, '\n'); i < 0 || i >= maxStatusLine {

@@ -46,6 +46,11 @@ type handshake struct {
 	Draining []drainingGen `json:"draining"`
 	// Payload is opaque to this package (the runtime puts the config there).
 	Payload []byte `json:"payload,omitempty"`
+	// ReportSockets asks the child to report each unix socket file it
+	// creates before it is ready ("socket" status lines), so that the
+	// parent can remove them if the child dies. Added within version 1:
+	// older children ignore it, older parents never set it.
+	ReportSockets bool `json:"report_sockets,omitempty"`
 }
 
 type passedFd struct {
@@ -64,13 +69,23 @@ type drainingGen struct {
 const (
 	statusReady = "ready"
 	statusError = "error"
+	// statusSocket is a notice, not the final status: the child created
+	// the unix socket file at Path (inode Ino). Sent only when the
+	// handshake has report_sockets.
+	statusSocket = "socket"
 )
 
-// statusMsg is the one line a child writes on fdStatus.
+// maxSocketNotices bounds the "socket" lines a parent takes from a child.
+const maxSocketNotices = 4096
+
+// statusMsg is a line a child writes on fdStatus: any number of "socket"
+// notices, then one "ready" or "error".
 type statusMsg struct {
 	Status string `json:"status"`
 	Pid    int    `json:"pid"`
 	Error  string `json:"error,omitempty"`
+	Path   string `json:"path,omitempty"`
+	Ino    uint64 `json:"ino,omitempty"`
 }
 
 func writeStatus(w io.Writer, msg statusMsg) error {
@@ -100,15 +115,23 @@ func encodeStatus(msg statusMsg) ([]byte, error) {
 	return append(b, '\n'), nil
 }
 
-// readStatus reads the child's status line. io.EOF means the child closed
-// its end (usually: it exited) without a word.
-func readStatus(r io.Reader) (statusMsg, error) {
-	line, err := bufio.NewReaderSize(io.LimitReader(r, maxStatusLine), maxStatusLine).ReadSlice('\n')
+// statusReader reads a child's status lines, each at most maxStatusLine
+// bytes.
+type statusReader struct{ br *bufio.Reader }
+
+func newStatusReader(r io.Reader) *statusReader {
+	return &statusReader{bufio.NewReaderSize(r, maxStatusLine)}
+}
+
+// next reads one status line. io.EOF means the child closed its end
+// (usually: it exited) without a word.
+func (s *statusReader) next() (statusMsg, error) {
+	line, err := s.br.ReadSlice('\n')
 	if err != nil {
 		if errors.Is(err, io.EOF) && len(line) == 0 {
 			return statusMsg{}, io.EOF
 		}
-		if errors.Is(err, io.EOF) {
+		if errors.Is(err, io.EOF) || errors.Is(err, bufio.ErrBufferFull) {
 			return statusMsg{}, fmt.Errorf("reading status: no end of line within %d bytes", len(line))
 		}
 		return statusMsg{}, fmt.Errorf("reading status: %w", err)
@@ -117,11 +140,20 @@ func readStatus(r io.Reader) (statusMsg, error) {
 	if err := json.Unmarshal(line, &msg); err != nil {
 		return statusMsg{}, fmt.Errorf("decoding status %.200q: %w", line, err)
 	}
-	if msg.Status != statusReady && msg.Status != statusError {
+	switch msg.Status {
+	case statusReady, statusError:
+	case statusSocket:
+		if msg.Path == "" {
+			return statusMsg{}, errors.New("socket notice without a path")
+		}
+	default:
 		return statusMsg{}, fmt.Errorf("unknown status %.100q", msg.Status)
 	}
 	return msg, nil
 }
+
+// readStatus reads one status line.
+func readStatus(r io.Reader) (statusMsg, error) { return newStatusReader(r).next() }
 
 // readHandshake reads the parent's handshake when this process was
 // started by an upgrade; it returns nil, nil otherwise.

@@ -141,6 +141,9 @@ func helperMain() int {
 		go h.serveUDP(pc)
 		defer pc.Close()
 	}
+	if mode == "listen-then-kill" { // a crash after the sockets were made
+		syscall.Kill(os.Getpid(), syscall.SIGKILL)
+	}
 	if mode == "listen-then-fail" { // as the runtime does when a module fails
 		upg.Fail(fmt.Errorf("helper: generation %d refuses after listening", gen))
 		upg.Stop()

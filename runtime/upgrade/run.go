@@ -136,6 +136,9 @@ func (u *Upgrader) doUpgrade(req upgradeRequest, elders []drainingGen, draining 
 		Executable: u.exe,
 		Draining:   elders,
 		Payload:    req.payload,
+		// So that a child that dies before it is ready leaves no socket
+		// file behind to block the next upgrade's bind.
+		ReportSockets: true,
 	}
 	// The registry stays locked while the child starts, so that nobody
 	// closes a descriptor that is being passed.

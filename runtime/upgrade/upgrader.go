@@ -201,6 +201,9 @@ func newUpgrader(opts Options) (*Upgrader, error) {
 	}
 	u.Fds = newFds(inherited, opts.ListenConfig)
 	u.log = opts.Logger.With("pid", os.Getpid(), "generation", u.generation)
+	if hs != nil && hs.ReportSockets {
+		u.Fds.onCreate = u.reportSocket
+	}
 	u.log.Debug("upgrader started", "inherited", len(inherited), "executable", u.exe)
 
 	go u.run()
