@@ -28,7 +28,8 @@ type Options struct {
 	UpgradeTimeout time.Duration
 	// PIDFile, if set, is rewritten atomically with the pid of the process
 	// that serves: by a new generation when it calls Ready, and by this
-	// one again when an upgrade fails.
+	// one again when an upgrade fails; removed on a final Stop if it still
+	// names this process. A PID file that cannot be written fails Ready.
 	PIDFile string
 	// ListenConfig creates new listeners and packet conns (set Control to
 	// enable SO_REUSEPORT, say). Inherited ones are reused as they are.
@@ -292,7 +293,8 @@ func (u *Upgrader) failReady(err error) error {
 // Fail tells the parent that this new generation cannot serve and why;
 // the parent's Upgrade returns a *ChildError carrying msg.Error(), and the
 // parent goes on serving. The caller should exit afterwards. Without a
-// parent, or after Ready, Fail does nothing.
+// parent, or after Ready, Fail does nothing. A message too long for a
+// status line (64 KiB) is cut.
 func (u *Upgrader) Fail(err error) error {
 	if u.parent == nil || err == nil {
 		return nil
