@@ -121,3 +121,12 @@ func fileIno(info os.FileInfo) uint64 {
 	}
 	return 0
 }
+
+// processExists reports whether pid exists (as far as signals can tell:
+// EPERM means it does).
+func processExists(pid int) bool {
+	if pid <= 0 {
+		return true // never a parent: treat as someone else's
+	}
+	return unix.Kill(pid, 0) != unix.ESRCH
+}

@@ -200,7 +200,11 @@ func readHandshake() (hs *handshake, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("upgrade: handshake: %w", err)
 	}
-	if ppid := os.Getppid(); hs.ParentPid != ppid {
+	if ppid := os.Getppid(); hs.ParentPid != ppid && processExists(hs.ParentPid) {
+		// A parent killed mid-handshake leaves this process orphaned
+		// (another parent pid) with a document naming a pid that is
+		// gone: that child must still serve alone. A named pid that
+		// exists and is not the parent is someone else's.
 		return nil, fmt.Errorf("upgrade: handshake: the document names parent_pid %d, which is not this process's parent (pid %d): descriptors not trusted", hs.ParentPid, ppid)
 	}
 	trusted = true

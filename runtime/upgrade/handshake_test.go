@@ -143,3 +143,23 @@ func TestChildAcceptsHandshakeOfPreviousRelease(t *testing.T) {
 		t.Fatalf("status %+v, %v; stderr: %s", msg, err, stderr)
 	}
 }
+
+// A child whose parent was killed mid-handshake is orphaned: the document
+// names a pid that no longer exists, and the child must still serve.
+func TestHandshakeFromParentThatDiedIsAccepted(t *testing.T) {
+	gone := exec.Command("true")
+	if err := gone.Run(); err != nil {
+		t.Skip("no true:", err)
+	}
+	stR, stW, _ := os.Pipe()
+	defer stR.Close()
+	hs := docFrom(t, fmt.Sprintf(`{"version":1,"generation":2,"parent_pid":%d}`, gone.Process.Pid))
+	cmd, stderr := rawChild(t, hs, stW)
+	hs.Close()
+	stW.Close()
+	stR.SetReadDeadline(time.Now().Add(30 * time.Second))
+	msg, err := readStatus(stR)
+	if err != nil || msg.Status != statusReady || msg.Pid != cmd.Process.Pid {
+		t.Fatalf("status %+v, %v; stderr: %s", msg, err, stderr)
+	}
+}

@@ -96,4 +96,3 @@ func (u *Upgrader) Fail(err error) error {
 	}
 	return u.parent.report(statusMsg{Status: statusError, Pid: os.Getpid(), Error: err.Error()})
 }
-
