@@ -231,6 +231,23 @@ func (l *loadLoop) finish(t *testing.T, d *daemon) {
 	}
 }
 
+// failures counts the requests that failed so far.
+func (l *loadLoop) failures() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.failed
+}
+
+// end stops the clients and counts, for a case where failures are
+// expected (nothing serves) and checked by other means.
+func (l *loadLoop) end() (ok int64, failed int) {
+	close(l.stop)
+	l.wg.Wait()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.ok.Load(), l.failed
+}
+
 // alive lists the live (not zombie) processes running this daemon's
 // config: every generation, serving, starting or draining.
 func (d *daemon) alive() []int {
