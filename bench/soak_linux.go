@@ -52,14 +52,13 @@ func Soak(o Options) (*SoakResult, error) {
 	o.logf("generation 1: %+v", res.First)
 
 	err = o.soakLoad(srv, res, func() {
+		o.logf("%d upgrades, one every %v at most, under %d requests/s", o.Upgrades, o.Interval, o.Rate)
 		for i, u := range o.upgrades(srv) {
 			if u.Err != "" {
 				res.FailedUps = append(res.FailedUps, fmt.Sprintf("upgrade %d (%s): %s", i, u.How, u.Err))
 			}
-			if (i+1)%100 == 0 {
-				o.logf("%d upgrades, %s", i+1, time.Since(start).Round(time.Second))
-			}
 		}
+		o.logf("upgrades done after %s", time.Since(start).Round(time.Second))
 	})
 	if err != nil {
 		return res, err
