@@ -26,7 +26,9 @@
 //	curl -X POST -H 'Content-Type: application/json' localhost:2019/upgrade
 //
 // POST /stop drains this generation and ends the process; it answers 202
-// first:
+// first. A generation that has already handed over to a newer one (a
+// client reaches it through a connection kept alive from before the
+// reload) answers 409 "already handed over" instead, as /load does:
 //
 //	curl -X POST -H 'Content-Type: application/json' localhost:2019/stop
 //
@@ -58,8 +60,28 @@
 //
 // # Security
 //
-// The admin API can replace the whole config, so it refuses what a browser
-// could be tricked into sending. On a TCP address the Host header must name
+// The admin API is root-equivalent for flipd: a config it loads can serve
+// any file flipd can read (a file_server with root "/"), proxy to any
+// address, and listen anywhere, and GET /config returns the config with
+// its secrets (the admin token, ACME EAB keys). Whoever can reach it owns
+// the machine's flipd and everything flipd's user can do. That is why it
+// listens on loopback by default, refuses other TCP addresses unless
+// admin.token is set, and why a unix socket is the recommended setting:
+//
+//	{"admin": {"listen": "unix//run/flipd/admin.sock"}}
+//
+// flipd creates that socket file with mode 0600 (bind creates it so, under
+// a restrictive umask: it is never reachable by others, not even for a
+// moment) and never changes a mode by path afterwards: a socket inherited
+// by a new generation keeps the mode it has, so an operator may chmod it
+// to let a group in. A socket file that a killed flipd left behind is
+// removed at the next start if nothing answers on it (logged as a
+// warning); a path that is not a socket, or a socket that answers, is
+// never removed. An abstract unix socket ("unix/@flipd", Linux only) has
+// no file and so no permissions: any local user can connect to it, and it
+// is refused unless admin.token is set.
+//
+// The admin API also refuses what a browser could be tricked into sending. On a TCP address the Host header must name
 // the listen address (its IP or "localhost", with the port), which defeats
 // DNS rebinding; a unix socket, which browsers cannot reach, accepts any
 // Host. A request with an Origin (or, failing that, a Referer) is refused

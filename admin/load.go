@@ -54,6 +54,9 @@ func (s *Server) reload(w http.ResponseWriter, r *http.Request, run func(runtime
 		opts.Progress = stream.progress
 	}
 	res, err := run(opts)
+	if err == nil {
+		s.successor.Store(&res)
+	}
 	if stream != nil && stream.finish() {
 		stream.last(res, err)
 		return
@@ -62,6 +65,9 @@ func (s *Server) reload(w http.ResponseWriter, r *http.Request, run func(runtime
 		writeBackendError(w, err)
 		return
 	}
+	// This generation no longer serves: a request kept alive on this
+	// connection would reach it, and not the new one.
+	w.Header().Set("Connection", "close")
 	writeJSON(w, http.StatusOK, res)
 }
 

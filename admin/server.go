@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -34,6 +36,12 @@ type Server struct {
 	metrics http.Handler
 	handler http.Handler
 	drain   *drain.Server
+
+	// successor is the generation a reload through this server handed
+	// over to; stopping is set by POST /stop, which stops the backend once.
+	successor atomic.Pointer[runtime.ReloadResult]
+	stopping  atomic.Bool
+	stopOnce  sync.Once
 }
 
 // New returns the admin API server for b, configured by cfg. The runtime
@@ -125,4 +133,5 @@ func (s *Server) Handler() http.Handler {
 var (
 	_ runtime.ListenerModule = (*Server)(nil)
 	_ runtime.ConnCounter    = (*Server)(nil)
+	_ runtime.SocketOpener   = (*Server)(nil)
 )

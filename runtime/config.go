@@ -35,7 +35,10 @@ type AdminConfig struct {
 	// Disabled turns the admin API off.
 	Disabled bool `json:"disabled,omitempty"`
 	// Listen is the admin API's address: "127.0.0.1:2019" (the default),
-	// another loopback address, or a unix socket "unix//run/flipd.sock".
+	// another loopback address, or a unix socket "unix//run/flipd.sock"
+	// (created with mode 0600: the recommended setting). An abstract
+	// unix socket ("unix/@flipd", Linux only) has no file permissions,
+	// so it needs a Token, as does a TCP address beyond loopback.
 	Listen string `json:"listen,omitempty"`
 	// Origins lists the Origin header values allowed to make requests
 	// (browsers send one); requests with any other Origin are refused.
@@ -54,8 +57,8 @@ const DefaultAdminMaxBodyBytes = 1 << 20
 
 // Address is where the admin API listens: listen, "unix//path" or an
 // absolute path for a unix socket, or the default. A TCP address must be
-// on loopback unless a token is set: the admin API can replace the whole
-// config.
+// on loopback, and a unix socket must not be abstract ("unix/@name"),
+// unless a token is set: the admin API can replace the whole config.
 func (a AdminConfig) Address() (Address, error) {
 	listen := a.Listen
 	switch {
@@ -69,6 +72,9 @@ func (a AdminConfig) Address() (Address, error) {
 		return Address{}, err
 	}
 	if addr.Network == "unix" || addr.Network == "unixpacket" {
+		if strings.HasPrefix(addr.Addr, "@") && a.Token == "" {
+			return Address{}, fmt.Errorf("%s is an abstract unix socket, which has no file permissions: any local user could connect to it and take over flipd; set admin.token to use it, or listen on a socket file such as unix//run/flipd/admin.sock", addr)
+		}
 		return addr, nil
 	}
 	host, _, _ := net.SplitHostPort(addr.Addr)

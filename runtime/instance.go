@@ -187,7 +187,7 @@ func (in *Instance) addAdmin(l *loaded, build func(*Instance, AdminConfig) (List
 	if err != nil {
 		return fmt.Errorf("admin: %w", err)
 	}
-	l.listeners = append(l.listeners, &listener{name: "admin", addr: addr, module: mod, private: true})
+	l.listeners = append(l.listeners, &listener{name: "admin", addr: addr, module: mod, admin: true})
 	return nil
 }
 
@@ -277,7 +277,7 @@ func (in *Instance) waitExit() {
 		go func() {
 			defer wg.Done()
 			ctx := ctx
-			if li.private && timeout < minAdminDrain {
+			if li.admin && timeout < minAdminDrain {
 				// The admin API must get out its answer to the reload
 				// that ended this generation, however short the drain.
 				actx, cancel := context.WithTimeout(in.drainCtx, minAdminDrain)

@@ -31,6 +31,14 @@ type ConnCounter interface {
 	OpenConns() int
 }
 
+// SocketOpener is implemented by listener modules that create their own
+// socket when no earlier generation left one to inherit (the admin API
+// makes its unix socket private as bind creates it). An inherited socket
+// is served as it is: OpenListener is not called for it.
+type SocketOpener interface {
+	OpenListener(network, addr string) (net.Listener, error)
+}
+
 // ListenerWrapper wraps a listener before its listener module sees it:
 // the modules of namespace "listener_wrappers" ("tls", your own).
 // Wrappers apply in config order, the first one closest to the socket.

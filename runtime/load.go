@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"os"
 
 	"github.com/hashicorp/go-hclog"
 )
@@ -35,11 +34,11 @@ type listener struct {
 	addr     Address
 	module   ListenerModule
 	wrappers []ListenerWrapper
-	// private: a unix socket file is made readable by the owner only.
-	private bool
-	served  chan error // Serve's result, once serving
+	served   chan error // Serve's result, once serving
 	// accepting is closed when Serve first calls Accept.
 	accepting chan struct{}
+	// admin: the admin API, which drains for minAdminDrain at least.
+	admin bool
 }
 
 // loadConfig parses raw and provisions every module in it, without
@@ -95,6 +94,16 @@ func loadListener(ctx Context, name string, raw json.RawMessage) (*listener, err
 // sockets is where listeners get their sockets: the upgrader's registry.
 type sockets interface {
 	Listen(network, addr string) (net.Listener, error)
+	ListenWithCallback(network, addr string, open func(network, addr string) (net.Listener, error)) (net.Listener, error)
+}
+
+// listen inherits li's socket, or creates it: through the module if it
+// is a [SocketOpener].
+func (li *listener) listen(reg sockets) (net.Listener, error) {
+	if o, ok := li.module.(SocketOpener); ok {
+		return reg.ListenWithCallback(li.addr.Network, li.addr.Addr, o.OpenListener)
+	}
+	return reg.Listen(li.addr.Network, li.addr.Addr)
 }
 
 // serve opens (or inherits) every listener's socket, wraps it and starts
@@ -109,16 +118,11 @@ func (l *loaded) serve(reg sockets) error {
 		return err
 	}
 	for _, li := range l.listeners {
-		ln, err := reg.Listen(li.addr.Network, li.addr.Addr)
+		ln, err := li.listen(reg)
 		if err != nil {
 			return fail(fmt.Errorf("listener %q: %s: %w", li.name, li.addr, unwrapOpError(err)))
 		}
 		lns = append(lns, ln)
-		if li.private && li.addr.Network == "unix" {
-			if err := os.Chmod(li.addr.Addr, 0o600); err != nil {
-				return fail(fmt.Errorf("listener %q: %s: %w", li.name, li.addr, err))
-			}
-		}
 		for i, w := range li.wrappers {
 			if ln, err = w.WrapListener(ln); err != nil {
 				return fail(fmt.Errorf("listener %q: wrappers[%d]: %w", li.name, i, err))

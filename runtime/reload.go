@@ -16,6 +16,11 @@ type ReloadOptions struct {
 	Source string
 	// Progress, if set, hears each step of the reload.
 	Progress func(Progress)
+
+	// newBinary is set by Upgrade: only that one needs the binary at the
+	// path flipd was started from; a config reload runs the running one
+	// if that path is gone (go run deletes its temporary binary).
+	newBinary bool
 }
 
 // Progress is a step of a reload.
@@ -86,6 +91,7 @@ func (in *Instance) Reload(raw []byte, opts ReloadOptions) (ReloadResult, error)
 		Timeout:     cfg.Upgrade.Timeout.Or(DefaultUpgradeTimeout),
 		MaxDraining: cfg.Upgrade.MaxDraining,
 		Started:     func(pid int) { progress(Progress{Step: "started", Generation: gen, Pid: pid}) },
+		ConfigOnly:  !opts.newBinary,
 	})
 	if err != nil {
 		in.log.Error("reload failed; this generation keeps serving", "source", opts.Source, "error", err,
@@ -124,6 +130,7 @@ func (in *Instance) Upgrade(opts ReloadOptions) (ReloadResult, error) {
 		opts.Source = in.source
 	}
 	in.mu.Unlock()
+	opts.newBinary = true
 	return in.Reload(raw, opts)
 }
 

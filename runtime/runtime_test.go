@@ -206,6 +206,11 @@ func (f *fakeSockets) Listen(network, addr string) (net.Listener, error) {
 	return net.Listen(network, addr)
 }
 
+func (f *fakeSockets) ListenWithCallback(network, addr string, open func(network, addr string) (net.Listener, error)) (net.Listener, error) {
+	f.opened = append(f.opened, network+"/"+addr)
+	return open(network, addr)
+}
+
 func TestServeNamesListenerAndAddressOnFailure(t *testing.T) {
 	raw := `{"listeners": {
 		"a": {"address": "tcp/127.0.0.1:0", "module": "test"},

@@ -7,6 +7,13 @@
 //
 //	go run ./cmd/flipd-bench -upgrades 100 -rate 2000 -targets -out docs/bench
 //
+// With -soak it upgrades one flipd -upgrades times under load instead and
+// compares the last generation's descriptors, goroutines, memory and
+// processes with generation 1's; it exits 1 beyond the tolerances or on
+// any failed request:
+//
+//	go run ./cmd/flipd-bench -soak -upgrades 1000
+//
 // It runs on Linux, on loopback only. It exits 1 if any of flipd's own
 // runs failed a request (the naive restart is expected to, and nginx's
 // failures are reported, not judged).

@@ -27,6 +27,7 @@ func run() {
 	flag.BoolVar(&o.Targets, "targets", false, "also measure the other targets: POST /load round trip, scaling, throughput, idle drain, idle RSS")
 	flag.IntVar(&o.IdleConns, "idle-conns", 10000, "idle keep-alive connections in the drain target")
 	out := flag.String("out", "", "directory for latency.svg, results.md and results.json (default: none written)")
+	soak := flag.Bool("soak", false, "soak instead: upgrade one flipd -upgrades times under load and compare the survivor's descriptors, goroutines, memory and processes with generation 1's")
 	flag.Parse()
 	o.SkipRuns = !*runs
 	for _, m := range strings.Split(*modes, ",") {
@@ -37,6 +38,10 @@ func run() {
 		fail(err)
 	}
 	o.Self = []string{self}
+	if *soak {
+		runSoak(o)
+		return
+	}
 
 	rep, err := bench.Run(o)
 	if rep != nil {
@@ -52,6 +57,25 @@ func run() {
 	}
 	if bad := rep.FlipdFailures(); len(bad) > 0 {
 		fmt.Fprintln(os.Stderr, "flipd-bench: flipd failed requests during upgrades:")
+		for _, b := range bad {
+			fmt.Fprintln(os.Stderr, "  "+b)
+		}
+		os.Exit(1)
+	}
+}
+
+// runSoak runs the soak, prints its table and exits 1 if anything went
+// beyond its tolerance.
+func runSoak(o bench.Options) {
+	res, err := bench.Soak(o)
+	if res != nil && res.Survivor.Pid != 0 {
+		fmt.Println(res.Markdown())
+	}
+	if err != nil {
+		fail(err)
+	}
+	if bad := res.Failures(); len(bad) > 0 {
+		fmt.Fprintln(os.Stderr, "flipd-bench: the soak went beyond its tolerances:")
 		for _, b := range bad {
 			fmt.Fprintln(os.Stderr, "  "+b)
 		}

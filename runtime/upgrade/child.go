@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"strconv"
+	"sync"
 	"syscall"
 	"time"
 )
@@ -20,8 +21,14 @@ type child struct {
 	// closes it, when this process exits.
 	alive *os.File
 
-	status chan statusResult     // the child's one status line
+	status chan statusResult     // the child's final status line
 	exited chan *os.ProcessState // closed-over result of Wait
+
+	// sockets are the unix socket files the child reported it created;
+	// statusDone is closed once no more can come.
+	socketsMu  sync.Mutex
+	sockets    []statusMsg
+	statusDone chan struct{}
 }
 
 type statusResult struct {
@@ -76,6 +83,7 @@ func startChild(exe string, argv, env []string, hs *handshake, started time.Time
 		alive:      pipes.aliveW,
 		status:     make(chan statusResult, 1),
 		exited:     make(chan *os.ProcessState, 1),
+		statusDone: make(chan struct{}),
 	}
 	go func() {
 		// A child that dies before reading gets EPIPE here; its exit
@@ -83,11 +91,7 @@ func startChild(exe string, argv, env []string, hs *handshake, started time.Time
 		pipes.handshakeW.Write(doc)
 		pipes.handshakeW.Close()
 	}()
-	go func() {
-		msg, err := readStatus(pipes.statusR)
-		pipes.statusR.Close()
-		c.status <- statusResult{msg, err}
-	}()
+	go c.readStatus(pipes.statusR)
 	go func() {
 		// Reaps the child whenever it exits, also long after a handover,
 		// so that it never lingers as a zombie.
@@ -95,6 +99,45 @@ func startChild(exe string, argv, env []string, hs *handshake, started time.Time
 		c.exited <- state
 	}()
 	return c, nil
+}
+
+// readStatus reads the child's socket notices, then its final status.
+func (c *child) readStatus(r *os.File) {
+	defer close(c.statusDone)
+	defer r.Close()
+	sr := newStatusReader(r)
+	for n := 0; ; n++ {
+		msg, err := sr.next()
+		if err == nil && msg.Status == statusSocket {
+			if n >= maxSocketNotices {
+				c.status <- statusResult{err: fmt.Errorf("more than %d socket notices", maxSocketNotices)}
+				return
+			}
+			c.socketsMu.Lock()
+			c.sockets = append(c.sockets, msg)
+			c.socketsMu.Unlock()
+			continue
+		}
+		c.status <- statusResult{msg, err}
+		return
+	}
+}
+
+// removeSockets removes the unix socket files the child created, once it
+// is gone: only a file that is still the one it reported (same inode), so
+// that a file anyone made since, or one the child inherited, stays.
+func (c *child) removeSockets() {
+	select {
+	case <-c.statusDone:
+	case <-time.After(time.Second): // a descendant holds the pipe: take what came
+	}
+	c.socketsMu.Lock()
+	defer c.socketsMu.Unlock()
+	for _, s := range c.sockets {
+		if info, err := os.Lstat(s.Path); err == nil && info.Mode()&os.ModeSocket != 0 && fileIno(info) == s.Ino {
+			os.Remove(s.Path)
+		}
+	}
 }
 
 // wait blocks until the child is ready, fails, or runs out of time. On
@@ -109,9 +152,14 @@ func (c *child) wait(timeout time.Duration, stop <-chan struct{}) error {
 		case res.err == nil && res.msg.Status == statusReady:
 			return nil
 		case res.err == nil: // statusError
-			// The child was told to exit after reporting; give it a
-			// moment to do so by itself, then make sure.
-			c.reap(time.Second)
+			// Answer at once. The child has stopped accepting and may
+			// still finish requests it accepted: it gets as long as the
+			// upgrade could have taken to exit by itself, then it is
+			// killed; it is reaped either way.
+			go func() {
+				c.reap(timeout)
+				c.removeSockets() // if it could not
+			}()
 			return c.failure(ReasonReported, func(e *ChildError) { e.Message = res.msg.Error })
 		case errors.Is(res.err, io.EOF):
 			// Closed without a word: it is exiting, or closed the pipe
@@ -139,8 +187,8 @@ func (c *child) wait(timeout time.Duration, stop <-chan struct{}) error {
 	}
 }
 
-// reap waits up to grace for the child to exit by itself, then kills it,
-// and returns once it has been reaped.
+// reap waits up to grace for the child to exit by itself, then kills it
+// with its descendants, and returns once it has been reaped.
 func (c *child) reap(grace time.Duration) {
 	if grace > 0 {
 		select {
@@ -150,7 +198,7 @@ func (c *child) reap(grace time.Duration) {
 		case <-time.After(grace):
 		}
 	}
-	c.proc.Kill()
+	killTree(c.proc)
 	state := <-c.exited
 	c.exited <- state
 }
@@ -170,6 +218,9 @@ func (c *child) failure(reason FailureReason, fill func(*ChildError)) *ChildErro
 	default:
 	}
 	c.alive.Close()
+	if reason != ReasonReported { // the child is gone by now
+		c.removeSockets()
+	}
 	return e
 }
 

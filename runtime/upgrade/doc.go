@@ -55,17 +55,34 @@
 //     "executable": "/usr/bin/app",
 //     "files": [{"kind": "listener", "network": "tcp", "addr": "127.0.0.1:8080", "fd": 6}, ...],
 //     "draining": [{"pid": 1200, "generation": 3, "fd": 7}, {"pid": 1234, "generation": 4, "fd": 5}],
-//     "payload": "<base64>"}
+//     "payload": "<base64>", "report_sockets": true}
 //
 //     "files" lists every descriptor handed over and where it is: kind is
 //     "listener", "packet", "conn" or "fd" (a plain file, whose name is in
 //     "addr"). "payload" is the caller's, opaque here. "draining" lists the
-//     older generations still alive, oldest first, the parent last.
+//     older generations still alive, oldest first, the parent last. Every
+//     "fd" is above 4 and appears once; "generation" is 2 or more.
+//     "report_sockets" (optional, added within version 1) asks for the
+//     "socket" lines below; a child ignores fields it does not know, so
+//     parents and children of earlier builds of version 1 work with this
+//     one in both directions.
 //
-//   - fd 4: the write end of the status pipe, on which the child writes
-//     exactly one line of JSON: {"status": "ready", "pid": 1300} once it
-//     serves (Ready), or {"status": "error", "pid": 1300, "error": "..."}
-//     if it cannot (Fail, or a handshake it does not understand).
+//   - fd 4: the write end of the status pipe. The child writes lines of
+//     JSON, each at most 64 KiB (Fail cuts a longer message): when
+//     "report_sockets" is set, {"status": "socket", "pid": 1300, "path":
+//     "/run/app.sock", "ino": 42} for each unix socket file it creates
+//     before it is ready; then exactly one of {"status": "ready", "pid":
+//     1300} once it serves (Ready), or {"status": "error", "pid": 1300,
+//     "error": "..."} if it cannot (Fail, a failed Ready, or a handshake it
+//     does not understand).
+//
+// FLIPD_UPGRADE may leak into an environment that is not an upgrade's, so
+// a child trusts nothing before it is checked: fds 3 and 4 must be the
+// read and write ends of pipes, the document must arrive within 10
+// seconds, and its "parent_pid" must be the child's parent (so a wrapper
+// script between the two must exec). Otherwise New fails with an error
+// that names the problem, and fd 4 is never written to (except to say the
+// version in FLIPD_UPGRADE is not spoken, once both are pipes).
 //
 //   - fd 5, and the fd of every "draining" entry: the read end of a
 //     liveness pipe whose write end only that generation holds, open until
@@ -84,6 +101,44 @@
 // an executable that is missing or not executable, or descriptors that
 // cannot be passed (ReasonStart). A child that says "ready" and then
 // exits still counts as a handover: the status line decides, not the exit.
+//
+// On an "error" line the parent answers at once and does not kill the
+// child: it has stopped accepting and may finish requests it accepted, so
+// it gets as long as the upgrade's timeout to exit by itself, and is then
+// killed; it is reaped in the background either way (no zombie). Whenever
+// the parent kills a child, on Linux it kills the child's descendants too
+// (found through /proc; stopped first so that none can fork meanwhile),
+// so that a wrapper script that does not exec leaves nothing behind. On a
+// failure the parent also removes the unix socket files the child
+// reported, once the child is gone, if each is still the same inode: never
+// one the child inherited. A child that stops before it is ready removes
+// those it created itself.
+//
+// # Ready, and when it fails
+//
+// Ready writes the PID file (if any) to a temporary file in its directory
+// first, marks the process ready for upgrades, then renames the file into
+// place (so that a SIGHUP sent the moment the PID file changes finds the
+// process ready), tells systemd, and then the parent. If the PID file
+// cannot be written, or Stop was called first ("stopped before ready"),
+// Ready returns an error, as tableflip's does; the library does not decide
+// for the program whether a PID file matters. In a new generation it
+// first stops accepting (the listeners and packet conns the Upgrader
+// handed out are closed; the kernel sockets live on in the parent), stops
+// the Upgrader (Exit closes), and reports {"status": "error", "error":
+// "pid file: ..."} to the parent at once, which goes on serving: the
+// program drains what it accepted and exits. A final Stop removes the PID
+// file if it still names this process.
+//
+// # Config-only upgrades
+//
+// UpgradeOptions.ConfigOnly says the caller wants the running program
+// with a new payload, not a new binary: if the executable's path no longer
+// exists (go run deletes its temporary binary), the running binary
+// (/proc/self/exe, Linux only) is started instead and a warning is logged.
+// The child is still told the original path, so a later upgrade picks up
+// a binary put there. Without ConfigOnly a missing executable fails the
+// upgrade (ReasonStart).
 //
 // # systemd
 //

@@ -76,3 +76,57 @@ func adoptFd(fd int) error {
 }
 
 func setNonblock(fd int) { unix.SetNonblock(fd, true) }
+
+// checkHandshakeFds checks that fds 3 and 4 are what a parent passes: the
+// read end and the write end of a pipe. It neither reads nor writes them.
+func checkHandshakeFds() error {
+	for _, c := range []struct {
+		fd   int
+		mode int
+		what string
+	}{{fdHandshake, unix.O_RDONLY, "read"}, {fdStatus, unix.O_WRONLY, "write"}} {
+		var st unix.Stat_t
+		if err := unix.Fstat(c.fd, &st); err != nil {
+			return fmt.Errorf("fd %d is not open (%v)", c.fd, err)
+		}
+		if uint32(st.Mode)&unix.S_IFMT != unix.S_IFIFO {
+			return fmt.Errorf("fd %d is not a pipe (%s)", c.fd, fileType(uint32(st.Mode)))
+		}
+		fl, err := unix.FcntlInt(uintptr(c.fd), unix.F_GETFL, 0)
+		if err != nil || fl&unix.O_ACCMODE != c.mode {
+			return fmt.Errorf("fd %d is not the %s end of a pipe", c.fd, c.what)
+		}
+	}
+	return nil
+}
+
+func fileType(mode uint32) string {
+	switch mode & unix.S_IFMT {
+	case unix.S_IFREG:
+		return "a regular file"
+	case unix.S_IFSOCK:
+		return "a socket"
+	case unix.S_IFCHR:
+		return "a character device"
+	case unix.S_IFDIR:
+		return "a directory"
+	}
+	return fmt.Sprintf("file type %#o", mode&unix.S_IFMT)
+}
+
+// fileIno is the inode number of the file info describes.
+func fileIno(info os.FileInfo) uint64 {
+	if st, ok := info.Sys().(*syscall.Stat_t); ok {
+		return uint64(st.Ino)
+	}
+	return 0
+}
+
+// processExists reports whether pid exists (as far as signals can tell:
+// EPERM means it does).
+func processExists(pid int) bool {
+	if pid <= 0 {
+		return true // never a parent: treat as someone else's
+	}
+	return unix.Kill(pid, 0) != unix.ESRCH
+}

@@ -2,7 +2,10 @@
 
 package upgrade
 
-import "syscall"
+import (
+	"os"
+	"syscall"
+)
 
 func dupFd(int) (int, error)                     { return -1, ErrNotSupported }
 func dupConn(syscall.Conn) (int, error)          { return -1, ErrNotSupported }
@@ -10,3 +13,8 @@ func closeFd(int)                                {}
 func objectFromEntry(*entry, fdKey) (any, error) { return nil, ErrNotSupported }
 func adoptFd(int) error                          { return ErrNotSupported }
 func setNonblock(int)                            {}
+func checkHandshakeFds() error                   { return ErrNotSupported }
+
+func fileIno(os.FileInfo) uint64 { return 0 }
+
+func processExists(int) bool { return true }

@@ -3,6 +3,7 @@ package upgrade
 import (
 	"context"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"sort"
@@ -78,11 +79,20 @@ type Fds struct {
 	inherited map[fdKey]*entry // from the parent or systemd, not claimed yet
 	used      map[fdKey]*entry // claimed or added in this generation; passed on
 	lc        *net.ListenConfig
+	// handed are the listeners and packet conns given to callers, closed
+	// by stopAccepting when a new generation fails after it started.
+	handed []io.Closer
+	// onCreate, if set, hears of every unix socket file this process
+	// creates (called with mu held).
+	onCreate func(path string)
 }
 
 // entry is one descriptor of the registry.
 type entry struct {
 	fd int
+	// created is set for a descriptor this process made (not inherited):
+	// a unix socket file of its own is removed if it fails before ready.
+	created bool
 	// file owns fd once set: an inherited socket is wrapped once, so that
 	// its listener is built without another duplicate.
 	file *os.File
@@ -139,6 +149,7 @@ func (f *Fds) ListenWithCallback(network, addr string, callback func(network, ad
 		ln.Close()
 		return nil, err
 	}
+	f.handed = append(f.handed, ln)
 	return ln, nil
 }
 
@@ -201,6 +212,7 @@ func (f *Fds) ListenPacketWithCallback(network, addr string, callback func(netwo
 		pc.Close()
 		return nil, err
 	}
+	f.handed = append(f.handed, pc)
 	return pc, nil
 }
 
@@ -307,6 +319,9 @@ func (f *Fds) inheritLocked(key fdKey) (any, error) {
 	}
 	delete(f.inherited, key)
 	f.used[key] = e
+	if key.Kind == kindListener || key.Kind == kindPacket {
+		f.handed = append(f.handed, obj.(io.Closer))
+	}
 	return obj, nil
 }
 
@@ -344,7 +359,10 @@ func (f *Fds) addLocked(key fdKey, conn syscall.Conn) error {
 		old.close()
 		delete(f.inherited, key)
 	}
-	f.used[key] = &entry{fd: fd}
+	f.used[key] = &entry{fd: fd, created: true}
+	if path := key.unixSocketPath(); path != "" && f.onCreate != nil {
+		f.onCreate(path)
+	}
 	return nil
 }
 
@@ -358,42 +376,6 @@ func (f *Fds) snapshotLocked() ([]fdKey, []int) {
 		fds = append(fds, e.fd)
 	}
 	return keys, fds
-}
-
-// closeInherited closes what the parent passed and nobody claimed; the
-// socket files of unclaimed unix listeners are removed, since no
-// generation serves them any more.
-func (f *Fds) closeInherited() {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	for key, e := range f.inherited {
-		unlinkUnixSocket(key.unixSocketPath())
-		e.close()
-	}
-	f.inherited = make(map[fdKey]*entry)
-}
-
-// closeUsed closes this generation's copies after a handover; the sockets
-// live on in the new generation.
-func (f *Fds) closeUsed(unlink bool) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	for key, e := range f.used {
-		if unlink {
-			unlinkUnixSocket(key.unixSocketPath())
-		}
-		e.close()
-	}
-	f.used = make(map[fdKey]*entry)
-}
-
-func unlinkUnixSocket(path string) {
-	if path == "" {
-		return
-	}
-	if info, err := os.Lstat(path); err == nil && info.Mode()&os.ModeSocket != 0 {
-		os.Remove(path)
-	}
 }
 
 func asListener(obj any, err error) (net.Listener, error) {

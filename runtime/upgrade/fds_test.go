@@ -21,7 +21,7 @@ func reusePort(network, address string, c syscall.RawConn) error {
 func TestListenConfigReachesNewListeners(t *testing.T) {
 	lc := &net.ListenConfig{Control: reusePort}
 	fds := newFds(nil, lc)
-	defer fds.closeUsed(false)
+	defer fds.closeUsed(unlinkNone)
 	ln, err := fds.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -35,7 +35,7 @@ func TestListenConfigReachesNewListeners(t *testing.T) {
 	other.Close()
 
 	plain := newFds(nil, nil)
-	defer plain.closeUsed(false)
+	defer plain.closeUsed(unlinkNone)
 	ln2, err := plain.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -81,7 +81,7 @@ func TestInheritedListenerFoundByEquivalentAddress(t *testing.T) {
 	}
 	addr := ln.Addr().(*net.TCPAddr)
 	fds := newFds(map[fdKey]int{{kindListener, "tcp", addr.String()}: fd}, nil)
-	defer fds.closeUsed(false)
+	defer fds.closeUsed(unlinkNone)
 	got, err := fds.Listener("tcp4", "127.0.0.1:"+strconv.Itoa(addr.Port))
 	if err != nil || got == nil {
 		t.Fatalf("Listener(tcp4, ...) = %v, %v; want the inherited socket", got, err)

@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -27,6 +28,10 @@ const (
 	maxStatusLine = 64 << 10
 )
 
+// handshakeTimeout bounds how long a new process waits for the handshake
+// document on fd 3 (a variable for tests).
+var handshakeTimeout = 10 * time.Second
+
 // handshake is what a parent tells the child it starts.
 type handshake struct {
 	Version    int    `json:"version"`
@@ -41,6 +46,11 @@ type handshake struct {
 	Draining []drainingGen `json:"draining"`
 	// Payload is opaque to this package (the runtime puts the config there).
 	Payload []byte `json:"payload,omitempty"`
+	// ReportSockets asks the child to report each unix socket file it
+	// creates before it is ready ("socket" status lines), so that the
+	// parent can remove them if the child dies. Added within version 1:
+	// older children ignore it, older parents never set it.
+	ReportSockets bool `json:"report_sockets,omitempty"`
 }
 
 type passedFd struct {
@@ -59,46 +69,99 @@ type drainingGen struct {
 const (
 	statusReady = "ready"
 	statusError = "error"
+	// statusSocket is a notice, not the final status: the child created
+	// the unix socket file at Path (inode Ino). Sent only when the
+	// handshake has report_sockets.
+	statusSocket = "socket"
 )
 
-// statusMsg is the one line a child writes on fdStatus.
+// maxSocketNotices bounds the "socket" lines a parent takes from a child.
+const maxSocketNotices = 4096
+
+// statusMsg is a line a child writes on fdStatus: any number of "socket"
+// notices, then one "ready" or "error".
 type statusMsg struct {
 	Status string `json:"status"`
 	Pid    int    `json:"pid"`
 	Error  string `json:"error,omitempty"`
+	Path   string `json:"path,omitempty"`
+	Ino    uint64 `json:"ino,omitempty"`
 }
 
 func writeStatus(w io.Writer, msg statusMsg) error {
-	b, err := json.Marshal(msg)
+	b, err := encodeStatus(msg)
 	if err != nil {
 		return err
 	}
-	_, err = w.Write(append(b, '\n'))
+	_, err = w.Write(b)
 	return err
 }
 
-// readStatus reads the child's status line. io.EOF means the child closed
-// its end (usually: it exited) without a word.
-func readStatus(r io.Reader) (statusMsg, error) {
-	line, err := bufio.NewReaderSize(io.LimitReader(r, maxStatusLine), 4096).ReadSlice('\n')
+// encodeStatus encodes msg as one line that fits maxStatusLine: a longer
+// message is cut (escaping can make a byte six), so that the parent gets
+// the start of it rather than a broken handshake.
+func encodeStatus(msg statusMsg) ([]byte, error) {
+	b, err := json.Marshal(msg)
+	if err != nil {
+		return nil, err
+	}
+	if len(b) >= maxStatusLine {
+		const suffix = " ... (cut)"
+		msg.Error = strings.ToValidUTF8(msg.Error[:(maxStatusLine-256)/6], "") + suffix
+		if b, err = json.Marshal(msg); err != nil {
+			return nil, err
+		}
+	}
+	return append(b, '\n'), nil
+}
+
+// statusReader reads a child's status lines, each at most maxStatusLine
+// bytes.
+type statusReader struct{ br *bufio.Reader }
+
+func newStatusReader(r io.Reader) *statusReader {
+	return &statusReader{bufio.NewReaderSize(r, maxStatusLine)}
+}
+
+// next reads one status line. io.EOF means the child closed its end
+// (usually: it exited) without a word.
+func (s *statusReader) next() (statusMsg, error) {
+	line, err := s.br.ReadSlice('\n')
 	if err != nil {
 		if errors.Is(err, io.EOF) && len(line) == 0 {
 			return statusMsg{}, io.EOF
+		}
+		if errors.Is(err, io.EOF) || errors.Is(err, bufio.ErrBufferFull) {
+			return statusMsg{}, fmt.Errorf("reading status: no end of line within %d bytes", len(line))
 		}
 		return statusMsg{}, fmt.Errorf("reading status: %w", err)
 	}
 	var msg statusMsg
 	if err := json.Unmarshal(line, &msg); err != nil {
-		return statusMsg{}, fmt.Errorf("decoding status %q: %w", line, err)
+		return statusMsg{}, fmt.Errorf("decoding status %.200q: %w", line, err)
 	}
-	if msg.Status != statusReady && msg.Status != statusError {
-		return statusMsg{}, fmt.Errorf("unknown status %q", msg.Status)
+	switch msg.Status {
+	case statusReady, statusError:
+	case statusSocket:
+		if msg.Path == "" {
+			return statusMsg{}, errors.New("socket notice without a path")
+		}
+	default:
+		return statusMsg{}, fmt.Errorf("unknown status %.100q", msg.Status)
 	}
 	return msg, nil
 }
 
+// readStatus reads one status line.
+func readStatus(r io.Reader) (statusMsg, error) { return newStatusReader(r).next() }
+
 // readHandshake reads the parent's handshake when this process was
 // started by an upgrade; it returns nil, nil otherwise.
+//
+// FLIPD_UPGRADE may also leak into an ordinary environment, so nothing is
+// trusted before it is checked: fds 3 and 4 must be pipes, the document
+// must arrive within handshakeTimeout, and it must name this process's
+// parent. Until then fd 4 is never written to.
 func readHandshake() (hs *handshake, err error) {
 	version := os.Getenv(envHandshake)
 	if version == "" {
@@ -107,13 +170,17 @@ func readHandshake() (hs *handshake, err error) {
 	// A child's own children (a shell it runs, say) must not mistake
 	// themselves for a new generation.
 	os.Unsetenv(envHandshake)
+	if err := checkHandshakeFds(); err != nil {
+		return nil, fmt.Errorf("upgrade: %s=%s is set, but %w: it was not started by an upgrade (unset %[1]s)", envHandshake, version, err)
+	}
 	for _, fd := range []int{fdHandshake, fdStatus} {
 		if err := adoptFd(fd); err != nil {
 			return nil, fmt.Errorf("upgrade: handshake: %w", err)
 		}
 	}
+	trusted := true // the pipes are ours; the document decides below
 	defer func() {
-		if err != nil { // tell the parent why, so that its Upgrade says so
+		if err != nil && trusted { // tell the parent why, so that its Upgrade says so
 			writeStatus(statusFile(), statusMsg{Status: statusError, Pid: os.Getpid(), Error: err.Error()})
 		}
 	}()
@@ -121,15 +188,26 @@ func readHandshake() (hs *handshake, err error) {
 		os.NewFile(fdHandshake, "handshake").Close()
 		return nil, fmt.Errorf("upgrade: handshake: parent speaks version %q, this binary speaks %d", version, protocolVersion)
 	}
+	trusted = false
+	setNonblock(fdHandshake) // so that the read deadline works
 	in := os.NewFile(fdHandshake, "handshake")
 	defer in.Close()
-	hs = new(handshake)
-	if err := json.NewDecoder(in).Decode(hs); err != nil {
-		return nil, fmt.Errorf("upgrade: handshake: decoding: %w", err)
+	in.SetReadDeadline(time.Now().Add(handshakeTimeout))
+	hs, err = decodeHandshake(in)
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		return nil, fmt.Errorf("upgrade: handshake: no handshake document within %s on fd %d: %s is set, but no parent writes", handshakeTimeout, fdHandshake, envHandshake)
 	}
-	if hs.Version != protocolVersion {
-		return nil, fmt.Errorf("upgrade: handshake: document version %d, this binary speaks %d", hs.Version, protocolVersion)
+	if err != nil {
+		return nil, fmt.Errorf("upgrade: handshake: %w", err)
 	}
+	if ppid := os.Getppid(); hs.ParentPid != ppid && processExists(hs.ParentPid) {
+		// A parent killed mid-handshake leaves this process orphaned
+		// (another parent pid) with a document naming a pid that is
+		// gone: that child must still serve alone. A named pid that
+		// exists and is not the parent is someone else's.
+		return nil, fmt.Errorf("upgrade: handshake: the document names parent_pid %d, which is not this process's parent (pid %d): descriptors not trusted", hs.ParentPid, ppid)
+	}
+	trusted = true
 	for _, f := range hs.Files {
 		if err := adoptFd(f.FD); err != nil {
 			return nil, fmt.Errorf("upgrade: handshake: %s: %w", f.fdKey, err)
@@ -138,6 +216,50 @@ func readHandshake() (hs *handshake, err error) {
 	for _, d := range hs.Draining {
 		if err := adoptFd(d.FD); err != nil {
 			return nil, fmt.Errorf("upgrade: handshake: generation %d: %w", d.Generation, err)
+		}
+	}
+	return hs, nil
+}
+
+// maxHandshake bounds the handshake document a child reads (a million
+// descriptors' worth).
+const maxHandshake = 64 << 20
+
+// decodeHandshake reads and checks one handshake document. It checks what
+// a child relies on: the version, and descriptor numbers above the
+// handshake's own, each used once.
+func decodeHandshake(r io.Reader) (*handshake, error) {
+	hs := new(handshake)
+	if err := json.NewDecoder(io.LimitReader(r, maxHandshake)).Decode(hs); err != nil {
+		return nil, fmt.Errorf("decoding: %w", err)
+	}
+	if hs.Version != protocolVersion {
+		return nil, fmt.Errorf("document version %d, this binary speaks %d", hs.Version, protocolVersion)
+	}
+	if hs.Generation < 2 {
+		return nil, fmt.Errorf("generation %d: a child is generation 2 or later", hs.Generation)
+	}
+	seen := make(map[int]bool)
+	checkFd := func(fd int, what string) error {
+		if fd <= fdStatus || seen[fd] {
+			return fmt.Errorf("%s: descriptor %d is reserved or used twice", what, fd)
+		}
+		seen[fd] = true
+		return nil
+	}
+	for _, f := range hs.Files {
+		switch f.Kind {
+		case kindListener, kindPacket, kindConn, kindFile:
+		default:
+			return nil, fmt.Errorf("file at descriptor %d: unknown kind %.50q", f.FD, f.Kind)
+		}
+		if err := checkFd(f.FD, f.fdKey.String()); err != nil {
+			return nil, err
+		}
+	}
+	for _, d := range hs.Draining {
+		if err := checkFd(d.FD, "generation "+strconv.Itoa(d.Generation)); err != nil {
+			return nil, err
 		}
 	}
 	return hs, nil

@@ -70,6 +70,9 @@ func helperMain() int {
 	t0 := time.Now()
 	mode := helperMode()
 	timeout, _ := time.ParseDuration(os.Getenv("HELPER_TIMEOUT"))
+	if d, err := time.ParseDuration(os.Getenv("HELPER_HANDSHAKE_TIMEOUT")); err == nil {
+		handshakeTimeout = d
+	}
 	maxDraining, _ := strconv.Atoi(os.Getenv("HELPER_MAX_DRAINING"))
 	upg, err := New(Options{UpgradeTimeout: timeout, PIDFile: os.Getenv("HELPER_PIDFILE"), MaxDraining: maxDraining})
 	if err != nil {
@@ -81,6 +84,9 @@ func helperMain() int {
 	switch mode {
 	case "report":
 		upg.Fail(fmt.Errorf("helper: generation %d refuses to serve", gen))
+		return 1
+	case "report-long":
+		upg.Fail(fmt.Errorf("helper: %s", strings.Repeat("x", 60<<10)))
 		return 1
 	case "exit":
 		return 3
@@ -109,6 +115,9 @@ func helperMain() int {
 	if path := os.Getenv("HELPER_UNIX"); path != "" {
 		lns = append(lns, listen("unix", path))
 	}
+	if b, _ := os.ReadFile(os.Getenv("HELPER_UNIX_FILE")); len(b) > 0 { // a path this generation may add
+		lns = append(lns, listen("unix", strings.TrimSpace(string(b))))
+	}
 	if addr := os.Getenv("HELPER_EXTRA_ADDR"); addr != "" && mode != "skip-extra" {
 		lns = append(lns, listen("tcp", addr))
 	}
@@ -132,6 +141,9 @@ func helperMain() int {
 		go h.serveUDP(pc)
 		defer pc.Close()
 	}
+	if mode == "listen-then-kill" { // a crash after the sockets were made
+		syscall.Kill(os.Getpid(), syscall.SIGKILL)
+	}
 	if mode == "listen-then-fail" { // as the runtime does when a module fails
 		upg.Fail(fmt.Errorf("helper: generation %d refuses after listening", gen))
 		upg.Stop()
@@ -147,14 +159,20 @@ func helperMain() int {
 		go h.serve(ln)
 	}
 	tListen := time.Since(t0)
-	if err := upg.Ready(); err != nil {
-		fmt.Fprintln(os.Stderr, "helper:", err)
-		return 1
+	if mode == "stop-then-ready" { // as a signal goroutine calling Stop may
+		upg.Stop()
+	}
+	readyErr := upg.Ready()
+	if readyErr != nil {
+		// The Upgrader stopped accepting; finish what was accepted.
+		fmt.Fprintln(os.Stderr, "helper:", readyErr)
+		fmt.Printf("READY-FAILED %d %d\n", gen, os.Getpid())
+	} else {
+		fmt.Printf("READY %d %d %s\n", gen, os.Getpid(), lns[0].Addr())
 	}
 	if os.Getenv("HELPER_TIMING") != "" {
 		fmt.Fprintln(os.Stderr, "TIMING new", tNew, "listen", tListen, "ready", time.Since(t0))
 	}
-	fmt.Printf("READY %d %d %s\n", gen, os.Getpid(), lns[0].Addr())
 	if mode == "ready-exit" {
 		return 0
 	}
@@ -176,6 +194,9 @@ func helperMain() int {
 	case <-time.After(20 * time.Second):
 		fmt.Fprintln(os.Stderr, "helper: drain timed out")
 		return 4
+	}
+	if readyErr != nil {
+		return 1
 	}
 	return 0
 }
@@ -258,6 +279,8 @@ func (h *helper) converse(c net.Conn) {
 			enc.Encode(h.info())
 		case "upgrade":
 			enc.Encode(h.upgrade(arg))
+		case "upgrade-config":
+			enc.Encode(h.result(h.upg.UpgradeWithOptions(UpgradeOptions{ConfigOnly: true})))
 		case "wait-parent":
 			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 			err := h.upg.WaitForParent(ctx)
@@ -306,6 +329,10 @@ func (h *helper) upgrade(payload string) helperResult {
 	} else {
 		err = h.upg.UpgradeWith([]byte(payload))
 	}
+	return h.result(Child{}, err)
+}
+
+func (h *helper) result(_ Child, err error) helperResult {
 	if err == nil {
 		return helperResult{OK: true}
 	}

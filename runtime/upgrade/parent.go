@@ -29,6 +29,17 @@ func (p *parent) report(msg statusMsg) error {
 	return err
 }
 
+// notice sends a line that is not the final status (a "socket" notice);
+// it does nothing once the final status was sent.
+func (p *parent) notice(msg statusMsg) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.status == nil {
+		return nil
+	}
+	return writeStatus(p.status, msg)
+}
+
 // elder is an older generation that may still be draining. Its liveness
 // pipe reaches EOF when it exits.
 type elder struct {
@@ -54,8 +65,8 @@ func watchElder(d drainingGen, gone chan<- *elder) *elder {
 		// Nobody ever writes: the read returns when the last write end,
 		// held only by that generation, closes at its exit.
 		io.Copy(io.Discard, e.pipe)
+		close(e.exited) // before the pipe closes: dupElders reads a failed dup by it
 		e.pipe.Close()
-		close(e.exited)
 		gone <- e
 	}()
 	return e

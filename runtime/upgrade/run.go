@@ -1,6 +1,9 @@
 package upgrade
 
 import (
+	"errors"
+	"fmt"
+	"io/fs"
 	"os"
 	"time"
 )
@@ -46,8 +49,12 @@ func (u *Upgrader) run() {
 			case len(u.elders) >= req.maxDraining:
 				req.reply <- upgradeReply{err: &DrainingError{Pids: u.elderPids(), Max: req.maxDraining}}
 			default:
+				elders, draining, err := u.dupElders()
+				if err != nil {
+					req.reply <- upgradeReply{err: err}
+					continue
+				}
 				upgrading = true
-				elders, draining := u.dupElders()
 				go func() {
 					c, err := u.doUpgrade(req, elders, draining)
 					results <- upgradeResult{req: req, child: c, err: err}
@@ -61,7 +68,7 @@ func (u *Upgrader) run() {
 				u.afterFailedUpgrade()
 				res.req.reply <- upgradeReply{err: res.err}
 				if stopC == nil { // Stop came while the upgrade was in flight
-					u.Fds.closeUsed(u.finalStop(ready))
+					u.stopped(ready)
 					return
 				}
 				continue
@@ -74,7 +81,7 @@ func (u *Upgrader) run() {
 			// only what its own listeners hold until it drains. Closing
 			// a thousand copies takes milliseconds, so the caller hears
 			// first and starts draining meanwhile.
-			u.Fds.closeUsed(false)
+			u.Fds.closeUsed(unlinkNone)
 			return
 
 		case <-stopC:
@@ -82,8 +89,25 @@ func (u *Upgrader) run() {
 			if upgrading {
 				continue // doUpgrade sees stopC too, and reports
 			}
-			u.Fds.closeUsed(u.finalStop(ready))
+			u.stopped(ready)
 			return
+		}
+	}
+}
+
+// stopped closes the registry after Stop. A final stop removes the unix
+// socket files and the PID file; a new generation that stops before it is
+// ready leaves what its parent serves and removes only the socket files
+// it created.
+func (u *Upgrader) stopped(ready bool) {
+	if !u.finalStop(ready) {
+		u.Fds.closeUsed(unlinkCreated)
+		return
+	}
+	u.Fds.closeUsed(unlinkAll)
+	if u.opts.PIDFile != "" {
+		if err := removePIDFile(u.opts.PIDFile, os.Getpid()); err != nil {
+			u.log.Warn("removing the PID file after a final stop", "error", err)
 		}
 	}
 }
@@ -92,7 +116,7 @@ func (u *Upgrader) run() {
 // files go: not in a new generation that stops before it was ready (it
 // failed, and its parent still serves those sockets).
 func (u *Upgrader) finalStop(ready bool) bool {
-	return ready || u.parent == nil
+	return !u.readyFailed.Load() && (ready || u.parent == nil)
 }
 
 // doUpgrade starts the next generation and waits for it.
@@ -112,6 +136,9 @@ func (u *Upgrader) doUpgrade(req upgradeRequest, elders []drainingGen, draining 
 		Executable: u.exe,
 		Draining:   elders,
 		Payload:    req.payload,
+		// So that a child that dies before it is ready leaves no socket
+		// file behind to block the next upgrade's bind.
+		ReportSockets: true,
 	}
 	// The registry stays locked while the child starts, so that nobody
 	// closes a descriptor that is being passed.
@@ -121,7 +148,7 @@ func (u *Upgrader) doUpgrade(req upgradeRequest, elders []drainingGen, draining 
 	for i, key := range keys {
 		hs.Files[i].fdKey = key
 	}
-	c, err := startChild(u.exe, os.Args, childEnv(), hs, u.started, fds, draining)
+	c, err := startChild(u.executableFor(req), os.Args, childEnv(), hs, u.started, fds, draining)
 	u.Fds.mu.Unlock()
 	if err != nil {
 		return nil, err
@@ -137,6 +164,27 @@ func (u *Upgrader) doUpgrade(req upgradeRequest, elders []drainingGen, draining 
 	return c, nil
 }
 
+// executableFor is the binary an upgrade starts: the one at the path this
+// process was started from, or, for a config-only upgrade when that path
+// is gone (go run deletes its temporary binary), the running one. The
+// child is still told the path, so that a later upgrade picks up a new
+// binary put there.
+func (u *Upgrader) executableFor(req upgradeRequest) string {
+	if !req.configOnly {
+		return u.exe
+	}
+	if _, err := os.Stat(u.exe); !errors.Is(err, fs.ErrNotExist) {
+		return u.exe
+	}
+	running := runningExecutable()
+	if running == "" {
+		return u.exe // the upgrade fails, saying the path is gone
+	}
+	u.log.Warn("executable is gone; starting the running binary for a config-only upgrade",
+		"executable", u.exe, "running", running)
+	return running
+}
+
 // afterFailedUpgrade undoes what a failed child may have done: it may
 // have written the PID file, and systemd was told we are reloading.
 func (u *Upgrader) afterFailedUpgrade() {
@@ -150,19 +198,29 @@ func (u *Upgrader) afterFailedUpgrade() {
 
 // dupElders duplicates the liveness pipes of the older generations still
 // alive, to pass them on: the child must know about every generation that
-// is still draining, not only its parent.
-func (u *Upgrader) dupElders() ([]drainingGen, []int) {
+// is still draining, not only its parent, or its MaxDraining under-counts.
+// An elder whose pipe cannot be duplicated is dropped only if it has
+// exited; otherwise (out of descriptors, say) the upgrade fails.
+func (u *Upgrader) dupElders() ([]drainingGen, []int, error) {
 	var gens []drainingGen
 	var fds []int
 	for _, e := range u.elders {
 		fd, err := dupConn(e.pipe)
 		if err != nil {
-			continue // it has just exited
+			select {
+			case <-e.exited:
+				continue // it has just exited
+			default:
+			}
+			for _, fd := range fds {
+				closeFd(fd)
+			}
+			return nil, nil, fmt.Errorf("upgrade: can't pass on older generation %d (pid %d), which still drains: %w", e.generation, e.pid, err)
 		}
 		gens = append(gens, drainingGen{Pid: e.pid, Generation: e.generation, Started: e.started})
 		fds = append(fds, fd)
 	}
-	return gens, fds
+	return gens, fds, nil
 }
 
 func (u *Upgrader) forgetElder(gone *elder) {

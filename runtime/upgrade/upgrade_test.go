@@ -95,7 +95,12 @@ func TestFailedUpgradeKeepsServing(t *testing.T) {
 				t.Fatalf("upgrade result %+v, want failure %q", res, tc.reason)
 			}
 			tc.check(t, res)
-			// The child is gone and reaped by generation 1: no zombie.
+			// The child is gone and reaped by generation 1: no zombie. A
+			// child that reported an error is answered at once and may
+			// take a moment to exit by itself.
+			if res.Pid != 0 && tc.reason == ReasonReported {
+				waitFor(t, func() bool { return processGone(res.Pid) })
+			}
 			if res.Pid != 0 && !processGone(res.Pid) {
 				t.Errorf("child %d still exists after the failed upgrade", res.Pid)
 			}

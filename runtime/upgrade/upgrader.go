@@ -3,10 +3,10 @@ package upgrade
 import (
 	"context"
 	"errors"
-	"fmt"
 	"net"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -27,7 +27,8 @@ type Options struct {
 	UpgradeTimeout time.Duration
 	// PIDFile, if set, is rewritten atomically with the pid of the process
 	// that serves: by a new generation when it calls Ready, and by this
-	// one again when an upgrade fails.
+	// one again when an upgrade fails; removed on a final Stop if it still
+	// names this process. A PID file that cannot be written fails Ready.
 	PIDFile string
 	// ListenConfig creates new listeners and packet conns (set Control to
 	// enable SO_REUSEPORT, say). Inherited ones are reused as they are.
@@ -60,13 +61,16 @@ type Upgrader struct {
 	parentExited <-chan struct{}
 
 	readyOnce sync.Once
-	stopOnce  sync.Once
-	stopC     chan struct{}
-	exitC     chan struct{}
-	readyC    chan chan struct{}
-	upgradeC  chan upgradeRequest
-	drainingC chan chan []Elder
-	elderGone chan *elder
+	// readyFailed is set when Ready fails in a new generation: its Stop is
+	// then not final (the parent serves on).
+	readyFailed atomic.Bool
+	stopOnce    sync.Once
+	stopC       chan struct{}
+	exitC       chan struct{}
+	readyC      chan chan struct{}
+	upgradeC    chan upgradeRequest
+	drainingC   chan chan []Elder
+	elderGone   chan *elder
 
 	// The state below belongs to run.
 	elders []*elder // older generations still alive, oldest first
@@ -80,6 +84,7 @@ type upgradeRequest struct {
 	timeout     time.Duration
 	maxDraining int
 	started     func(pid int)
+	configOnly  bool
 	reply       chan upgradeReply
 }
 
@@ -106,6 +111,12 @@ type UpgradeOptions struct {
 	// Started, if set, is called once the new process has started, with
 	// its pid, before it is ready (to report progress).
 	Started func(pid int)
+	// ConfigOnly says the caller wants the running program with a new
+	// payload, not a new binary: if the executable's path no longer
+	// exists (go run deletes its temporary binary), the running binary is
+	// started instead (/proc/self/exe, Linux only) and a warning logged.
+	// Without it, a missing executable fails the upgrade (ReasonStart).
+	ConfigOnly bool
 }
 
 type upgradeResult struct {
@@ -190,55 +201,13 @@ func newUpgrader(opts Options) (*Upgrader, error) {
 	}
 	u.Fds = newFds(inherited, opts.ListenConfig)
 	u.log = opts.Logger.With("pid", os.Getpid(), "generation", u.generation)
+	if hs != nil && hs.ReportSockets {
+		u.Fds.onCreate = u.reportSocket
+	}
 	u.log.Debug("upgrader started", "inherited", len(inherited), "executable", u.exe)
 
 	go u.run()
 	return u, nil
-}
-
-// Ready signals that this process serves. It closes inherited descriptors
-// that were not claimed, writes the PID file, tells systemd (MAINPID,
-// READY=1) and then the parent, which stops accepting and drains.
-// Upgrade may be called as soon as Ready returns.
-func (u *Upgrader) Ready() error {
-	u.readyOnce.Do(u.Fds.closeInherited)
-	// Ready for upgrades before anything outside can see it: whoever
-	// reads the PID file may send SIGHUP at once.
-	done := make(chan struct{})
-	select {
-	case u.readyC <- done:
-		<-done
-	case <-u.exitC:
-	}
-	if u.opts.PIDFile != "" {
-		if err := writePIDFile(u.opts.PIDFile, os.Getpid()); err != nil {
-			return fmt.Errorf("upgrade: can't write PID file: %w", err)
-		}
-	}
-	// systemd first: once the parent hears "ready" it may exit, and the
-	// service manager must know the new main pid by then.
-	if err := notifyReady(os.Getpid()); err != nil {
-		u.log.Warn("telling systemd we are ready failed", "error", err)
-	}
-	if u.parent == nil {
-		return nil
-	}
-	if err := u.parent.report(statusMsg{Status: statusReady, Pid: os.Getpid()}); err != nil {
-		return fmt.Errorf("upgrade: can't tell the parent we are ready: %w", err)
-	}
-	u.log.Debug("ready; parent notified", "parent_pid", u.parent.pid)
-	return nil
-}
-
-// Fail tells the parent that this new generation cannot serve and why;
-// the parent's Upgrade returns a *ChildError carrying msg.Error(), and the
-// parent goes on serving. The caller should exit afterwards. Without a
-// parent, or after Ready, Fail does nothing.
-func (u *Upgrader) Fail(err error) error {
-	if u.parent == nil || err == nil {
-		return nil
-	}
-	return u.parent.report(statusMsg{Status: statusError, Pid: os.Getpid(), Error: err.Error()})
 }
 
 // Exit returns a channel that is closed when the process should exit:
@@ -248,8 +217,10 @@ func (u *Upgrader) Exit() <-chan struct{} { return u.exitC }
 // Stop prevents further upgrades and closes the Exit channel; an upgrade
 // in flight is abandoned and its child killed. If no upgrade has
 // succeeded, this is taken as a final stop: the unix socket files of the
-// registry are removed, except in a new generation that stops before it
-// is ready (it failed, and its parent still serves them).
+// registry are removed, and the PID file if it still names this process.
+// A new generation that stops before it is ready (it failed, and its
+// parent still serves) removes only the unix socket files it created
+// itself. Ready after Stop fails (see Ready).
 func (u *Upgrader) Stop() {
 	u.stopOnce.Do(func() { close(u.stopC) })
 }
@@ -305,7 +276,8 @@ func (u *Upgrader) UpgradeWithOptions(opts UpgradeOptions) (Child, error) {
 	if opts.MaxDraining <= 0 {
 		opts.MaxDraining = u.opts.MaxDraining
 	}
-	req := upgradeRequest{payload: opts.Payload, timeout: opts.Timeout, maxDraining: opts.MaxDraining, started: opts.Started, reply: make(chan upgradeReply, 1)}
+	req := upgradeRequest{payload: opts.Payload, timeout: opts.Timeout, maxDraining: opts.MaxDraining, started: opts.Started,
+		configOnly: opts.ConfigOnly, reply: make(chan upgradeReply, 1)}
 	select {
 	case <-u.stopC:
 		return Child{}, ErrTerminating
