@@ -153,9 +153,11 @@ func (in *Instance) start(opts Options) error {
 	in.drainCtx, in.cancelDrain = context.WithCancel(context.Background())
 	if err := in.upg.Ready(); err != nil {
 		in.log.Error("reporting ready failed", "error", err)
-	} else {
-		in.writePIDFile(opts.PIDFile)
 	}
+	// Written even if the parent did not hear: a parent that died in the
+	// handshake leaves this generation serving alone. A live parent that
+	// gave up on it rewrites the file (Reload).
+	in.writePIDFile(opts.PIDFile)
 	in.mu.Lock()
 	in.state, in.readyAt = StateActive, time.Now()
 	if in.upg.HasParent() {

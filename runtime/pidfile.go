@@ -32,6 +32,15 @@ func (in *Instance) writePIDFile(path string) {
 	}
 }
 
+// rewritePIDFile names this generation again in the PID file after a
+// failed reload: the child may have written it before its parent gave up.
+func (in *Instance) rewritePIDFile() {
+	in.mu.Lock()
+	path := in.pidFile
+	in.mu.Unlock()
+	in.writePIDFile(path)
+}
+
 // removePIDFile removes the PID file after a final stop, if it still
 // names this process.
 func (in *Instance) removePIDFile() {

@@ -104,6 +104,7 @@ func (in *Instance) Reload(raw []byte, opts ReloadOptions) (ReloadResult, error)
 			result = "refused"
 		}
 		record(result, pid, err)
+		in.rewritePIDFile()
 		return ReloadResult{}, err
 	}
 	in.handOver(child.Pid)
