@@ -26,6 +26,8 @@ type notifySocket struct {
 	dir  string
 	path string
 	conn *net.UnixConn
+	buf  []byte
+	oob  []byte
 }
 
 func listenNotify() (*notifySocket, error) {
@@ -33,7 +35,8 @@ func listenNotify() (*notifySocket, error) {
 	if err != nil {
 		return nil, fmt.Errorf("supervisor: notify socket directory: %w", err)
 	}
-	ns := &notifySocket{dir: dir, path: filepath.Join(dir, "notify.sock")}
+	ns := &notifySocket{dir: dir, path: filepath.Join(dir, "notify.sock"),
+		buf: make([]byte, 64<<10), oob: make([]byte, unix.CmsgSpace(unix.SizeofUcred)+unix.CmsgSpace(4*64))}
 	conn, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: ns.path, Net: "unixgram"})
 	if err != nil {
 		os.RemoveAll(dir)
@@ -66,28 +69,69 @@ func (ns *notifySocket) close() {
 	os.RemoveAll(ns.dir)
 }
 
-// read sends every datagram with credentials to out until the socket is
-// closed. Descriptors passed along (FDSTORE=1) are closed: the supervisor
-// keeps none.
-func (ns *notifySocket) read(out chan<- notification, log hclog.Logger) {
-	buf := make([]byte, 64<<10)
-	oob := make([]byte, unix.CmsgSpace(unix.SizeofUcred)+unix.CmsgSpace(4*64))
+// waitReadable sends on wake whenever a datagram waits on the socket,
+// and then waits for the loop to have drained it (on drained), until the
+// socket is closed or done is closed. It never reads a datagram itself:
+// the loop reads them all before it acts on a signal or an exit, so that
+// a generation's MAINPID= queued before its parent exited is never acted
+// on after that exit.
+func (ns *notifySocket) waitReadable(wake chan<- struct{}, drained <-chan struct{}, done <-chan struct{}) {
+	raw, err := ns.conn.SyscallConn()
+	if err != nil {
+		return
+	}
+	var peek [1]byte
 	for {
-		n, oobn, _, _, err := ns.conn.ReadMsgUnix(buf, oob)
-		if errors.Is(err, net.ErrClosed) {
+		err := raw.Read(func(fd uintptr) bool {
+			_, _, err := unix.Recvfrom(int(fd), peek[:], unix.MSG_PEEK|unix.MSG_DONTWAIT)
+			return err != unix.EAGAIN
+		})
+		if err != nil {
+			return // closed
+		}
+		select {
+		case wake <- struct{}{}:
+		case <-done:
 			return
 		}
-		if err != nil {
-			log.Warn("reading the notify socket", "error", err)
-			continue
+		select {
+		case <-drained:
+		case <-done:
+			return
 		}
-		sender, ok := parseCredentials(oob[:oobn])
-		if !ok {
-			log.Warn("notification without credentials dropped", "message", string(buf[:n]))
-			continue
-		}
-		out <- notification{sender: sender, fields: splitFields(string(buf[:n]))}
 	}
+}
+
+// drain reads every datagram waiting on the socket, without blocking.
+// Descriptors passed along (FDSTORE=1) are closed: the supervisor keeps
+// none.
+func (ns *notifySocket) drain(log hclog.Logger) []notification {
+	raw, err := ns.conn.SyscallConn()
+	if err != nil {
+		return nil
+	}
+	var out []notification
+	raw.Control(func(fd uintptr) {
+		for range 1024 { // bounded: the loop comes back for more
+			n, oobn, _, _, err := unix.Recvmsg(int(fd), ns.buf, ns.oob, unix.MSG_DONTWAIT|unix.MSG_CMSG_CLOEXEC)
+			if errors.Is(err, unix.EINTR) {
+				continue
+			}
+			if err != nil {
+				if err != unix.EAGAIN {
+					log.Warn("reading the notify socket", "error", err)
+				}
+				return
+			}
+			sender, ok := parseCredentials(ns.oob[:oobn])
+			if !ok {
+				log.Warn("notification without credentials dropped", "message", string(ns.buf[:n]))
+				continue
+			}
+			out = append(out, notification{sender: sender, fields: splitFields(string(ns.buf[:n]))})
+		}
+	})
+	return out
 }
 
 // parseCredentials returns the sender pid of SCM_CREDENTIALS and closes

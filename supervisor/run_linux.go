@@ -73,9 +73,7 @@ func run(opts Options) (int, error) {
 
 	s := &supervisor{log: log, self: self, first: pid, serving: pid, gens: map[int]bool{pid: true},
 		upstream: os.Getenv("NOTIFY_SOCKET") != ""}
-	msgC := make(chan notification, 16)
-	go ns.read(msgC, log)
-	return s.loop(sigC, msgC), nil
+	return s.loop(sigC, ns), nil
 }
 
 // start starts generation 1 in a process group of its own, so that a
@@ -102,26 +100,44 @@ func start(opts Options, notifyPath string) (int, error) {
 	return pid, nil
 }
 
-func (s *supervisor) loop(sigC <-chan os.Signal, msgC <-chan notification) int {
+// loop handles signals, notifications and exits until every generation
+// is gone. Before it acts on anything it reads every notification already
+// queued: a new generation says MAINPID= before it tells its parent it is
+// ready, so a signal or an exit that comes after a handover is never
+// handled as if the old generation still served.
+func (s *supervisor) loop(sigC <-chan os.Signal, ns *notifySocket) int {
 	tick := time.NewTicker(prunePeriod)
 	defer tick.Stop()
+	wake, drained, done := make(chan struct{}), make(chan struct{}), make(chan struct{})
+	defer close(done)
+	go ns.waitReadable(wake, drained, done)
 	for {
+		var sig os.Signal
 		select {
-		case sig := <-sigC:
-			if sig != syscall.SIGCHLD {
-				s.signal(sig)
-				continue
-			}
-		case m := <-msgC:
-			s.notify(m)
+		case sig = <-sigC:
+		case <-wake:
+			s.readNotifications(ns)
+			drained <- struct{}{}
 			continue
 		case <-tick.C:
 		}
+		s.readNotifications(ns)
+		if sig != nil && sig != syscall.SIGCHLD {
+			s.signal(sig)
+			continue
+		}
 		s.reap()
+		s.readNotifications(ns)
 		s.prune()
 		if len(s.gens) == 0 {
 			return s.finish()
 		}
+	}
+}
+
+func (s *supervisor) readNotifications(ns *notifySocket) {
+	for _, m := range ns.drain(s.log) {
+		s.notify(m)
 	}
 }
 

@@ -1,0 +1,173 @@
+//go:build linux
+
+package main
+
+import (
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// superviseReloads is how many SIGHUPs the supervisor turns into upgrades
+// under load in each test.
+const superviseReloads = 20
+
+func TestSuperviseKeepsOnePidAcrossReloadsUnderLoad(t *testing.T) {
+	lh := buildLibraryHTTP(t)
+	addr := freeAddr(t)
+	s := startSupervised(t, addr, flipdBin, "supervise", "--pidfile", "PIDFILE", "--",
+		lh, "-listen", addr, "-drain-timeout", "20s")
+	s.waitGeneration(1, 20*time.Second)
+	pid := s.cmd.Process.Pid
+	requirePIDFile(t, s.pidFile, pid)
+
+	load := startPostLoad(addr)
+	gen := 1
+	for range superviseReloads {
+		gen = s.reload(pid)
+	}
+	time.Sleep(300 * time.Millisecond) // the last drains happen under load too
+	load.stop(t)
+	if gen < superviseReloads+1 {
+		t.Errorf("generation %d serves after %d reloads, want at least %d", gen, superviseReloads, superviseReloads+1)
+	}
+	select {
+	case <-s.exited:
+		t.Fatalf("the supervisor (pid %d) exited during the reloads: %v", pid, s.err)
+	default:
+	}
+	requirePIDFile(t, s.pidFile, pid)
+
+	syscall.Kill(pid, syscall.SIGTERM)
+	if code := s.waitExit(30 * time.Second); code != 0 {
+		t.Errorf("the supervisor exited with status %d after SIGTERM, want 0", code)
+	}
+	requireNoneLeft(t, lh, addr)
+	if _, err := os.Stat(s.pidFile); !os.IsNotExist(err) {
+		t.Errorf("the PID file is still there after the supervisor exited: %v", err)
+	}
+}
+
+func TestSuperviseStopsOnSIGINTWithStatus0(t *testing.T) {
+	lh := buildLibraryHTTP(t)
+	addr := freeAddr(t)
+	s := startSupervised(t, addr, flipdBin, "supervise", "--", lh, "-listen", addr, "-drain-timeout", "20s")
+	s.waitGeneration(1, 20*time.Second)
+	s.reload(s.cmd.Process.Pid)
+	syscall.Kill(s.cmd.Process.Pid, syscall.SIGINT)
+	if code := s.waitExit(30 * time.Second); code != 0 {
+		t.Errorf("the supervisor exited with status %d after SIGINT, want 0", code)
+	}
+	requireNoneLeft(t, lh, addr)
+	if n := strings.Count(s.log(), "stopping:"); n != 1 {
+		t.Errorf("%d generations logged a stop, want exactly 1 (one SIGINT, forwarded once)", n)
+	}
+}
+
+func TestSuperviseReapsAnOrphanedGrandchild(t *testing.T) {
+	lh := buildLibraryHTTP(t)
+	addr := freeAddr(t)
+	orphanPidFile := filepath.Join(t.TempDir(), "orphan.pid")
+	// The subshell starts sleep and exits at once: sleep is orphaned and
+	// becomes the supervisor's child, which must reap it when it exits.
+	script := `(sleep 1 & echo $! > "$1"); exec "$2" -listen "$3"`
+	s := startSupervised(t, addr, flipdBin, "supervise", "--", "sh", "-c", script, "sh", orphanPidFile, lh, addr)
+	s.waitGeneration(1, 20*time.Second)
+	sup := s.cmd.Process.Pid
+
+	b, err := os.ReadFile(orphanPidFile)
+	orphan, _ := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil || orphan == 0 {
+		t.Fatalf("the script did not name its orphan: %v %q", err, b)
+	}
+	if ppid := parentOf(orphan); ppid != sup {
+		t.Fatalf("the orphan (pid %d) has parent %d, want the supervisor (pid %d)", orphan, ppid, sup)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for parentOf(orphan) != 0 && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if ppid := parentOf(orphan); ppid != 0 {
+		t.Fatalf("the orphan (pid %d) is still there under pid %d: not reaped", orphan, ppid)
+	}
+	if z := zombieChildren(sup); len(z) > 0 {
+		t.Errorf("the supervisor leaves zombies: %v", z)
+	}
+	if g := s.generation(); g != 1 {
+		t.Errorf("generation %d serves after the orphan was reaped, want 1", g)
+	}
+	syscall.Kill(sup, syscall.SIGTERM)
+	if code := s.waitExit(30 * time.Second); code != 0 {
+		t.Errorf("the supervisor exited with status %d after SIGTERM, want 0", code)
+	}
+}
+
+func TestSupervisePassesOnTheExitStatus(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		script string
+		want   int
+	}{
+		{"an exit status", "exit 7", 7},
+		{"a signal, as 128+signo", "kill -KILL $$", 128 + int(syscall.SIGKILL)},
+		{"success", "true", 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := startSupervised(t, "", flipdBin, "supervise", "--", "sh", "-c", tc.script)
+			if code := s.waitExit(20 * time.Second); code != tc.want {
+				t.Errorf("sh -c %q under the supervisor: status %d, want %d", tc.script, code, tc.want)
+			}
+		})
+	}
+}
+
+func TestSuperviseRefusesAMissingCommand(t *testing.T) {
+	s := startSupervised(t, "", flipdBin, "supervise")
+	if code := s.waitExit(20 * time.Second); code != 2 {
+		t.Errorf("flipd supervise without a command: status %d, want 2 (usage)", code)
+	}
+	s = startSupervised(t, "", flipdBin, "supervise", "--", filepath.Join(t.TempDir(), "missing"))
+	if code := s.waitExit(20 * time.Second); code != 1 {
+		t.Errorf("flipd supervise of a missing program: status %d, want 1", code)
+	}
+}
+
+func requirePIDFile(t *testing.T, path string, want int) {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if got, _ := strconv.Atoi(strings.TrimSpace(string(b))); err != nil || got != want {
+		t.Fatalf("the PID file says %q (%v), want the supervisor's pid %d", b, err, want)
+	}
+}
+
+// requireNoneLeft fails t if a process of exe lives on or addr answers.
+func requireNoneLeft(t *testing.T, exe, addr string) {
+	t.Helper()
+	if left := liveProcessesOf(exe); len(left) > 0 {
+		for _, pid := range left {
+			syscall.Kill(pid, syscall.SIGKILL)
+		}
+		t.Errorf("processes of %s left after the supervisor exited: %v", exe, left)
+	}
+	if c, err := net.DialTimeout("tcp", addr, time.Second); err == nil {
+		c.Close()
+		t.Errorf("%s still accepts connections after the supervisor exited", addr)
+	}
+}
+
+// parentOf is pid's parent pid, 0 if pid is gone (a zombie counts as there).
+func parentOf(pid int) int {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return 0
+	}
+	s := string(b)
+	f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
+	ppid, _ := strconv.Atoi(f[1])
+	return ppid
+}
