@@ -103,3 +103,10 @@ func childrenOf(pid int) []int {
 	}
 	return out
 }
+
+// procIsOurs says whether /proc belongs to our PID namespace: a PID 1
+// started by unshare -p without --mount-proc sees the host's.
+func procIsOurs(self int) bool {
+	link, err := os.Readlink("/proc/self")
+	return err == nil && link == strconv.Itoa(self)
+}

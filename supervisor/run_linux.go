@@ -39,6 +39,7 @@ type supervisor struct {
 	stopSig  os.Signal    // the stop forwarded, if any
 	held     []os.Signal  // SIGHUP, SIGUSR1, SIGUSR2 before the first READY=1
 	upstream bool         // our own NOTIFY_SOCKET is set
+	procOK   bool         // /proc shows our PID namespace
 }
 
 func run(opts Options) (int, error) {
@@ -72,7 +73,10 @@ func run(opts Options) (int, error) {
 	log.Info("started generation 1", "child_pid", pid, "command", strings.Join(opts.Args, " "), "notify_socket", ns.path)
 
 	s := &supervisor{log: log, self: self, first: pid, serving: pid, gens: map[int]bool{pid: true},
-		upstream: os.Getenv("NOTIFY_SOCKET") != ""}
+		upstream: os.Getenv("NOTIFY_SOCKET") != "", procOK: procIsOurs(self)}
+	if !s.procOK {
+		log.Warn("/proc is not of this PID namespace (mount one, e.g. unshare --mount-proc): notifications are accepted from any live process that can reach the notify socket, not only from descendants")
+	}
 	return s.loop(sigC, ns), nil
 }
 
@@ -183,7 +187,7 @@ func (s *supervisor) finish() int {
 	if len(s.held) > 0 {
 		s.log.Warn("signals held until READY=1 were never delivered", "signals", fmt.Sprint(s.held))
 	}
-	if left := childrenOf(s.self); len(left) > 0 {
+	if left := childrenOf(s.self); s.procOK && len(left) > 0 {
 		s.log.Warn("leaving processes that are not generations", "pids", fmt.Sprint(left))
 	}
 	s.log.Info("every generation is gone; exiting", "status", code)
@@ -227,7 +231,7 @@ func (s *supervisor) send(pid int, sig os.Signal) {
 
 // notify handles one notification from the generations and passes it on.
 func (s *supervisor) notify(m notification) {
-	if !isDescendant(m.sender, s.self) {
+	if !s.descendant(m.sender) {
 		s.log.Warn("notification from a process that is not a generation dropped", "sender_pid", m.sender, "message", strings.Join(m.fields, " "))
 		return
 	}
@@ -263,7 +267,7 @@ func (s *supervisor) notify(m notification) {
 // named generation serves from now on.
 func (s *supervisor) mainPid(val string, sender int) bool {
 	pid, err := strconv.Atoi(val)
-	if err != nil || pid == s.self || !isDescendant(pid, s.self) {
+	if err != nil || pid == s.self || !s.descendant(pid) {
 		s.log.Warn("MAINPID naming a process that is not a generation ignored", "mainpid", val, "sender_pid", sender)
 		return false
 	}
@@ -294,4 +298,14 @@ func (s *supervisor) upstreamNotify(fields ...string) {
 	if _, err := daemon.SdNotify(false, strings.Join(fields, "\n")); err != nil {
 		s.log.Warn("passing a notification on to NOTIFY_SOCKET failed", "error", err)
 	}
+}
+
+// descendant says whether pid is one of our descendants; without a /proc
+// of our own PID namespace it can only say whether pid lives (the notify
+// socket's directory is ours alone, so only our user can reach it).
+func (s *supervisor) descendant(pid int) bool {
+	if !s.procOK {
+		return pid > 0 && alive(pid)
+	}
+	return isDescendant(pid, s.self)
 }

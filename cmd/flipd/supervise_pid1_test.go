@@ -48,6 +48,27 @@ func TestSuperviseAsPID1OfANewPIDNamespace(t *testing.T) {
 	}
 }
 
+// TestSuperviseAsPID1WithTheHostsProc runs PID 1 without a /proc of its
+// namespace (unshare -pf without --mount-proc), where the supervisor cannot
+// walk the process tree: it must still follow the generations.
+func TestSuperviseAsPID1WithTheHostsProc(t *testing.T) {
+	requireUnshare(t)
+	lh := buildLibraryHTTP(t)
+	addr := freeAddr(t)
+	s := startSupervised(t, addr, "unshare", "-pf", "--",
+		flipdBin, "supervise", "--", lh, "-listen", addr, "-drain-timeout", "20s")
+	s.waitGeneration(1, 20*time.Second)
+	pid1 := childRunning(t, s.cmd.Process.Pid, flipdBin)
+	for range 3 {
+		s.reload(pid1)
+	}
+	syscall.Kill(pid1, syscall.SIGTERM)
+	if code := s.waitExit(30 * time.Second); code != 0 {
+		t.Errorf("PID 1 exited with status %d after SIGTERM, want 0", code)
+	}
+	requireNoneLeft(t, lh, addr)
+}
+
 // requireUnshare skips t unless this process may create PID namespaces.
 func requireUnshare(t *testing.T) {
 	t.Helper()
