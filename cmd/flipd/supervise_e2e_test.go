@@ -3,6 +3,7 @@
 package main
 
 import (
+	"fmt"
 	"net"
 	"os"
 	"path/filepath"
@@ -170,4 +171,41 @@ func parentOf(pid int) int {
 	f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
 	ppid, _ := strconv.Atoi(f[1])
 	return ppid
+}
+
+// TestSuperviseRunsFlipdRun runs the daemon itself under the supervisor,
+// as examples/container does: SIGHUP to the supervisor re-reads the config
+// file in the serving generation, SIGTERM stops everything with status 0.
+func TestSuperviseRunsFlipdRun(t *testing.T) {
+	addr := freeAddr(t)
+	config := filepath.Join(t.TempDir(), "flipd.json")
+	write := func(body string) {
+		if err := os.WriteFile(config, []byte(staticConfig(addr, body)), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("gen0")
+	s := startSupervised(t, addr, flipdBin, "supervise", "--pidfile", "PIDFILE", "--", flipdBin, "run", "--config", config)
+	sup := s.cmd.Process.Pid
+	waitAnswer(t, "http://"+addr+"/", "gen0")
+	for i := 1; i <= 5; i++ {
+		body := fmt.Sprintf("gen%d", i)
+		write(body)
+		syscall.Kill(sup, syscall.SIGHUP)
+		waitAnswer(t, "http://"+addr+"/", body)
+		// The new generation answers a moment before it tells the
+		// supervisor it serves; the next SIGHUP must go to it.
+		s.waitLog("generation serves", i)
+	}
+	requirePIDFile(t, s.pidFile, sup)
+	syscall.Kill(sup, syscall.SIGTERM)
+	if code := s.waitExit(30 * time.Second); code != 0 {
+		t.Errorf("the supervisor exited with status %d after SIGTERM, want 0", code)
+	}
+	if left := processesWith(config); len(left) > 0 {
+		for _, pid := range left {
+			syscall.Kill(pid, syscall.SIGKILL)
+		}
+		t.Errorf("flipd processes left after the supervisor exited: %v", left)
+	}
 }

@@ -93,6 +93,18 @@ func (s *supervised) log() string {
 	return string(b)
 }
 
+// waitLog waits until the log holds text n times.
+func (s *supervised) waitLog(text string, n int) {
+	s.t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for strings.Count(s.log(), text) < n {
+		if time.Now().After(deadline) {
+			s.t.Fatalf("the log holds %q fewer than %d times", text, n)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
 // generation asks the service which generation serves; 0 if none answers.
 func (s *supervised) generation() int {
 	c := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
