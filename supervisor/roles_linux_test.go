@@ -58,6 +58,7 @@ func playSupervisor() {
 // playGeneration: every signal is logged; SIGTERM and SIGINT end it. The
 // mode says what else it does:
 //
+//	silent:        sends no notification
 //	ready:         MAINPID=/READY=1 (and fields the supervisor must not
 //	               pass on) once the file LOG.ready exists
 //	stranger:      READY=1 with MAINPID= naming the test process

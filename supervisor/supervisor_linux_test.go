@@ -294,3 +294,18 @@ func TestRunRefusesNoCommand(t *testing.T) {
 		t.Error("Run without a command did not fail")
 	}
 }
+
+func TestAStopBeforeReadyReachesTheFirstChild(t *testing.T) {
+	r := startRun(t, "silent", codeEnv+"=4")
+	r.signal(syscall.SIGHUP) // held: no READY=1 yet
+	r.signal(syscall.SIGTERM)
+	if code := r.exitCode(); code != 4 {
+		t.Errorf("exit status %d, want the first child's 4", code)
+	}
+	if got := r.lines("signal "); len(got) != 1 || !strings.HasPrefix(got[0], "signal terminated") {
+		t.Errorf("signals %q, want only SIGTERM", got)
+	}
+	if !strings.Contains(r.log(), "never delivered") {
+		t.Error("the held SIGHUP was dropped without a log line")
+	}
+}
