@@ -28,7 +28,6 @@ const prunePeriod = 200 * time.Millisecond
 type supervisor struct {
 	log      hclog.Logger
 	self     int
-	first    int
 	serving  int          // the generation signals go to
 	gens     map[int]bool // generations not yet gone
 	code     int          // the serving generation's exit status, once gone
@@ -72,7 +71,7 @@ func run(opts Options) (int, error) {
 	}
 	log.Info("started generation 1", "child_pid", pid, "command", strings.Join(opts.Args, " "), "notify_socket", ns.path)
 
-	s := &supervisor{log: log, self: self, first: pid, serving: pid, gens: map[int]bool{pid: true},
+	s := &supervisor{log: log, self: self, serving: pid, gens: map[int]bool{pid: true},
 		upstream: os.Getenv("NOTIFY_SOCKET") != "", procOK: procIsOurs(self)}
 	if !s.procOK {
 		log.Warn("/proc is not of this PID namespace (mount one, e.g. unshare --mount-proc): notifications are accepted from any live process that can reach the notify socket, not only from descendants")
