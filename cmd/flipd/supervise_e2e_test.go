@@ -209,3 +209,25 @@ func TestSuperviseRunsFlipdRun(t *testing.T) {
 		t.Errorf("flipd processes left after the supervisor exited: %v", left)
 	}
 }
+
+// TestSuperviseStopDuringAReloadEndsEverything sends SIGTERM at moments
+// spread over a reload (the child starting, handing over, the old one
+// draining): each run must end with every generation gone and status 0.
+func TestSuperviseStopDuringAReloadEndsEverything(t *testing.T) {
+	lh := buildLibraryHTTP(t)
+	for _, delay := range []time.Duration{0, time.Millisecond, 3 * time.Millisecond, 10 * time.Millisecond, 50 * time.Millisecond} {
+		t.Run(delay.String(), func(t *testing.T) {
+			addr := freeAddr(t)
+			s := startSupervised(t, addr, flipdBin, "supervise", "--", lh, "-listen", addr, "-drain-timeout", "20s")
+			s.waitGeneration(1, 20*time.Second)
+			sup := s.cmd.Process.Pid
+			syscall.Kill(sup, syscall.SIGHUP)
+			time.Sleep(delay)
+			syscall.Kill(sup, syscall.SIGTERM)
+			if code := s.waitExit(30 * time.Second); code != 0 {
+				t.Errorf("status %d after SIGHUP, %v, SIGTERM; want 0", code, delay)
+			}
+			requireNoneLeft(t, lh, addr)
+		})
+	}
+}
