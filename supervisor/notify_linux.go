@@ -6,6 +6,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 
 	"github.com/hashicorp/go-hclog"
@@ -174,13 +175,13 @@ var passedOn = map[string]bool{
 	"MONOTONIC_USEC": true, "ERRNO": true, "WATCHDOG": true, "EXTEND_TIMEOUT_USEC": true,
 }
 
-// childEnv is env with NOTIFY_SOCKET naming path.
-func childEnv(env []string, path string) []string {
-	out := make([]string, 0, len(env)+1)
+// childEnv is env with NOTIFY_SOCKET naming path and PIDEnv naming pid.
+func childEnv(env []string, path string, pid int) []string {
+	out := make([]string, 0, len(env)+2)
 	for _, kv := range env {
-		if !strings.HasPrefix(kv, "NOTIFY_SOCKET=") {
+		if !strings.HasPrefix(kv, "NOTIFY_SOCKET=") && !strings.HasPrefix(kv, PIDEnv+"=") {
 			out = append(out, kv)
 		}
 	}
-	return append(out, "NOTIFY_SOCKET="+path)
+	return append(out, "NOTIFY_SOCKET="+path, PIDEnv+"="+strconv.Itoa(pid))
 }

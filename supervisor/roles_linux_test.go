@@ -80,7 +80,7 @@ func playGeneration() {
 	sigC := make(chan os.Signal, 16)
 	signal.Notify(sigC, syscall.SIGHUP, syscall.SIGTERM, syscall.SIGINT, syscall.SIGUSR1, syscall.SIGUSR2)
 	pid := os.Getpid()
-	note("started pid=%d pgid=%d ppid=%d", pid, syscall.Getpgrp(), os.Getppid())
+	note("started pid=%d pgid=%d ppid=%d supervisor=%s", pid, syscall.Getpgrp(), os.Getppid(), os.Getenv(PIDEnv))
 
 	mode := os.Getenv(modeEnv)
 	switch mode {

@@ -91,7 +91,7 @@ func start(opts Options, notifyPath string) (int, error) {
 		env = os.Environ()
 	}
 	proc, err := os.StartProcess(path, opts.Args, &os.ProcAttr{
-		Env:   childEnv(env, notifyPath),
+		Env:   childEnv(env, notifyPath, os.Getpid()),
 		Files: []*os.File{orStd(opts.Stdin, os.Stdin), orStd(opts.Stdout, os.Stdout), orStd(opts.Stderr, os.Stderr)},
 		Sys:   &syscall.SysProcAttr{Setpgid: true},
 	})

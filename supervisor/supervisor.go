@@ -79,13 +79,19 @@ import (
 // needs PR_SET_CHILD_SUBREAPER and SCM_CREDENTIALS, which only Linux has.
 var ErrNotSupported = errors.New("supervisor: not supported on this platform (it needs Linux's PR_SET_CHILD_SUBREAPER and SCM_CREDENTIALS)")
 
+// PIDEnv is the environment variable that names the supervisor's pid in
+// every generation (set for generation 1, inherited by the ones it starts),
+// so that a generation can show it (flipd status) or know it is
+// supervised.
+const PIDEnv = "FLIPD_SUPERVISOR_PID"
+
 // Options says what Run starts and how.
 type Options struct {
 	// Args is the command of generation 1: Args[0] is the program, looked
 	// up in PATH when it has no slash, and Args the whole argv.
 	Args []string
-	// Env is generation 1's environment, without NOTIFY_SOCKET (Run sets
-	// its own); nil means os.Environ().
+	// Env is generation 1's environment, without NOTIFY_SOCKET and
+	// PIDEnv (Run sets its own); nil means os.Environ().
 	Env []string
 	// Stdin, Stdout and Stderr are given to generation 1; nil means this
 	// process's own.

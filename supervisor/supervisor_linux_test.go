@@ -162,6 +162,9 @@ func TestEachSignalReachesTheServingGenerationOnceAndHUPWaitsForReady(t *testing
 	if strings.Contains(started, fmt.Sprintf("pgid=%d ", syscall.Getpgrp())) {
 		t.Errorf("the generation shares a process group with us: %s", started)
 	}
+	if !strings.HasSuffix(started, fmt.Sprintf(" supervisor=%d", r.cmd.Process.Pid)) {
+		t.Errorf("the generation does not know its supervisor's pid from %s: %s", PIDEnv, started)
+	}
 
 	r.signal(syscall.SIGHUP)
 	time.Sleep(300 * time.Millisecond)
