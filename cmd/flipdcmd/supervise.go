@@ -14,7 +14,7 @@ import (
 func init() {
 	register(command{
 		name:  "supervise",
-		usage: "[--pidfile FILE] -- COMMAND [ARGS...]",
+		usage: "[--pidfile FILE] [--log-level LEVEL] -- COMMAND [ARGS...]",
 		short: "Run a program built on runtime/upgrade under a supervisor that keeps one pid for life, reaps every generation and forwards signals to the serving one.",
 		run:   cmdSupervise,
 	})
