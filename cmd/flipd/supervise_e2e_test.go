@@ -15,8 +15,14 @@ import (
 )
 
 // superviseReloads is how many SIGHUPs the supervisor turns into upgrades
-// under load in each test.
-const superviseReloads = 20
+// under load in each test: 20, or $FLIPD_SUPERVISE_RELOADS (CI's longer
+// stage runs 100).
+var superviseReloads = func() int {
+	if n, err := strconv.Atoi(os.Getenv("FLIPD_SUPERVISE_RELOADS")); err == nil && n > 0 {
+		return n
+	}
+	return 20
+}()
 
 func TestSuperviseKeepsOnePidAcrossReloadsUnderLoad(t *testing.T) {
 	lh := buildLibraryHTTP(t)

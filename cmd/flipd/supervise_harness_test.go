@@ -50,6 +50,7 @@ type supervised struct {
 	logFile string
 	exited  chan struct{}
 	err     error // of cmd.Wait, once exited is closed
+	newest  int   // the newest generation a reload saw
 }
 
 // startSupervised runs argv (which starts flipd supervise) with its
@@ -107,14 +108,23 @@ func (s *supervised) waitLog(text string, n int) {
 
 // generation asks the service which generation serves; 0 if none answers.
 func (s *supervised) generation() int {
+	g, _ := s.ask()
+	return g
+}
+
+// ask asks the service which generation serves.
+func (s *supervised) ask() (int, error) {
 	c := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
 	resp, err := c.Get("http://" + s.addr + "/")
 	if err != nil {
-		return 0
+		return 0, err
 	}
 	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return answerField(string(b), "generation")
+	b, err := io.ReadAll(resp.Body)
+	if g := answerField(string(b), "generation"); g > 0 {
+		return g, nil
+	}
+	return 0, fmt.Errorf("answer %q, %v", b, err)
 }
 
 // answerField reads key=N from library-http's answer "generation=N pid=P".
@@ -150,7 +160,14 @@ func (s *supervised) waitGeneration(min int, timeout time.Duration) int {
 // be refused while too many older generations drain) and returns it.
 func (s *supervised) reload(pid int) int {
 	s.t.Helper()
-	before := s.generation()
+	// The newest generation seen, not the one that answers now: an old
+	// generation may still accept a connection for a moment after the
+	// handover, and a reload must not count its answer as progress.
+	before, err := s.ask()
+	if err != nil {
+		s.t.Fatalf("before a reload, asking which generation serves: %v", err)
+	}
+	before = max(before, s.newest)
 	for range 10 {
 		if err := syscall.Kill(pid, syscall.SIGHUP); err != nil {
 			s.t.Fatalf("SIGHUP to the supervisor (pid %d): %v", pid, err)
@@ -158,6 +175,7 @@ func (s *supervised) reload(pid int) int {
 		deadline := time.Now().Add(2 * time.Second)
 		for time.Now().Before(deadline) {
 			if g := s.generation(); g > before {
+				s.newest = g
 				return g
 			}
 			time.Sleep(10 * time.Millisecond)
