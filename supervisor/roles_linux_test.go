@@ -61,6 +61,7 @@ func playSupervisor() {
 //	silent:        sends no notification
 //	ready:         MAINPID=/READY=1 (and fields the supervisor must not
 //	               pass on) once the file LOG.ready exists
+//	reloading:     READY=1, then RELOADING=1 and never READY=1 again
 //	stranger:      READY=1 with MAINPID= naming the test process
 //	chain:         starts a second generation (mode ready) and, once it
 //	               serves, lingers as a draining one until LOG.release
@@ -90,6 +91,10 @@ func playGeneration() {
 			daemon.SdNotify(false, "MAINPID="+strconv.Itoa(pid)+"\nREADY=1\nSTATUS=serving\nFDSTORE=1")
 			note("ready pid=%d", pid)
 		}()
+	case "reloading":
+		daemon.SdNotify(false, "MAINPID="+strconv.Itoa(pid)+"\nREADY=1")
+		daemon.SdNotify(false, "RELOADING=1")
+		note("reloading pid=%d", pid)
 	case "stranger":
 		daemon.SdNotify(false, "MAINPID="+os.Getenv(strangerEnv)+"\nREADY=1")
 		note("ready pid=%d", pid)

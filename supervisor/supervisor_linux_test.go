@@ -312,3 +312,20 @@ func TestAStopBeforeReadyReachesTheFirstChild(t *testing.T) {
 		t.Error("the held SIGHUP was dropped without a log line")
 	}
 }
+
+func TestASIGHUPDuringAReloadIsForwardedWithALogLine(t *testing.T) {
+	r := startRun(t, "reloading")
+	r.upstream() // MAINPID, READY=1
+	if got := r.upstream(); got != "RELOADING=1" {
+		t.Fatalf("systemd got %q, want RELOADING=1", got)
+	}
+	r.signal(syscall.SIGHUP)
+	r.waitLine("signal hangup")
+	if !strings.Contains(r.log(), "forwarding SIGHUP during a reload") {
+		t.Error("the supervisor forwarded a SIGHUP during a reload without saying so")
+	}
+	r.signal(syscall.SIGTERM)
+	if code := r.exitCode(); code != 0 {
+		t.Errorf("exit status %d, want 0", code)
+	}
+}
