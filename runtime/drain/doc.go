@@ -26,7 +26,9 @@
 // that takes a connection idle for long from its pool just as the drain
 // begins. The connections still silent then are closed over a short
 // window ([Options.CloseWindow]), the longest silent first, not all at
-// one instant.
+// one instant. On Linux a connection whose request already waits unread
+// in its socket is not silent, however late the server reads it (a machine
+// that stalls makes a server read late), and is not closed.
 //
 // HTTP/2 connections are sent GOAWAY as soon as the drain begins, whatever
 // the HTTP/1 connections do; HTTP/2 clients then open their next streams

@@ -109,6 +109,10 @@ func (d *Server) connState(c net.Conn, st http.ConnState) {
 	}
 }
 
+// inputRecheck is how soon the drain looks again at a connection it would
+// have closed but whose request waits unread in its socket.
+const inputRecheck = 10 * time.Millisecond
+
 // sweepResult is what one look at the connections found.
 type sweepResult struct {
 	left     int        // HTTP/1 connections open, including silent
@@ -140,6 +144,10 @@ func (d *Server) sweep(now time.Time) sweepResult {
 			continue
 		}
 		end := d.closeAt(c, ci)
+		if !now.Before(end) && hasInput(c) {
+			// Its request has arrived; net/http reads it soon.
+			end = now.Add(inputRecheck)
+		}
 		if now.Before(end) {
 			if r.next.IsZero() || end.Before(r.next) {
 				r.next = end
