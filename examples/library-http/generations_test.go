@@ -39,7 +39,7 @@ func (g *generations) start(addr string) {
 		g.t.Fatal(err)
 	}
 	defer logFile.Close()
-	cmd := exec.Command(g.exe, "-listen", addr, "-pid-file", g.pidFile, "-drain-timeout", "20s")
+	cmd := exec.Command(g.exe, "-listen", addr, "-pid-file", g.pidFile, "-drain-timeout", "20s", "-log-level", "debug")
 	// A file, not a pipe: every generation inherits it, and no goroutine
 	// of this process has to copy their output.
 	cmd.Stdout, cmd.Stderr = logFile, logFile
