@@ -26,9 +26,11 @@
 // that takes a connection idle for long from its pool just as the drain
 // begins. The connections still silent then are closed over a short
 // window ([Options.CloseWindow]), the longest silent first, not all at
-// one instant. On Linux a connection whose request already waits unread
-// in its socket is not silent, however late the server reads it (a machine
-// that stalls makes a server read late), and is not closed.
+// one instant. A busy machine can stall a process, and its local clients,
+// for longer than the grace: the time the drain itself stood still does
+// not count against any grace, and on Linux a connection whose request
+// already waits unread in its socket is not silent, however late the
+// server reads it, and is not closed.
 //
 // HTTP/2 connections are sent GOAWAY as soon as the drain begins, whatever
 // the HTTP/1 connections do; HTTP/2 clients then open their next streams

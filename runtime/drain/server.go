@@ -34,6 +34,10 @@ const DefaultCloseWindow = 250 * time.Millisecond
 // at once; the bound only guards against a missed wake-up.
 const maxWait = 100 * time.Millisecond
 
+// stallSlack is how late the drain loop may wake before it counts the
+// delay as a stall of the process.
+const stallSlack = 50 * time.Millisecond
+
 // Options configure a [Server].
 type Options struct {
 	// IdleGrace is how long an HTTP/1 connection must have been silent,
@@ -79,6 +83,7 @@ type Server struct {
 	serving    sync.WaitGroup
 	conns      map[net.Conn]*connInfo
 	drainStart time.Time
+	stalled    time.Duration // how long the drain was stalled, added to every grace
 }
 
 // New prepares srv to be drained. It wraps srv.Handler (nil means
@@ -258,8 +263,13 @@ func (d *Server) drainHTTP1(ctx context.Context) (int, error) {
 	timer := time.NewTimer(maxWait)
 	defer timer.Stop()
 	closed := 0
+	due := d.drainStart // when the loop should look next: at once
 	for {
-		s := d.sweep(time.Now())
+		now := time.Now()
+		if late := now.Sub(due); late > stallSlack {
+			d.addStall(late)
+		}
+		s := d.sweep(now)
 		if s.newHTTP2 {
 			d.goaway()
 		}
@@ -276,6 +286,7 @@ func (d *Server) drainHTTP1(ctx context.Context) (int, error) {
 			wait = min(wait, time.Until(s.next))
 		}
 		timer.Reset(wait)
+		due = time.Now().Add(wait)
 		select {
 		case <-ctx.Done():
 			return closed, ctx.Err()
@@ -283,6 +294,18 @@ func (d *Server) drainHTTP1(ctx context.Context) (int, error) {
 		case <-timer.C:
 		}
 	}
+}
+
+// addStall extends every grace by a stall of the process: the drain woke
+// late by d, so everything else on the machine (its clients, if they are
+// local) may have stood still as long. A connection must not lose its
+// grace to a stall: its client may be about to use it.
+func (d *Server) addStall(late time.Duration) {
+	d.mu.Lock()
+	d.stalled += late
+	total := d.stalled
+	d.mu.Unlock()
+	d.log.Debug("drain stalled; extending the grace periods", "stall", late, "total", total)
 }
 
 // forceClose closes every connection left and reports how many there were.

@@ -171,13 +171,14 @@ func silent(st http.ConnState) bool {
 // before the drain began is one its client may take from its pool at any
 // moment, and more likely so as the handover slows the client down. It
 // gets its grace after the drain began to be used once more, and its
-// share of the close window after that. Called with d.mu held.
+// share of the close window after that; time the drain stood still does
+// not count. Called with d.mu held.
 func (d *Server) closeAt(c net.Conn, ci *connInfo) time.Time {
 	end := ci.since.Add(d.silence(c, ci))
 	if floor := d.drainStart.Add(d.grace); end.Before(floor) {
 		end = floor
 	}
-	return end.Add(ci.offset)
+	return end.Add(ci.offset + d.stalled)
 }
 
 // spreadCloses gives the connections silent as the drain begins their
