@@ -283,7 +283,7 @@ func (d *Server) drainHTTP1(ctx context.Context) (int, error) {
 		}
 		wait := maxWait
 		if !s.next.IsZero() {
-			wait = min(wait, time.Until(s.next))
+			wait = max(0, min(wait, time.Until(s.next)))
 		}
 		timer.Reset(wait)
 		due = time.Now().Add(wait)
@@ -296,10 +296,11 @@ func (d *Server) drainHTTP1(ctx context.Context) (int, error) {
 	}
 }
 
-// addStall extends every grace by a stall of the process: the drain woke
-// late by d, so everything else on the machine (its clients, if they are
-// local) may have stood still as long. A connection must not lose its
-// grace to a stall: its client may be about to use it.
+// addStall extends every grace by a stall of the process: the drain loop
+// woke that much later than it meant to, so everything else on the machine
+// (its clients, if they are local) may have stood still as long. A
+// connection must not lose its grace to a stall: its client may be about
+// to use it.
 func (d *Server) addStall(late time.Duration) {
 	d.mu.Lock()
 	d.stalled += late
