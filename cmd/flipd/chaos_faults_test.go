@@ -29,12 +29,12 @@ func TestChaosParentKilledMidHandshakeChildServesAloneAndReloads(t *testing.T) {
 	g.holdAfter(1) // the reload's validation passes; the child's provisioning waits
 	old := d.pid()
 	d.writeConfig(config("two"))
-	syscall.Kill(old, syscall.SIGHUP)
+	signalPid(t, old, syscall.SIGHUP)
 	g.waitHeld(d)
 	d.waitFor("the new generation's process", func() bool { return len(d.alive()) == 2 })
 	load.finish(t, d)
 
-	syscall.Kill(old, syscall.SIGKILL)
+	signalPid(t, old, syscall.SIGKILL)
 	d.waitFor("the killed generation to be gone", func() bool { return !contains(d.alive(), old) })
 	load = startLoad("http://"+web+"/", 4) // waits in the accept queue
 	time.Sleep(200 * time.Millisecond)
@@ -43,7 +43,7 @@ func TestChaosParentKilledMidHandshakeChildServesAloneAndReloads(t *testing.T) {
 	child := d.oneGenerationServes(admin, web, "two")
 
 	d.writeConfig(config("three"))
-	syscall.Kill(child, syscall.SIGHUP)
+	signalPid(t, child, syscall.SIGHUP)
 	d.waitFor("a reload by the orphaned child", func() bool { p := d.pid(); return p != child && p != 0 })
 	d.oneGenerationServes(admin, web, "three")
 	load.finish(t, d)
@@ -207,7 +207,7 @@ func TestChaosDeletedBinaryConfigReloadStillWorks(t *testing.T) {
 	}
 	old, before := d.pid(), len(d.log())
 	d.writeConfig(config("three"))
-	syscall.Kill(old, syscall.SIGHUP)
+	signalPid(t, old, syscall.SIGHUP)
 	d.waitFor("the SIGHUP reload to end", func() bool {
 		p := d.pid()
 		return (p != 0 && p != old) || strings.Contains(d.log()[before:], "reload failed")

@@ -78,7 +78,7 @@ func (c *chaosCase) config(body string) string {
 func (c *chaosCase) reload() int {
 	old := c.d.pid()
 	c.d.writeConfig(c.config("two"))
-	syscall.Kill(old, syscall.SIGHUP)
+	signalPid(c.d.t, old, syscall.SIGHUP)
 	return old
 }
 
@@ -129,7 +129,7 @@ func TestChaosSignalsInEveryPhaseOfAnUpgrade(t *testing.T) {
 				if sig == syscall.SIGINT {
 					c.d.signalGroup(sig)
 				} else {
-					syscall.Kill(target, sig)
+					signalPid(t, target, sig)
 				}
 				time.Sleep(100 * time.Millisecond) // let the signal land first
 				c.releaseGate()

@@ -141,7 +141,7 @@ func (d *daemon) reload(config string) int {
 	d.t.Helper()
 	old := d.pid()
 	d.writeConfig(config)
-	syscall.Kill(old, syscall.SIGHUP)
+	signalPid(d.t, old, syscall.SIGHUP)
 	d.waitFor("a new generation after SIGHUP", func() bool { p := d.pid(); return p != 0 && p != old })
 	return d.pid()
 }
@@ -154,7 +154,7 @@ func (d *daemon) reloadFails(config string) string {
 	old := d.pid()
 	before := len(d.log())
 	d.writeConfig(config)
-	syscall.Kill(old, syscall.SIGHUP)
+	signalPid(d.t, old, syscall.SIGHUP)
 	d.waitFor("the reload to fail", func() bool { return strings.Contains(d.log()[before:], "reload failed") })
 	if p := d.pid(); p != old {
 		d.t.Fatalf("pid file changed from %d to %d after a failed reload", old, p)
@@ -253,4 +253,15 @@ func processesWith(arg string) []int {
 		}
 	}
 	return pids
+}
+
+// signalPid sends sig to pid, a process the test started. A pid of 0 or
+// less would signal the test's whole process group (a pid file read while
+// it was being replaced, say): that fails the test instead.
+func signalPid(t *testing.T, pid int, sig syscall.Signal) {
+	t.Helper()
+	if pid <= 0 {
+		t.Fatalf("refusing to send %v to pid %d: that would signal a process group", sig, pid)
+	}
+	syscall.Kill(pid, sig)
 }

@@ -39,7 +39,7 @@ func (g *generations) start(addr string) {
 		g.t.Fatal(err)
 	}
 	defer logFile.Close()
-	cmd := exec.Command(g.exe, "-listen", addr, "-pid-file", g.pidFile, "-drain-timeout", "20s")
+	cmd := exec.Command(g.exe, "-listen", addr, "-pid-file", g.pidFile, "-drain-timeout", "20s", "-log-level", "debug")
 	// A file, not a pipe: every generation inherits it, and no goroutine
 	// of this process has to copy their output.
 	cmd.Stdout, cmd.Stderr = logFile, logFile
@@ -72,31 +72,34 @@ func (g *generations) upgrade(timeout time.Duration) (sent int) {
 	g.t.Helper()
 	cur := g.current()
 	deadline := time.Now().Add(timeout)
-	for time.Now().Before(deadline) {
-		if err := syscall.Kill(cur, syscall.SIGHUP); err != nil {
-			g.t.Fatalf("SIGHUP to generation pid %d: %v", cur, err)
+	var resend time.Time // zero: send now
+	for {
+		// Checked before the pid file: a handover can complete and the
+		// old generation drain and exit between the two looks. Both are
+		// checked before every SIGHUP: when this process was stalled for
+		// longer than the resend interval (a busy machine), the upgrade
+		// the last SIGHUP asked for may be over and the generation gone.
+		exited := g.exited(cur)
+		if pid, err := g.readPID(); err == nil && pid != cur {
+			g.pids = append(g.pids, pid)
+			return sent
 		}
-		sent++
-		resend := time.Now().Add(time.Second)
-		if resend.After(deadline) {
-			resend = deadline
+		if exited {
+			g.t.Fatalf("pid %d exited while upgrading, and the pid file still names it", cur)
 		}
-		for time.Now().Before(resend) {
-			// Checked before the pid file: a handover can complete and the
-			// old generation drain and exit between the two looks.
-			exited := g.exited(cur)
-			if pid, err := g.readPID(); err == nil && pid != cur {
-				g.pids = append(g.pids, pid)
-				return sent
+		now := time.Now()
+		if now.After(deadline) {
+			g.t.Fatalf("no new generation after %v and %d SIGHUPs to pid %d", timeout, sent, cur)
+		}
+		if !now.Before(resend) {
+			if err := syscall.Kill(cur, syscall.SIGHUP); err != nil && !errors.Is(err, syscall.ESRCH) {
+				g.t.Fatalf("SIGHUP to generation pid %d: %v", cur, err)
 			}
-			if exited {
-				g.t.Fatalf("pid %d exited while upgrading, and the pid file still names it", cur)
-			}
-			time.Sleep(poll)
+			sent++
+			resend = now.Add(time.Second)
 		}
+		time.Sleep(poll)
 	}
-	g.t.Fatalf("no new generation after %v and %d SIGHUPs to pid %d", timeout, sent, cur)
-	return sent
 }
 
 // waitDraining waits until at most max generations older than the current

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptrace"
 	"os"
 	"sort"
 	"strconv"
@@ -20,6 +21,11 @@ import (
 const (
 	keepAliveClients = 8 // POST in a loop over one keep-alive connection each
 	newConnClients   = 4 // GET and POST over a new connection per request
+	// pacedClients POST over one keep-alive connection each, every
+	// paceEvery: about 2,000 POSTs a second in all, with each connection
+	// idle between its requests, as most clients' connections are.
+	pacedClients = 32
+	paceEvery    = 16 * time.Millisecond
 	// maxPerClient bounds each client's loop whatever its context does.
 	maxPerClient   = 200_000
 	requestTimeout = 10 * time.Second
@@ -34,6 +40,21 @@ func runLoad(ctx context.Context, url string, tl *tally) (wait func()) {
 		wg.Go(func() {
 			defer tr.CloseIdleConnections()
 			loop(ctx, &http.Client{Transport: tr}, url, tl, "keep-alive", func(int) string { return http.MethodPost }, i)
+		})
+	}
+	for i := range pacedClients {
+		tr := &http.Transport{MaxIdleConnsPerHost: 1}
+		wg.Go(func() {
+			defer tr.CloseIdleConnections()
+			tick := time.NewTicker(paceEvery)
+			defer tick.Stop()
+			loop(ctx, &http.Client{Transport: tr}, url, tl, "paced", func(int) string {
+				select {
+				case <-tick.C:
+				case <-ctx.Done():
+				}
+				return http.MethodPost
+			}, i)
 		})
 	}
 	for i := range newConnClients {
@@ -71,9 +92,11 @@ func request(c *http.Client, url, method, body string) (gen int, failure string,
 	if err != nil {
 		return 0, "request", err
 	}
+	var conn connTrace
+	req = req.WithContext(httptrace.WithClientTrace(ctx, conn.trace()))
 	resp, err := c.Do(req)
 	if err != nil {
-		return 0, method + " " + errKind(err), err
+		return 0, method + " " + errKind(err), fmt.Errorf("%w (%s)", err, &conn)
 	}
 	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)
@@ -91,6 +114,40 @@ func request(c *http.Client, url, method, body string) (gen int, failure string,
 		return 0, "POST wrong length", fmt.Errorf("sent %d bytes, server read %d", len(body), ans["bytes"])
 	}
 	return ans["generation"], "", nil
+}
+
+// connTrace records which connection a request went out on and when, so
+// that a failure can be matched with the server's log.
+type connTrace struct {
+	mu     sync.Mutex
+	local  string
+	reused bool
+	wrote  time.Time
+}
+
+func (ct *connTrace) trace() *httptrace.ClientTrace {
+	return &httptrace.ClientTrace{
+		GotConn: func(info httptrace.GotConnInfo) {
+			ct.mu.Lock()
+			defer ct.mu.Unlock()
+			ct.local, ct.reused = info.Conn.LocalAddr().String(), info.Reused
+		},
+		WroteRequest: func(httptrace.WroteRequestInfo) {
+			ct.mu.Lock()
+			defer ct.mu.Unlock()
+			ct.wrote = time.Now()
+		},
+	}
+}
+
+func (ct *connTrace) String() string {
+	ct.mu.Lock()
+	defer ct.mu.Unlock()
+	wrote := "never"
+	if !ct.wrote.IsZero() {
+		wrote = fmt.Sprintf("%v before the failure, at %s", time.Since(ct.wrote).Round(time.Microsecond), ct.wrote.UTC().Format("15:04:05.000000"))
+	}
+	return fmt.Sprintf("connection from %s, reused %v, request written %s", ct.local, ct.reused, wrote)
 }
 
 // parseAnswer parses "generation=N pid=P [bytes=K]".
@@ -180,6 +237,6 @@ func (tl *tally) kindsSummary() string {
 func (tl *tally) String() string {
 	tl.mu.Lock()
 	defer tl.mu.Unlock()
-	return fmt.Sprintf("%d requests (%d keep-alive, %d new-conn), %d failed, served by %d generations",
-		tl.requests, tl.byClient["keep-alive"], tl.byClient["new-conn"], tl.failures, len(tl.gens))
+	return fmt.Sprintf("%d requests (%d keep-alive, %d paced keep-alive, %d new-conn), %d failed, served by %d generations",
+		tl.requests, tl.byClient["keep-alive"], tl.byClient["paced"], tl.byClient["new-conn"], tl.failures, len(tl.gens))
 }

@@ -47,6 +47,7 @@ type config struct {
 	listen       string
 	pidFile      string
 	drainTimeout time.Duration
+	logLevel     string
 }
 
 func main() {
@@ -54,9 +55,15 @@ func main() {
 	flag.StringVar(&cfg.listen, "listen", "127.0.0.1:8080", "`address` to serve HTTP on")
 	flag.StringVar(&cfg.pidFile, "pid-file", "", "`file` that names the pid of the serving generation")
 	flag.DurationVar(&cfg.drainTimeout, "drain-timeout", 30*time.Second, "how long an old generation may drain before it closes what is left")
+	flag.StringVar(&cfg.logLevel, "log-level", "info", "`level` of the log: trace, debug, info, warn or error")
 	flag.Parse()
 
-	log := hclog.New(&hclog.LoggerOptions{Name: "library-http", Output: os.Stderr}).With("pid", os.Getpid())
+	level := hclog.LevelFromString(cfg.logLevel)
+	if level == hclog.NoLevel {
+		fmt.Fprintf(os.Stderr, "library-http: -log-level %q: want trace, debug, info, warn or error\n", cfg.logLevel)
+		os.Exit(2)
+	}
+	log := hclog.New(&hclog.LoggerOptions{Name: "library-http", Output: os.Stderr, Level: level}).With("pid", os.Getpid())
 	if err := run(cfg, log); err != nil {
 		log.Error("exiting", "error", err)
 		os.Exit(1)

@@ -72,9 +72,10 @@ type Server struct {
 	H2C bool `json:"h2c,omitempty"`
 
 	// DrainIdleGrace is how long, while draining, an HTTP/1 keep-alive
-	// connection must have been silent before it is closed: a client that
-	// sends its next request sooner is answered, with "Connection: close",
-	// instead of racing the close. Default: "1s".
+	// connection must have been silent before it is closed, counted from
+	// when the drain began at the earliest: a client that sends its next
+	// request sooner is answered, with "Connection: close", instead of
+	// racing the close. Default: "1s".
 	DrainIdleGrace duration `json:"drain_idle_grace,omitempty"`
 
 	log   hclog.Logger

@@ -19,11 +19,23 @@
 // connection on its own. Once draining, every HTTP/1 response carries
 // "Connection: close", so each connection ends cleanly after its next
 // reply, and the client opens a new connection to the new process. Only
-// connections that stay silent for [Options.IdleGrace] are closed by force:
-// a client that is still using its connection sends its next request well
-// before that and is answered. When the HTTP/1 connections are gone,
-// [http.Server.Shutdown] sends GOAWAY to the HTTP/2 connections, which
-// HTTP/2 clients handle without losing requests.
+// connections that stay silent are closed by force, and only after
+// [Options.IdleGrace] counted both from when they went silent and from
+// when the drain began: a client that is still using its connection sends
+// its next request well before that and is answered, and so is a client
+// that takes a connection idle for long from its pool just as the drain
+// begins. The connections still silent then are closed over a short
+// window ([Options.CloseWindow]), the longest silent first, not all at
+// one instant. A busy machine can stall a process, and its local clients,
+// for longer than the grace: the time the drain itself stood still does
+// not count against any grace, and on Linux a connection whose request
+// already waits unread in its socket is not silent, however late the
+// server reads it, and is not closed.
+//
+// HTTP/2 connections are sent GOAWAY as soon as the drain begins, whatever
+// the HTTP/1 connections do; HTTP/2 clients then open their next streams
+// on a new connection, to the new process, without losing a request. The
+// drain waits for the streams in flight to finish.
 //
 // [Conns] does the same for plain TCP connections, which have no protocol
 // to ask the peer to go away: it waits for them to close and closes the

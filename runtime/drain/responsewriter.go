@@ -20,7 +20,13 @@ func (d *Server) wrap(next http.Handler) http.Handler {
 			ci.proto.Store(proto)
 		}
 		if proto == protoHTTP2 {
-			// HTTP/2 has no "Connection" header; Shutdown sends GOAWAY.
+			// HTTP/2 has no "Connection" header: net/http's HTTP/2 server
+			// takes "Connection: close" to mean GOAWAY. Shutdown sends it
+			// as the drain begins; this covers a connection that began
+			// HTTP/2 since, and an HTTP/2 server that New could not reach.
+			if d.draining.Load() {
+				w.Header().Set("Connection", "close")
+			}
 			next.ServeHTTP(w, r)
 			return
 		}

@@ -24,16 +24,35 @@ import (
 // generation that lingers that much longer after its last reply.
 const DefaultIdleGrace = time.Second
 
+// DefaultCloseWindow is the CloseWindow used when [Options.CloseWindow] is
+// zero: long enough that a client with many idle connections does not see
+// them all fail at the same moment, short enough not to delay the end of
+// the drain by much.
+const DefaultCloseWindow = 250 * time.Millisecond
+
 // maxWait bounds each wait of the drain loop. State changes wake the loop
 // at once; the bound only guards against a missed wake-up.
 const maxWait = 100 * time.Millisecond
+
+// stallSlack is how late the drain loop may wake before it counts the
+// delay as a stall of the process.
+const stallSlack = 50 * time.Millisecond
 
 // Options configure a [Server].
 type Options struct {
 	// IdleGrace is how long an HTTP/1 connection must have been silent,
 	// idle between requests or new without a first request, before
-	// Shutdown closes it. Zero means [DefaultIdleGrace].
+	// Shutdown closes it. The time counts from when the drain began as
+	// well: a connection that was idle long before gets IdleGrace after
+	// the drain begins to be used once more (and answered with
+	// "Connection: close"). Zero means [DefaultIdleGrace].
 	IdleGrace time.Duration
+
+	// CloseWindow spreads the closes of the connections silent when the
+	// drain began over this long after their grace ends, the longest
+	// silent first, rather than closing them all at one instant. Zero
+	// means [DefaultCloseWindow]; a negative value closes them at once.
+	CloseWindow time.Duration
 
 	// Logger receives the drain's progress. Nil discards it.
 	Logger hclog.Logger
@@ -47,20 +66,24 @@ type Options struct {
 // Connections that a handler hijacks, such as WebSockets, are no longer
 // tracked; as with [http.Server.Shutdown], the caller must close them.
 type Server struct {
-	srv   *http.Server
-	grace time.Duration
-	log   hclog.Logger
-	h2c   bool // srv serves HTTP/2 over plain TCP
+	srv    *http.Server
+	grace  time.Duration
+	window time.Duration // CloseWindow, or 0 for none
+	log    hclog.Logger
+	h2c    bool         // srv serves HTTP/2 over plain TCP
+	h2     *http.Server // its Shutdown sends GOAWAY to HTTP/2 connections; nil if not ours
 
 	// draining is written under mu, so that serve never records a listener
 	// after Shutdown has collected them, and read without it by handlers.
 	draining atomic.Bool
 	wake     chan struct{} // pokes the drain loop when a connection changes state
 
-	mu        sync.Mutex
-	listeners map[*net.Listener]struct{}
-	serving   sync.WaitGroup
-	conns     map[net.Conn]*connInfo
+	mu         sync.Mutex
+	listeners  map[*net.Listener]struct{}
+	serving    sync.WaitGroup
+	conns      map[net.Conn]*connInfo
+	drainStart time.Time
+	stalled    time.Duration // how long the drain was stalled, added to every grace
 }
 
 // New prepares srv to be drained. It wraps srv.Handler (nil means
@@ -70,10 +93,18 @@ type Server struct {
 // New must be called before srv serves. (The h2c package of
 // golang.org/x/net hijacks its connections, so the drain does not see
 // them.)
+//
+// Unless srv.TLSNextProto is already set, New also has net/http set up its
+// HTTP/2 server in srv.TLSNextProto, in a way that lets Shutdown send
+// GOAWAY to HTTP/2 connections as soon as the drain begins. If the caller
+// set TLSNextProto (golang.org/x/net/http2.ConfigureServer does), HTTP/2
+// connections get GOAWAY with their first response once the drain has
+// begun, and at the latest when the HTTP/1 connections are gone.
 func New(srv *http.Server, opts Options) *Server {
 	d := &Server{
 		srv:       srv,
 		grace:     opts.IdleGrace,
+		window:    opts.CloseWindow,
 		log:       opts.Logger,
 		h2c:       srv.Protocols != nil && srv.Protocols.UnencryptedHTTP2(),
 		wake:      make(chan struct{}, 1),
@@ -83,9 +114,16 @@ func New(srv *http.Server, opts Options) *Server {
 	if d.grace <= 0 {
 		d.grace = DefaultIdleGrace
 	}
+	switch {
+	case d.window == 0:
+		d.window = DefaultCloseWindow
+	case d.window < 0:
+		d.window = 0
+	}
 	if d.log == nil {
 		d.log = hclog.NewNullLogger()
 	}
+	d.h2 = installHTTP2(srv)
 	d.install()
 	return d
 }
@@ -147,12 +185,14 @@ func (d *Server) OpenConns() int {
 
 // Shutdown drains the server and returns once every connection is closed.
 //
-// It closes the listeners passed to Serve and waits for Serve to return, so
-// that every accepted connection is tracked. Then, until no HTTP/1
-// connection is left, it leaves busy connections alone (their replies carry
-// "Connection: close") and closes those silent for IdleGrace. Finally it
-// calls [http.Server.Shutdown], which sends GOAWAY to HTTP/2 connections
-// and waits for their streams to finish.
+// It sends GOAWAY to the HTTP/2 connections at once (see [New] for when it
+// cannot), closes the listeners passed to Serve and waits for Serve to
+// return, so that every accepted connection is tracked. Then, until no
+// HTTP/1 connection is left, it leaves busy connections alone (their
+// replies carry "Connection: close") and closes the silent ones: each
+// after IdleGrace of silence, counted from when the drain began at the
+// earliest, plus its share of CloseWindow. Finally it calls
+// [http.Server.Shutdown], which waits for the HTTP/2 streams to finish.
 //
 // If ctx ends first, Shutdown closes every remaining connection with
 // [http.Server.Close] and returns an error that says how many it closed and
@@ -161,11 +201,13 @@ func (d *Server) Shutdown(ctx context.Context) error {
 	start := time.Now()
 	d.mu.Lock()
 	d.draining.Store(true)
+	d.drainStart = start
 	listeners := make([]net.Listener, 0, len(d.listeners))
 	for ln := range d.listeners {
 		listeners = append(listeners, *ln)
 	}
 	d.mu.Unlock()
+	d.goaway()
 	d.log.Info("draining http server", "listeners", len(listeners), "open_conns", d.OpenConns())
 
 	for _, ln := range listeners {
@@ -176,13 +218,17 @@ func (d *Server) Shutdown(ctx context.Context) error {
 	if err := d.waitServing(ctx); err != nil {
 		return d.forceClose(ctx)
 	}
+	d.spreadCloses()
 
 	closed, err := d.drainHTTP1(ctx)
 	if err != nil {
 		return d.forceClose(ctx)
 	}
-	// No HTTP/1 connection is left for net/http to cut short; GOAWAY the
-	// HTTP/2 ones.
+	// A connection may have begun HTTP/2 since the last GOAWAY.
+	d.goaway()
+	// No HTTP/1 connection is left for net/http to cut short; wait for the
+	// HTTP/2 ones (and send them GOAWAY, if New could not arrange it
+	// earlier).
 	if err := d.srv.Shutdown(ctx); err != nil {
 		if ctx.Err() != nil {
 			return d.forceClose(ctx)
@@ -217,21 +263,30 @@ func (d *Server) drainHTTP1(ctx context.Context) (int, error) {
 	timer := time.NewTimer(maxWait)
 	defer timer.Stop()
 	closed := 0
+	due := d.drainStart // when the loop should look next: at once
 	for {
-		left, silent, next := d.sweep(time.Now())
-		for _, c := range silent {
+		now := time.Now()
+		if late := now.Sub(due); late > stallSlack {
+			d.addStall(late)
+		}
+		s := d.sweep(now)
+		if s.newHTTP2 {
+			d.goaway()
+		}
+		for _, c := range s.silent {
 			d.log.Debug("closing silent connection", "remote", c.RemoteAddr())
 			c.Close()
 		}
-		closed += len(silent)
-		if left == 0 {
+		closed += len(s.silent)
+		if s.left == 0 {
 			return closed, nil
 		}
 		wait := maxWait
-		if !next.IsZero() {
-			wait = min(wait, time.Until(next))
+		if !s.next.IsZero() {
+			wait = max(0, min(wait, time.Until(s.next)))
 		}
 		timer.Reset(wait)
+		due = time.Now().Add(wait)
 		select {
 		case <-ctx.Done():
 			return closed, ctx.Err()
@@ -239,6 +294,19 @@ func (d *Server) drainHTTP1(ctx context.Context) (int, error) {
 		case <-timer.C:
 		}
 	}
+}
+
+// addStall extends every grace by a stall of the process: the drain loop
+// woke that much later than it meant to, so everything else on the machine
+// (its clients, if they are local) may have stood still as long. A
+// connection must not lose its grace to a stall: its client may be about
+// to use it.
+func (d *Server) addStall(late time.Duration) {
+	d.mu.Lock()
+	d.stalled += late
+	total := d.stalled
+	d.mu.Unlock()
+	d.log.Debug("drain stalled; extending the grace periods", "stall", late, "total", total)
 }
 
 // forceClose closes every connection left and reports how many there were.

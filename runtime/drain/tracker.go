@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"net"
 	"net/http"
+	"slices"
 	"sync/atomic"
 	"time"
 )
@@ -20,8 +21,10 @@ const (
 // proto are guarded by Server.mu.
 type connInfo struct {
 	state   http.ConnState
-	since   time.Time // when the connection entered state
-	closing bool      // the drain closed it and waits for net/http to notice
+	since   time.Time     // when the connection entered state
+	closing bool          // the drain closed it and waits for net/http to notice
+	goaway  bool          // the drain has sent GOAWAY since it knew this is HTTP/2
+	offset  time.Duration // its share of the close window
 
 	// proto is learned from the TLS handshake, or else from the first
 	// request that reaches the handler.
@@ -106,37 +109,97 @@ func (d *Server) connState(c net.Conn, st http.ConnState) {
 	}
 }
 
-// sweep marks the HTTP/1 connections silent for the grace period as
-// closing and returns them, to be closed outside the lock. It reports how
-// many HTTP/1 connections are left, including those, and when the next
-// one's grace period ends (zero if none is waiting).
-func (d *Server) sweep(now time.Time) (left int, silent []net.Conn, next time.Time) {
+// inputRecheck is how soon the drain looks again at a connection it would
+// have closed but whose request waits unread in its socket.
+const inputRecheck = 10 * time.Millisecond
+
+// sweepResult is what one look at the connections found.
+type sweepResult struct {
+	left     int        // HTTP/1 connections open, including silent
+	silent   []net.Conn // HTTP/1 connections to close now
+	next     time.Time  // when the next one's grace ends; zero if none waits
+	newHTTP2 bool       // some connection is known to be HTTP/2 since the last look
+}
+
+// sweep marks the HTTP/1 connections whose silence has lasted long enough
+// as closing and returns them, to be closed outside the lock.
+func (d *Server) sweep(now time.Time) sweepResult {
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	var r sweepResult
 	for c, ci := range d.conns {
 		if ci.closing {
-			left++
+			r.left++
 			continue
 		}
 		if d.isHTTP2(c, ci) {
+			if !ci.goaway {
+				ci.goaway, r.newHTTP2 = true, true
+			}
 			continue
 		}
-		left++
+		r.left++
 		// An active connection's reply carries "Connection: close".
-		if ci.state != http.StateNew && ci.state != http.StateIdle {
+		if !silent(ci.state) {
 			continue
 		}
-		end := ci.since.Add(d.silence(c, ci))
+		end := d.closeAt(c, ci)
+		if !now.Before(end) && hasInput(c) {
+			// Its request has arrived; net/http reads it soon.
+			end = now.Add(inputRecheck)
+		}
 		if now.Before(end) {
-			if next.IsZero() || end.Before(next) {
-				next = end
+			if r.next.IsZero() || end.Before(r.next) {
+				r.next = end
 			}
 			continue
 		}
 		ci.closing = true
-		silent = append(silent, c)
+		r.silent = append(r.silent, c)
 	}
-	return left, silent, next
+	return r
+}
+
+// silent reports whether a connection in state st waits for a request: a
+// close then races the client's next request.
+func silent(st http.ConnState) bool {
+	return st == http.StateNew || st == http.StateIdle
+}
+
+// closeAt is when the drain closes c if it stays silent. Its silence must
+// have lasted long enough, and so must the drain: a connection idle long
+// before the drain began is one its client may take from its pool at any
+// moment, and more likely so as the handover slows the client down. It
+// gets its grace after the drain began to be used once more, and its
+// share of the close window after that; time the drain stood still does
+// not count. Called with d.mu held.
+func (d *Server) closeAt(c net.Conn, ci *connInfo) time.Time {
+	end := ci.since.Add(d.silence(c, ci))
+	if floor := d.drainStart.Add(d.grace); end.Before(floor) {
+		end = floor
+	}
+	return end.Add(ci.offset + d.stalled)
+}
+
+// spreadCloses gives the connections silent as the drain begins their
+// shares of the close window, the longest silent first, so that those
+// still silent at the end of their grace are not all closed at once.
+func (d *Server) spreadCloses() {
+	if d.window <= 0 {
+		return
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	var waiting []*connInfo
+	for c, ci := range d.conns {
+		if !ci.closing && silent(ci.state) && !d.isHTTP2(c, ci) {
+			waiting = append(waiting, ci)
+		}
+	}
+	slices.SortFunc(waiting, func(a, b *connInfo) int { return a.since.Compare(b.since) })
+	for i, ci := range waiting {
+		ci.offset = d.window * time.Duration(i) / time.Duration(len(waiting))
+	}
 }
 
 // silence is how long c may stay silent before the drain closes it. A new

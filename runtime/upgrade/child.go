@@ -203,6 +203,27 @@ func (c *child) reap(grace time.Duration) {
 	c.exited <- state
 }
 
+// handedOver describes the child that took over, with a channel closed
+// when it exits.
+func (c *child) handedOver() Child {
+	exited := make(chan struct{})
+	var state *os.ProcessState
+	go func() {
+		state = <-c.exited
+		c.exited <- state
+		close(exited)
+	}()
+	return Child{Pid: c.proc.Pid, Generation: c.generation, Exited: exited,
+		ExitState: func() *os.ProcessState {
+			select {
+			case <-exited:
+				return state
+			default:
+				return nil
+			}
+		}}
+}
+
 func (c *child) failure(reason FailureReason, fill func(*ChildError)) *ChildError {
 	e := &ChildError{Generation: c.generation, Pid: c.proc.Pid, Reason: reason, ExitCode: -1}
 	if fill != nil {

@@ -75,7 +75,7 @@ func (u *Upgrader) run() {
 			}
 			u.children = append(u.children, res.child)
 			u.log.Info("handed over to new generation", "child_pid", res.child.proc.Pid)
-			res.req.reply <- upgradeReply{child: Child{Pid: res.child.proc.Pid, Generation: res.child.generation}}
+			res.req.reply <- upgradeReply{child: res.child.handedOver()}
 			exit()
 			// The sockets live on in the new generation; this one keeps
 			// only what its own listeners hold until it drains. Closing

@@ -97,6 +97,13 @@ type upgradeReply struct {
 type Child struct {
 	Pid        int
 	Generation int
+	// Exited is closed when the new generation's process has exited
+	// (this process reaps it, also after the handover), with its exit
+	// status in ExitState. A new generation that exits while older ones
+	// still drain either handed over in turn or left nothing serving.
+	Exited <-chan struct{}
+	// ExitState, once Exited is closed, returns how the process ended.
+	ExitState func() *os.ProcessState
 }
 
 // UpgradeOptions tune one upgrade.

@@ -1,0 +1,320 @@
+// Package container_test checks examples/container without docker or
+// kubectl: the Dockerfile, the Kubernetes manifest and the config they
+// share must agree with each other and with what flipd accepts.
+package container_test
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"errors"
+	"io"
+	"os"
+	"path"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/flipd/flipd/runtime"
+
+	_ "github.com/flipd/flipd/modules/standard"
+)
+
+// instruction is one Dockerfile instruction, continuation lines joined.
+type instruction struct {
+	cmd  string // upper case
+	args string
+}
+
+func readDockerfile(t *testing.T) []instruction {
+	t.Helper()
+	f, err := os.Open("Dockerfile")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var out []instruction
+	var cur strings.Builder
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		line := strings.TrimSpace(sc.Text())
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		if more, ok := strings.CutSuffix(line, "\\"); ok {
+			cur.WriteString(more + " ")
+			continue
+		}
+		cur.WriteString(line)
+		cmd, args, _ := strings.Cut(cur.String(), " ")
+		out = append(out, instruction{strings.ToUpper(cmd), strings.TrimSpace(args)})
+		cur.Reset()
+	}
+	if err := sc.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// finalStage is the instructions after the last FROM.
+func finalStage(ins []instruction) []instruction {
+	last := 0
+	for i, in := range ins {
+		if in.cmd == "FROM" {
+			last = i
+		}
+	}
+	return ins[last:]
+}
+
+func args(ins []instruction, cmd string) []string {
+	var out []string
+	for _, in := range ins {
+		if in.cmd == cmd {
+			out = append(out, in.args)
+		}
+	}
+	return out
+}
+
+// containerConfig is examples/container/flipd.json, decoded.
+func containerConfig(t *testing.T) (raw []byte, cfg *runtime.Config) {
+	t.Helper()
+	raw, err := os.ReadFile("flipd.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err = runtime.ParseConfig(raw)
+	if err != nil {
+		t.Fatalf("flipd.json: %v", err)
+	}
+	return raw, cfg
+}
+
+func TestTheContainerConfigIsValidAndKeepsAdminOnAUnixSocket(t *testing.T) {
+	raw, cfg := containerConfig(t)
+	if err := runtime.Validate(raw); err != nil {
+		t.Fatalf("flipd.json does not validate: %v", err)
+	}
+	if !strings.HasPrefix(cfg.Admin.Listen, "unix//run/flipd/") {
+		t.Errorf("admin.listen is %q, want a unix socket in the /run/flipd volume", cfg.Admin.Listen)
+	}
+}
+
+func TestTheDockerfileBuildsAStaticNonRootImageThatRunsSupervised(t *testing.T) {
+	ins := readDockerfile(t)
+	froms := args(ins, "FROM")
+	if len(froms) < 2 || !strings.HasSuffix(strings.ToLower(froms[0]), " as build") {
+		t.Fatalf("FROM lines %q, want a multi-stage build whose first stage is named build", froms)
+	}
+	if runs := strings.Join(args(ins, "RUN"), "\n"); !strings.Contains(runs, "CGO_ENABLED=0") || !strings.Contains(runs, "go build") {
+		t.Errorf("the build stage does not build a static binary (CGO_ENABLED=0 go build): %q", runs)
+	}
+
+	final := finalStage(ins)
+	users := args(final, "USER")
+	if len(users) == 0 {
+		t.Fatal("the final stage runs as root: no USER")
+	}
+	if u, _, _ := strings.Cut(users[len(users)-1], ":"); u == "root" || u == "0" {
+		t.Errorf("the final stage runs as %q, want a non-root user", users[len(users)-1])
+	}
+	if s := args(final, "STOPSIGNAL"); len(s) != 1 || s[0] != "SIGTERM" {
+		t.Errorf("STOPSIGNAL %q, want SIGTERM", s)
+	}
+	volumes := strings.Join(args(final, "VOLUME"), " ")
+	_, cfg := containerConfig(t)
+	adminDir := path.Dir(strings.TrimPrefix(cfg.Admin.Listen, "unix/"))
+	if !strings.Contains(volumes, `"`+adminDir+`"`) {
+		t.Errorf("VOLUME %s does not hold the admin socket's directory %s", volumes, adminDir)
+	}
+
+	entry := entrypoint(t, final)
+	supervised := []string{"/flipd", "supervise", "--", "/flipd", "run", "--config"}
+	if len(entry) != len(supervised)+1 || !slices.Equal(entry[:len(supervised)], supervised) {
+		t.Fatalf("ENTRYPOINT %q, want %q CONFIG: the supervisor as PID 1", entry, supervised)
+	}
+	configPath := entry[len(entry)-1]
+	copies := args(final, "COPY")
+	if !slices.Contains(copies, "examples/container/flipd.json "+configPath) {
+		t.Errorf("no COPY puts examples/container/flipd.json at %s, where the entrypoint reads it: %q", configPath, copies)
+	}
+	for _, c := range args(ins, "COPY") {
+		if strings.HasPrefix(c, "--from=") {
+			continue
+		}
+		fields := strings.Fields(c)
+		for _, src := range fields[:len(fields)-1] {
+			if _, err := os.Stat(filepath.Join("..", "..", src)); err != nil {
+				t.Errorf("COPY %s: %v", c, err)
+			}
+		}
+	}
+}
+
+func entrypoint(t *testing.T, final []instruction) []string {
+	t.Helper()
+	e := args(final, "ENTRYPOINT")
+	var entry []string
+	if len(e) != 1 || json.Unmarshal([]byte(e[0]), &entry) != nil {
+		t.Fatalf("ENTRYPOINT %q, want one, in exec (JSON) form, so that PID 1 is flipd and not a shell", e)
+	}
+	return entry
+}
+
+// manifest is the part of a Kubernetes object these tests read.
+type manifest struct {
+	Kind     string `yaml:"kind"`
+	Metadata struct {
+		Name   string            `yaml:"name"`
+		Labels map[string]string `yaml:"labels"`
+	} `yaml:"metadata"`
+	Data map[string]string `yaml:"data"`
+	Spec struct {
+		Selector yaml.Node `yaml:"selector"`
+		Template struct {
+			Metadata struct {
+				Labels map[string]string `yaml:"labels"`
+			} `yaml:"metadata"`
+			Spec podSpec `yaml:"spec"`
+		} `yaml:"template"`
+	} `yaml:"spec"`
+}
+
+type podSpec struct {
+	TerminationGracePeriodSeconds int `yaml:"terminationGracePeriodSeconds"`
+	SecurityContext               struct {
+		RunAsNonRoot bool `yaml:"runAsNonRoot"`
+	} `yaml:"securityContext"`
+	Containers []struct {
+		Ports []struct {
+			Name          string `yaml:"name"`
+			ContainerPort int    `yaml:"containerPort"`
+		} `yaml:"ports"`
+		ReadinessProbe struct {
+			HTTPGet struct {
+				Path string `yaml:"path"`
+				Port string `yaml:"port"`
+			} `yaml:"httpGet"`
+		} `yaml:"readinessProbe"`
+		Lifecycle struct {
+			PreStop struct {
+				Sleep struct {
+					Seconds int `yaml:"seconds"`
+				} `yaml:"sleep"`
+			} `yaml:"preStop"`
+		} `yaml:"lifecycle"`
+		VolumeMounts []struct {
+			Name      string `yaml:"name"`
+			MountPath string `yaml:"mountPath"`
+		} `yaml:"volumeMounts"`
+	} `yaml:"containers"`
+	Volumes []struct {
+		Name      string `yaml:"name"`
+		ConfigMap *struct {
+			Name string `yaml:"name"`
+		} `yaml:"configMap"`
+	} `yaml:"volumes"`
+}
+
+func readManifests(t *testing.T) map[string]manifest {
+	t.Helper()
+	b, err := os.ReadFile("kubernetes.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]manifest{}
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	for {
+		var m manifest
+		err := dec.Decode(&m)
+		if errors.Is(err, io.EOF) {
+			return out
+		}
+		if err != nil {
+			t.Fatalf("kubernetes.yaml: %v", err)
+		}
+		out[m.Kind] = m
+	}
+}
+
+func TestTheKubernetesManifestServesTheConfigAndStopsCleanly(t *testing.T) {
+	ms := readManifests(t)
+	cm, dep, svc := ms["ConfigMap"], ms["Deployment"], ms["Service"]
+	if cm.Kind == "" || dep.Kind == "" || svc.Kind == "" {
+		t.Fatalf("kubernetes.yaml holds %d objects, want a ConfigMap, a Deployment and a Service", len(ms))
+	}
+	raw, cfg := containerConfig(t)
+	var want, got any
+	json.Unmarshal(raw, &want)
+	if err := json.Unmarshal([]byte(cm.Data["flipd.json"]), &got); err != nil {
+		t.Fatalf("the ConfigMap's flipd.json is not JSON: %v", err)
+	}
+	if !jsonEqual(want, got) {
+		t.Error("the ConfigMap's flipd.json differs from examples/container/flipd.json")
+	}
+
+	pod := dep.Spec.Template.Spec
+	if len(pod.Containers) != 1 {
+		t.Fatalf("%d containers, want 1", len(pod.Containers))
+	}
+	c := pod.Containers[0]
+	if !pod.SecurityContext.RunAsNonRoot {
+		t.Error("the pod does not require runAsNonRoot")
+	}
+	if p := c.ReadinessProbe.HTTPGet; p.Path != "/health" || p.Port != "http" {
+		t.Errorf("readiness probe %+v, want GET /health on the http port", p)
+	}
+	if !strings.Contains(cm.Data["flipd.json"], `"path": ["/health"]`) {
+		t.Error("the config has no /health route for the readiness probe")
+	}
+	if len(c.Ports) != 1 || c.Ports[0].Name != "http" || !strings.Contains(cm.Data["flipd.json"], `"tcp/:`+strconv.Itoa(c.Ports[0].ContainerPort)+`"`) {
+		t.Errorf("container ports %+v do not match the config's listener", c.Ports)
+	}
+	sleep := c.Lifecycle.PreStop.Sleep.Seconds
+	if sleep <= 0 {
+		t.Error("no preStop sleep: the pod would stop before its endpoint is removed")
+	}
+	drain := time.Duration(cfg.Upgrade.DrainTimeout)
+	if grace := time.Duration(pod.TerminationGracePeriodSeconds) * time.Second; grace <= time.Duration(sleep)*time.Second+drain {
+		t.Errorf("terminationGracePeriodSeconds %v does not cover preStop %ds and drain_timeout %v", grace, sleep, drain)
+	}
+
+	mounts := map[string]string{}
+	for _, m := range c.VolumeMounts {
+		mounts[m.MountPath] = m.Name
+	}
+	entry := entrypoint(t, finalStage(readDockerfile(t)))
+	configDir := path.Dir(entry[len(entry)-1])
+	adminDir := path.Dir(strings.TrimPrefix(cfg.Admin.Listen, "unix/"))
+	for _, dir := range []string{configDir, adminDir, cfg.Storage.Dir, "/tmp"} {
+		if mounts[dir] == "" {
+			t.Errorf("nothing is mounted at %s (mounts: %v)", dir, mounts)
+		}
+	}
+	configMapped := false
+	for _, v := range pod.Volumes {
+		configMapped = configMapped || (v.Name == mounts[configDir] && v.ConfigMap != nil && v.ConfigMap.Name == cm.Metadata.Name)
+	}
+	if !configMapped {
+		t.Errorf("%s is not the ConfigMap %q", configDir, cm.Metadata.Name)
+	}
+	var selector map[string]string
+	svc.Spec.Selector.Decode(&selector)
+	for k, v := range selector {
+		if dep.Spec.Template.Metadata.Labels[k] != v {
+			t.Errorf("the Service selects %s=%s, which the pods do not carry", k, v)
+		}
+	}
+}
+
+func jsonEqual(a, b any) bool {
+	x, _ := json.Marshal(a)
+	y, _ := json.Marshal(b)
+	return bytes.Equal(x, y)
+}

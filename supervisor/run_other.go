@@ -1,0 +1,5 @@
+//go:build !linux
+
+package supervisor
+
+func run(Options) (int, error) { return 1, ErrNotSupported }
