@@ -104,7 +104,9 @@ func (in *Instance) Reload(raw []byte, opts ReloadOptions) (ReloadResult, error)
 			result = "refused"
 		}
 		record(result, pid, err)
-		in.rewritePIDFile()
+		if pid != 0 { // a child ran, and may have written the PID file
+			in.rewritePIDFile()
+		}
 		return ReloadResult{}, err
 	}
 	in.handOver(child.Pid)
