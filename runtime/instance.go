@@ -50,6 +50,7 @@ const (
 // new generation takes over or it is stopped, then drains.
 type Instance struct {
 	upg     *upgrade.Upgrader
+	ulog    *upgradeLog
 	log     hclog.Logger
 	started time.Time
 
@@ -98,11 +99,12 @@ const payloadVersion = 1
 // generation is told why and keeps serving, and Start returns the error.
 func Start(opts Options) (*Instance, error) {
 	started := time.Now()
-	upg, err := upgrade.New(upgrade.Options{UpgradeTimeout: DefaultUpgradeTimeout})
+	ulog := newUpgradeLog()
+	upg, err := upgrade.New(upgrade.Options{UpgradeTimeout: DefaultUpgradeTimeout, Logger: ulog})
 	if err != nil {
 		return nil, fmt.Errorf("flipd: %w", err)
 	}
-	in := &Instance{upg: upg, started: started, state: StateStarting, done: make(chan struct{})}
+	in := &Instance{upg: upg, ulog: ulog, started: started, state: StateStarting, done: make(chan struct{})}
 	if err := in.start(opts); err != nil {
 		upg.Fail(err)
 		upg.Stop()
@@ -135,6 +137,7 @@ func (in *Instance) start(opts Options) error {
 		return err
 	}
 	in.log = NewLogger(cfg.Logging, opts.LogOutput, gen)
+	in.ulog.forwardTo(in.log.Named("upgrade"))
 	l, err := loadConfig(context.Background(), raw, in.log, gen, inherited)
 	if err != nil {
 		return err
