@@ -243,6 +243,29 @@ func (in *Instance) handOver(pid int) {
 	}
 }
 
+// watchNewGeneration warns if the generation that took over exits while
+// this one still drains: unless it handed over in turn, nothing serves,
+// and the operator should hear it from flipd, not from refused
+// connections.
+func (in *Instance) watchNewGeneration(child upgrade.Child) {
+	if child.Exited == nil {
+		return
+	}
+	select {
+	case <-child.Exited:
+	case <-in.done:
+		return
+	}
+	exit := "unknown"
+	if child.ExitState != nil {
+		if st := child.ExitState(); st != nil {
+			exit = st.String()
+		}
+	}
+	in.log.Warn("the new generation exited while this one drains; unless it handed over to a newer one, nothing serves",
+		"new_generation", child.Generation, "new_pid", child.Pid, "exit", exit)
+}
+
 // stopProcess asks the generation pid to stop gracefully (SIGTERM).
 func stopProcess(pid int) error {
 	p, err := os.FindProcess(pid)

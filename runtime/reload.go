@@ -110,6 +110,7 @@ func (in *Instance) Reload(raw []byte, opts ReloadOptions) (ReloadResult, error)
 		return ReloadResult{}, err
 	}
 	in.handOver(child.Pid)
+	go in.watchNewGeneration(child)
 	conns := in.current.openConns()
 	progress(Progress{Step: "ready", Generation: child.Generation, Pid: child.Pid, OpenConns: conns})
 	d := time.Since(requested)
