@@ -43,6 +43,9 @@ type ReloadResult struct {
 	// still had when it did.
 	Draining OlderGeneration `json:"draining"`
 	Drains   int             `json:"draining_conns"`
+	// Warnings are what went wrong without stopping the reload: the new
+	// generation serves, but cannot save its config for --resume, say.
+	Warnings []string `json:"warnings,omitempty"`
 }
 
 // Reload validates raw without opening a socket, then starts a new
@@ -116,13 +119,18 @@ func (in *Instance) Reload(raw []byte, opts ReloadOptions) (ReloadResult, error)
 	d := time.Since(requested)
 	in.log.Info("new generation serves; draining", "new_generation", child.Generation, "new_pid", child.Pid,
 		"duration", d, "open_conns", conns)
-	return ReloadResult{
+	res := ReloadResult{
 		Generation: child.Generation,
 		Pid:        child.Pid,
 		Duration:   Duration(d),
 		Draining:   OlderGeneration{Generation: gen - 1, Pid: os.Getpid(), State: StateDraining, Started: in.started},
 		Drains:     conns,
-	}, nil
+	}
+	if err := checkStorage(storageDir(cfg), raw); err != nil {
+		in.log.Warn("the new generation serves, but will not be able to save its config for --resume", "error", err)
+		res.Warnings = append(res.Warnings, err.Error())
+	}
+	return res, nil
 }
 
 // Upgrade re-executes the binary with the config in effect, to pick up a
