@@ -43,9 +43,9 @@ type ReloadResult struct {
 	// still had when it did.
 	Draining OlderGeneration `json:"draining"`
 	Drains   int             `json:"draining_conns"`
-	// Warnings are what went wrong without stopping the reload: the new
+	// Warning is what went wrong without stopping the reload: the new
 	// generation serves, but cannot save its config for --resume, say.
-	Warnings []string `json:"warnings,omitempty"`
+	Warning string `json:"warning,omitempty"`
 }
 
 // Reload validates raw without opening a socket, then starts a new
@@ -128,7 +128,7 @@ func (in *Instance) Reload(raw []byte, opts ReloadOptions) (ReloadResult, error)
 	}
 	if err := checkStorage(storageDir(cfg), raw); err != nil {
 		in.log.Warn("the new generation serves, but will not be able to save its config for --resume", "error", err)
-		res.Warnings = append(res.Warnings, err.Error())
+		res.Warning = err.Error()
 	}
 	return res, nil
 }
