@@ -31,6 +31,9 @@ type generationStatus struct {
 	// Source is where the config came from ("api", "file:..."), for the
 	// generation that answered.
 	Source string `json:"source,omitempty"`
+	// PIDFileError says why the generation that answered could not
+	// write the PID file; it serves anyway.
+	PIDFileError string `json:"pid_file_error,omitempty"`
 }
 
 // handleStatus is GET /status.
@@ -50,6 +53,7 @@ func buildStatus(st runtime.Status, stats runtime.Stats, now time.Time) statusBo
 			OpenConns:     &conns,
 			DrainingSince: st.DrainingSince,
 			Source:        st.Source,
+			PIDFileError:  st.PIDFileError,
 		}},
 		Upgrades: stats.History,
 	}

@@ -135,6 +135,9 @@ func (d *Duration) UnmarshalJSON(b []byte) error {
 		if err := json.Unmarshal(b, &n); err != nil {
 			return bad(fmt.Sprintf("%s (a duration is a string like \"30s\")", b))
 		}
+		if n < 0 {
+			return bad(fmt.Sprintf("number %d (negative duration)", n))
+		}
 		*d = Duration(n)
 		return nil
 	}
@@ -183,15 +186,21 @@ func (e *ConfigError) Unwrap() error { return e.Err }
 func ParseConfig(raw []byte) (*Config, error) {
 	var cfg Config
 	if err := DecodeStrict(raw, &cfg); err != nil {
+		var ke *KeyError
+		if errors.As(err, &ke) {
+			return nil, &ConfigError{Field: joinPath(ke.Path, ke.Key), Err: err}
+		}
 		return nil, &ConfigError{Err: err}
 	}
 	seen := map[Address]string{}
+	var order []Address // seen's keys, to report the first overlap
 	if !cfg.Admin.Disabled {
 		addr, err := cfg.Admin.Address()
 		if err != nil {
 			return nil, &ConfigError{Field: "admin.listen", Err: err}
 		}
 		seen[addr] = "the admin API"
+		order = append(order, addr)
 	}
 	if cfg.Admin.MaxBodyBytes < 0 {
 		return nil, &ConfigError{Field: "admin.max_body_bytes", Err: errors.New("must not be negative")}
@@ -205,10 +214,23 @@ func ParseConfig(raw []byte) (*Config, error) {
 			return nil, &ConfigError{Field: "listeners." + name,
 				Err: fmt.Errorf("address %s is already used by %s", head.addr, other)}
 		}
+		for _, addr := range order {
+			if overlap(addr, head.addr) {
+				return nil, &ConfigError{Field: "listeners." + name + ".address",
+					Err: fmt.Errorf("%s overlaps %s of %s: both cannot listen", head.addr, addr, seen[addr])}
+			}
+		}
 		seen[head.addr] = fmt.Sprintf("listener %q", name)
+		order = append(order, head.addr)
 	}
 	if cfg.Upgrade.MaxDraining < 0 {
 		return nil, &ConfigError{Field: "upgrade.max_draining", Err: errors.New("must not be negative")}
+	}
+	switch cfg.Logging.Level {
+	case "", "trace", "debug", "info", "warn", "error":
+	default:
+		return nil, &ConfigError{Field: "logging.level",
+			Err: fmt.Errorf("%q is not one of \"trace\", \"debug\", \"info\", \"warn\", \"error\"", cfg.Logging.Level)}
 	}
 	switch cfg.Logging.Format {
 	case "", "text", "json":

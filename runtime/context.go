@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"reflect"
 	"strings"
 
 	"github.com/hashicorp/go-hclog"
@@ -130,6 +131,17 @@ func cleanup(mod Module) error {
 // fields, after removing the keys in omit (those that belong to the
 // caller, like "module" or a listener's "address"). Errors name the field.
 func DecodeStrict(raw json.RawMessage, v any, omit ...string) error {
+	// On well-formed JSON (json.Valid also bounds its nesting), refuse
+	// what encoding/json would take silently: a null, duplicate keys,
+	// keys in another case than their field's.
+	if trimmed := bytes.TrimSpace(raw); json.Valid(trimmed) {
+		if trimmed[0] != '{' {
+			return fmt.Errorf("want a JSON object, not %s", jsonKind(trimmed))
+		}
+		if err := checkKeys(trimmed, reflect.TypeOf(v), omit...); err != nil {
+			return err
+		}
+	}
 	if len(omit) > 0 {
 		var fields map[string]json.RawMessage
 		if err := json.Unmarshal(raw, &fields); err != nil {
@@ -148,10 +160,26 @@ func DecodeStrict(raw json.RawMessage, v any, omit ...string) error {
 	if err := dec.Decode(v); err != nil {
 		return describeJSONError(raw, err)
 	}
-	if dec.More() {
+	// More says false at a stray '}' or ']': look at the bytes instead.
+	if len(bytes.TrimSpace(raw[dec.InputOffset():])) > 0 {
 		return errors.New("unexpected data after the JSON object")
 	}
 	return nil
+}
+
+// jsonKind names the kind of a valid JSON value that is not an object.
+func jsonKind(v []byte) string {
+	switch v[0] {
+	case 'n':
+		return "null"
+	case '[':
+		return "an array"
+	case '"':
+		return "a string"
+	case 't', 'f':
+		return "a boolean"
+	}
+	return "a number"
 }
 
 // describeJSONError turns encoding/json's errors into sentences that name

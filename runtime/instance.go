@@ -22,7 +22,9 @@ type Options struct {
 	// started by a reload gets its config from the one it replaces, and
 	// Config is not called.
 	Config func() (raw []byte, source string, err error)
-	// PIDFile, if set, always names the generation that serves.
+	// PIDFile, if set, names the generation that serves: each writes it
+	// once it serves (a failure is logged and shown in Status, never
+	// fatal), and a final stop removes it.
 	PIDFile string
 	// LogOutput receives the logs. Default: standard error.
 	LogOutput io.Writer
@@ -47,6 +49,7 @@ const (
 // new generation takes over or it is stopped, then drains.
 type Instance struct {
 	upg     *upgrade.Upgrader
+	ulog    *upgradeLog
 	log     hclog.Logger
 	started time.Time
 
@@ -57,6 +60,13 @@ type Instance struct {
 	drainingSince time.Time
 	readyAt       time.Time
 	stats         Stats
+
+	// stopAsked: Stop came before this generation handed over; a reload
+	// in flight that completes anyway must stop the new generation too.
+	stopAsked, handedOver bool
+	// pidFile is the PID file this generation wrote, and pidFileErr why
+	// it could not.
+	pidFile, pidFileErr string
 
 	drainCtx    context.Context // ends at drain_timeout, or at Close
 	cancelDrain context.CancelFunc
@@ -88,11 +98,12 @@ const payloadVersion = 1
 // generation is told why and keeps serving, and Start returns the error.
 func Start(opts Options) (*Instance, error) {
 	started := time.Now()
-	upg, err := upgrade.New(upgrade.Options{PIDFile: opts.PIDFile, UpgradeTimeout: DefaultUpgradeTimeout})
+	ulog := newUpgradeLog()
+	upg, err := upgrade.New(upgrade.Options{UpgradeTimeout: DefaultUpgradeTimeout, Logger: ulog})
 	if err != nil {
 		return nil, fmt.Errorf("flipd: %w", err)
 	}
-	in := &Instance{upg: upg, started: started, state: StateStarting, done: make(chan struct{})}
+	in := &Instance{upg: upg, ulog: ulog, started: started, state: StateStarting, done: make(chan struct{})}
 	if err := in.start(opts); err != nil {
 		upg.Fail(err)
 		upg.Stop()
@@ -125,6 +136,7 @@ func (in *Instance) start(opts Options) error {
 		return err
 	}
 	in.log = NewLogger(cfg.Logging, opts.LogOutput, gen)
+	in.ulog.forwardTo(in.log.Named("upgrade"))
 	l, err := loadConfig(context.Background(), raw, in.log, gen, inherited)
 	if err != nil {
 		return err
@@ -132,14 +144,22 @@ func (in *Instance) start(opts Options) error {
 	if err := in.addAdmin(l, opts.Admin); err != nil {
 		return errors.Join(err, l.cleanup())
 	}
+	// The admin API answers as soon as it accepts, before serve returns:
+	// what it reports must be in place.
+	in.mu.Lock()
+	in.current, in.source = l, source
+	in.mu.Unlock()
 	if err := l.serve(in.upg); err != nil {
 		return errors.Join(err, l.cleanup())
 	}
-	in.current, in.source = l, source
 	in.drainCtx, in.cancelDrain = context.WithCancel(context.Background())
 	if err := in.upg.Ready(); err != nil {
 		in.log.Error("reporting ready failed", "error", err)
 	}
+	// Written even if the parent did not hear: a parent that died in the
+	// handshake leaves this generation serving alone. A live parent that
+	// gave up on it rewrites the file (Reload).
+	in.writePIDFile(opts.PIDFile)
 	in.mu.Lock()
 	in.state, in.readyAt = StateActive, time.Now()
 	if in.upg.HasParent() {
@@ -171,7 +191,7 @@ func (in *Instance) addAdmin(l *loaded, build func(*Instance, AdminConfig) (List
 	if err != nil {
 		return fmt.Errorf("admin: %w", err)
 	}
-	l.listeners = append(l.listeners, &listener{name: "admin", addr: addr, module: mod})
+	l.listeners = append(l.listeners, &listener{name: "admin", addr: addr, module: mod, admin: true})
 	return nil
 }
 
@@ -186,12 +206,22 @@ func (in *Instance) timeParentDrain() {
 }
 
 // Stop stops this generation gracefully: it drains, within the config's
-// drain_timeout, and Wait returns.
-func (in *Instance) Stop() { in.upg.Stop() }
+// drain_timeout, and Wait returns. A stop wins over a reload in flight:
+// the new generation is killed if it is not ready yet, and stopped in
+// turn if it is. Once this generation has handed over, Stop changes
+// nothing: it is draining already, and the new one serves.
+func (in *Instance) Stop() {
+	in.mu.Lock()
+	if !in.handedOver {
+		in.stopAsked = true
+	}
+	in.mu.Unlock()
+	in.upg.Stop()
+}
 
 // Close stops at once: connections still open are closed now.
 func (in *Instance) Close() {
-	in.upg.Stop()
+	in.Stop()
 	in.cancelDrain()
 }
 
@@ -224,6 +254,14 @@ func (in *Instance) waitExit() {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			ctx := ctx
+			if li.admin && timeout < minAdminDrain {
+				// The admin API must get out its answer to the reload
+				// that ended this generation, however short the drain.
+				actx, cancel := context.WithTimeout(in.drainCtx, minAdminDrain)
+				defer cancel()
+				ctx = actx
+			}
 			if err := li.module.Drain(ctx); err != nil {
 				errs[i] = fmt.Errorf("listener %q: %w", li.name, err)
 			}
@@ -242,8 +280,14 @@ func (in *Instance) waitExit() {
 	if err := l.cleanup(); err != nil {
 		in.log.Warn("cleaning up modules", "error", err)
 	}
+	in.removePIDFile()
 	close(in.done)
 }
+
+// minAdminDrain is the shortest drain the admin API gets: its requests
+// are short, and the one in flight may be the reload that ended this
+// generation.
+const minAdminDrain = 5 * time.Second
 
 // Logger is this generation's logger.
 func (in *Instance) Logger() hclog.Logger { return in.log }
@@ -268,6 +312,9 @@ type Status struct {
 	OpenConns     int       `json:"open_conns"`
 	DrainingSince time.Time `json:"draining_since,omitzero"`
 	Source        string    `json:"source"`
+	// PIDFileError says why the PID file could not be written, if it
+	// could not: this generation serves anyway.
+	PIDFileError string `json:"pid_file_error,omitempty"`
 	// Older lists the older generations still alive, oldest first: they
 	// have handed over and are draining.
 	Older []OlderGeneration `json:"older"`
@@ -298,6 +345,7 @@ func (in *Instance) Status() Status {
 		OpenConns:     in.current.openConns(),
 		DrainingSince: in.drainingSince,
 		Source:        in.source,
+		PIDFileError:  in.pidFileErr,
 		Older:         older,
 	}
 }

@@ -14,7 +14,9 @@ type ListenerModule interface {
 	Module
 	// Serve serves on ln until Drain closes it; it then returns nil.
 	// Any other error ends this generation's start-up (before ready) or
-	// is logged (after).
+	// is logged (after). The runtime takes Serve's first call to
+	// ln.Accept as the sign that it serves, and reports ready only then
+	// (or after a short window): set up first, then accept.
 	Serve(ln net.Listener) error
 	// Drain stops accepting at once, closing the listeners given to
 	// Serve, lets the work in flight finish, and returns when no

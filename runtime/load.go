@@ -35,6 +35,10 @@ type listener struct {
 	module   ListenerModule
 	wrappers []ListenerWrapper
 	served   chan error // Serve's result, once serving
+	// accepting is closed when Serve first calls Accept.
+	accepting chan struct{}
+	// admin: the admin API, which drains for minAdminDrain at least.
+	admin bool
 }
 
 // loadConfig parses raw and provisions every module in it, without
@@ -128,7 +132,12 @@ func (l *loaded) serve(reg sockets) error {
 	}
 	for i, li := range l.listeners {
 		li.served = make(chan error, 1)
-		go func(li *listener, ln net.Listener) { li.served <- li.module.Serve(ln) }(li, lns[i])
+		ln := &startListener{Listener: lns[i], accepting: make(chan struct{})}
+		li.accepting = ln.accepting
+		go func(li *listener) { li.served <- li.module.Serve(ln) }(li)
+	}
+	if err := l.awaitServing(); err != nil {
+		return fail(err)
 	}
 	return nil
 }

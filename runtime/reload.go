@@ -43,6 +43,9 @@ type ReloadResult struct {
 	// still had when it did.
 	Draining OlderGeneration `json:"draining"`
 	Drains   int             `json:"draining_conns"`
+	// Warning is what went wrong without stopping the reload: the new
+	// generation serves, but cannot save its config for --resume, say.
+	Warning string `json:"warning,omitempty"`
 }
 
 // Reload validates raw without opening a socket, then starts a new
@@ -104,20 +107,30 @@ func (in *Instance) Reload(raw []byte, opts ReloadOptions) (ReloadResult, error)
 			result = "refused"
 		}
 		record(result, pid, err)
+		if pid != 0 { // a child ran, and may have written the PID file
+			in.rewritePIDFile()
+		}
 		return ReloadResult{}, err
 	}
+	in.handOver(child.Pid)
+	go in.watchNewGeneration(child)
 	conns := in.current.openConns()
 	progress(Progress{Step: "ready", Generation: child.Generation, Pid: child.Pid, OpenConns: conns})
 	d := time.Since(requested)
 	in.log.Info("new generation serves; draining", "new_generation", child.Generation, "new_pid", child.Pid,
 		"duration", d, "open_conns", conns)
-	return ReloadResult{
+	res := ReloadResult{
 		Generation: child.Generation,
 		Pid:        child.Pid,
 		Duration:   Duration(d),
 		Draining:   OlderGeneration{Generation: gen - 1, Pid: os.Getpid(), State: StateDraining, Started: in.started},
 		Drains:     conns,
-	}, nil
+	}
+	if err := checkStorage(storageDir(cfg), raw); err != nil {
+		in.log.Warn("the new generation serves, but will not be able to save its config for --resume", "error", err)
+		res.Warning = err.Error()
+	}
+	return res, nil
 }
 
 // Upgrade re-executes the binary with the config in effect, to pick up a

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net"
 	"strings"
+	"sync"
 	"testing"
 )
 
@@ -12,9 +13,10 @@ import (
 // closes, and records its lifecycle.
 type testListener struct {
 	Greeting string `json:"greeting"`
-	Fail     string `json:"fail,omitempty"` // "provision" or "validate"
+	Fail     string `json:"fail,omitempty"` // "provision", "validate" or "serve"
 
 	provisioned, cleaned bool
+	mu                   sync.Mutex
 	ln                   net.Listener
 }
 
@@ -40,7 +42,12 @@ func (t *testListener) Validate() error {
 func (t *testListener) Cleanup() error { t.cleaned = true; return nil }
 
 func (t *testListener) Serve(ln net.Listener) error {
+	t.mu.Lock()
 	t.ln = ln
+	t.mu.Unlock()
+	if t.Fail == "serve" {
+		return errors.New("serve refused: this socket will not do")
+	}
 	for {
 		c, err := ln.Accept()
 		if err != nil {
@@ -51,7 +58,14 @@ func (t *testListener) Serve(ln net.Listener) error {
 	}
 }
 
-func (t *testListener) Drain(ctx context.Context) error { return t.ln.Close() }
+func (t *testListener) Drain(ctx context.Context) error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.ln == nil { // Drain before Serve, after a failed start-up
+		return nil
+	}
+	return t.ln.Close()
+}
 
 // testWrapper counts the listeners it wraps.
 type testWrapper struct {
@@ -219,4 +233,52 @@ func TestRegisterModulePanicsOnDuplicate(t *testing.T) {
 		}
 	}()
 	RegisterModule(new(testListener))
+}
+
+// A listener module whose Serve fails at once fails the start-up with
+// its own message, before the generation could report ready; the other
+// listeners stop serving.
+func TestServeFailingAtOnceFailsTheStartUp(t *testing.T) {
+	raw := `{"listeners": {
+		"a": {"address": "tcp/127.0.0.1:0", "module": "test", "greeting": "hi"},
+		"b": {"address": "tcp/127.0.0.2:0", "module": "test", "fail": "serve"}}}`
+	l, err := loadConfig(context.Background(), []byte(raw), nil, 1, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.cleanup()
+	err = l.serve(&fakeSockets{})
+	if err == nil || !strings.HasPrefix(err.Error(), `listener "b": tcp/127.0.0.2:0: serve refused: this socket will not do`) {
+		t.Fatalf("serve: %v", err)
+	}
+	a := l.listeners[0].module.(*testListener)
+	a.mu.Lock()
+	ln := a.ln
+	a.mu.Unlock()
+	if ln != nil {
+		if c, err := net.Dial("tcp", ln.Addr().String()); err == nil {
+			c.Close()
+			t.Fatal("listener a still accepts after the failed start-up")
+		}
+	}
+}
+
+// Modules that serve normally are not held up: serve returns once each
+// has called Accept.
+func TestServeReturnsOnceEveryModuleAccepts(t *testing.T) {
+	raw := `{"listeners": {"a": {"address": "tcp/127.0.0.1:0", "module": "test", "greeting": "hi"}}}`
+	l, err := loadConfig(context.Background(), []byte(raw), nil, 1, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.cleanup()
+	if err := l.serve(&fakeSockets{}); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-l.listeners[0].accepting:
+	default:
+		t.Fatal("serve returned before the module accepted")
+	}
+	l.stopServing()
 }

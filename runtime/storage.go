@@ -64,3 +64,27 @@ func SaveLastConfig(dir string, raw []byte) error {
 func LoadLastConfig(dir string) ([]byte, error) {
 	return os.ReadFile(filepath.Join(dir, lastConfigFile))
 }
+
+// checkStorage tells whether raw could be saved in dir now, without
+// replacing the saved config: it writes a temporary file and removes it.
+// The new generation saves the config once it serves, after its parent
+// has answered the reload; this lets the answer say that the save will
+// fail (a full disk, a read-only directory).
+func checkStorage(dir string, raw []byte) error {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("saving config: %w", err)
+	}
+	tmp, err := os.CreateTemp(dir, "."+lastConfigFile+".*")
+	if err != nil {
+		return fmt.Errorf("saving config: %w", err)
+	}
+	defer os.Remove(tmp.Name())
+	_, err = tmp.Write(raw)
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("saving config: %w", err)
+	}
+	return nil
+}

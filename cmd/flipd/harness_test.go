@@ -16,12 +16,19 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/flipd/flipd/cmd/flipdcmd"
 )
 
 // flipdBin is the flipd binary the tests run, built once by TestMain.
 var flipdBin string
 
 func TestMain(m *testing.M) {
+	if os.Getenv(asFlipdEnv) != "" {
+		// This test binary is flipd, with the test modules registered
+		// (see testmodules_test.go), for a test that needs them.
+		flipdcmd.Main()
+	}
 	os.Exit(func() int {
 		dir, err := os.MkdirTemp("", "flipd-e2e")
 		if err != nil {
@@ -63,17 +70,27 @@ type daemon struct {
 // generation has written its pid file.
 func startFlipd(t *testing.T, config string, extraArgs ...string) *daemon {
 	t.Helper()
-	dir := t.TempDir()
+	return startFlipdFrom(t, flipdBin, t.TempDir(), config, extraArgs...)
+}
+
+// startFlipdFrom is startFlipd with the executable bin, in dir.
+func startFlipdFrom(t *testing.T, bin, dir, config string, extraArgs ...string) *daemon {
+	t.Helper()
 	d := &daemon{t: t, dir: dir, config: filepath.Join(dir, "flipd.json"),
 		pidFile: filepath.Join(dir, "flipd.pid"), logFile: filepath.Join(dir, "flipd.log"), pids: map[int]bool{}}
+	for i, arg := range extraArgs { // a --pidfile of the test's own
+		if arg == "--pidfile" && i+1 < len(extraArgs) {
+			d.pidFile = extraArgs[i+1]
+		}
+	}
 	d.writeConfig(config)
 	logf, err := os.Create(d.logFile)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer logf.Close()
-	args := append([]string{"run", "--config", d.config, "--pidfile", d.pidFile}, extraArgs...)
-	d.cmd = exec.Command(flipdBin, args...)
+	args := append([]string{"run", "--config", d.config, "--pidfile", d.pidFile}, extraArgs...) // the last --pidfile wins
+	d.cmd = exec.Command(bin, args...)
 	d.cmd.Stdout, d.cmd.Stderr = logf, logf
 	d.cmd.Env = append(os.Environ(), "GORACE=atexit_sleep_ms=0", "XDG_DATA_HOME="+filepath.Join(dir, "data"))
 	if err := d.cmd.Start(); err != nil {

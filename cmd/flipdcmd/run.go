@@ -59,9 +59,14 @@ func cmdRun(args []string) error {
 		return err
 	}
 	log := in.Logger()
+	// A reload runs in its own goroutine, so that a stop signal that
+	// comes meanwhile is seen at once, and wins (Instance.Stop). A SIGHUP
+	// during a reload waits in hup's buffer until the reload ends.
+	hupC, reloaded := hup, make(chan struct{}, 1)
+	interrupts := 0
 	for {
 		select {
-		case <-hup:
+		case <-hupC:
 			if *configFile == "" {
 				log.Warn("SIGHUP: no --config file to re-read; use the admin API to load a config")
 				continue
@@ -71,14 +76,24 @@ func cmdRun(args []string) error {
 				log.Error("SIGHUP: reading config", "error", err)
 				continue
 			}
-			// Reload logs its outcome; the old generation keeps
-			// serving whatever happens.
-			in.Reload(raw, runtime.ReloadOptions{Source: "file:" + *configFile})
+			hupC = nil
+			go func() {
+				// Reload logs its outcome; the old generation keeps
+				// serving whatever happens.
+				in.Reload(raw, runtime.ReloadOptions{Source: "file:" + *configFile})
+				reloaded <- struct{}{}
+			}()
+		case <-reloaded:
+			hupC = hup
 		case sig := <-stop:
-			if in.Status().State == runtime.StateDraining && sig == syscall.SIGINT {
-				log.Warn("second interrupt: closing connections now")
-				in.Close()
-				continue
+			// Ctrl-C signals every generation of the process group
+			// once: only a second SIGINT to this process forces.
+			if sig == syscall.SIGINT {
+				if interrupts++; interrupts >= 2 {
+					log.Warn("second interrupt: closing connections now")
+					in.Close()
+					continue
+				}
 			}
 			log.Info("stopping", "signal", sig.String())
 			in.Stop()

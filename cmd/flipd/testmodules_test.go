@@ -1,0 +1,44 @@
+//go:build linux
+
+package main
+
+import (
+	"context"
+	"errors"
+	"net"
+	"os"
+	"testing"
+
+	"github.com/flipd/flipd/runtime"
+)
+
+// asFlipdEnv makes this test binary run as flipd (see TestMain), with the
+// modules below, which the real binary does not have.
+const asFlipdEnv = "FLIPD_E2E_AS_FLIPD"
+
+// failServe is a listener module whose Serve fails at once, as one that
+// cannot set up its socket would.
+type failServe struct {
+	Message string `json:"message"`
+}
+
+func (*failServe) FlipdModule() runtime.ModuleInfo {
+	return runtime.ModuleInfo{ID: "listeners.fail_serve", New: func() runtime.Module { return new(failServe) }}
+}
+
+func (f *failServe) Serve(ln net.Listener) error     { return errors.New(f.Message) }
+func (f *failServe) Drain(ctx context.Context) error { return nil }
+
+func init() { runtime.RegisterModule(new(failServe)) }
+
+// startTestFlipd is startFlipd with this test binary as flipd: the
+// modules of this file are available to config.
+func startTestFlipd(t *testing.T, config string) *daemon {
+	t.Helper()
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv(asFlipdEnv, "1") // inherited by every generation
+	return startFlipdFrom(t, self, t.TempDir(), config)
+}
