@@ -44,9 +44,18 @@ func (f *flipdProc) pidPath() string    { return filepath.Join(f.dir, "flipd.pid
 const supervisedCommand = "flipd supervise --pidfile F -- flipd run --config C"
 
 // start runs flipd on config and returns once its first generation
-// serves: GET /status answers "active" from a generation below the
-// supervisor, and the PID file names the supervisor.
+// serves: GET /status answers "active" from the supervisor's child, and
+// the PID file names the supervisor. If it fails, it stops what it
+// started.
 func (f *flipdProc) start(config string) error {
+	err := f.startSupervised(config)
+	if err != nil && f.exited != nil {
+		f.stop(10 * time.Second)
+	}
+	return err
+}
+
+func (f *flipdProc) startSupervised(config string) error {
 	if err := os.WriteFile(f.configPath(), []byte(config), 0o644); err != nil {
 		return err
 	}
@@ -56,6 +65,7 @@ func (f *flipdProc) start(config string) error {
 	}
 	defer logf.Close()
 	os.Remove(f.pidPath())
+	f.exited = nil
 	f.cmd = exec.Command(f.bin, "supervise", "--pidfile", f.pidPath(), "--", f.bin, "run", "--config", f.configPath())
 	f.cmd.Stdout, f.cmd.Stderr = logf, logf
 	f.cmd.Env = append(os.Environ(), "XDG_DATA_HOME="+filepath.Join(f.dir, "data"))
@@ -75,9 +85,12 @@ func (f *flipdProc) start(config string) error {
 		default:
 		}
 		if st, err := f.status(); err == nil && st.State == "active" && st.Pid != sup {
-			p, ok := readProc(st.Pid)
-			if !ok || !snapshot().isBelow(p, sup) {
-				return fmt.Errorf("the generation answering GET /status, pid %d, is not below the supervisor, pid %d", st.Pid, sup)
+			// Generation 1 is the supervisor's child: anything in
+			// between (a flipd run that put a second supervisor in
+			// front of itself) would be counted as a generation.
+			if p, ok := readProc(st.Pid); !ok || p.PPid != sup {
+				return fmt.Errorf("the first generation, pid %d, is not the supervisor's child (its parent is %d, the supervisor %d): "+
+					"is a second supervisor in between?", st.Pid, p.PPid, sup)
 			}
 			f.serving = st.Pid
 			break
