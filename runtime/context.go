@@ -32,6 +32,8 @@ type loadState struct {
 	inherited map[string][]byte
 	// handovers produce what to hand to the next generation, by key.
 	handovers map[string]func() []byte
+	// readiness is the serving generation's, once it serves this config.
+	readiness func() Readiness
 }
 
 // Logger returns the module's logger; it carries pid and generation.
