@@ -199,6 +199,10 @@ func ParseConfig(raw []byte) (*Config, error) {
 		if errors.As(err, &ke) {
 			return nil, &ConfigError{Field: joinPath(ke.Path, ke.Key), Err: err}
 		}
+		var fe *fieldError
+		if errors.As(err, &fe) {
+			return nil, &ConfigError{Field: fe.field, Err: err}
+		}
 		return nil, &ConfigError{Err: err}
 	}
 	seen := map[Address]string{}
