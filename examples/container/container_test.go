@@ -198,7 +198,7 @@ type podSpec struct {
 		} `yaml:"ports"`
 		ReadinessProbe probe `yaml:"readinessProbe"`
 		LivenessProbe  probe `yaml:"livenessProbe"`
-		Lifecycle struct {
+		Lifecycle      struct {
 			PreStop struct {
 				Sleep struct {
 					Seconds int `yaml:"seconds"`
