@@ -163,6 +163,7 @@ func TestModulesRegistered(t *testing.T) {
 		"http.handlers.static_response",
 		"http.handlers.reverse_proxy",
 		"http.handlers.file_server",
+		"http.handlers.health",
 	} {
 		if _, err := runtime.GetModule(id); err != nil {
 			t.Errorf("%s: %v", id, err)
