@@ -68,7 +68,7 @@ type Instance struct {
 	// stopAsked: Stop came before this generation handed over; a reload
 	// in flight that completes anyway must stop the new generation too.
 	stopAsked, handedOver bool
-	// delay ends upgrade.shutdown_delay early: stopNow closes it.
+	// delay runs out upgrade.shutdown_delay after a Stop; Close stops it.
 	delay *time.Timer
 	// pidFile is the PID file this generation wrote, and pidFileErr why
 	// it could not.
