@@ -76,7 +76,7 @@ func (ctx Context) Readiness() Readiness {
 	return ctx.load.readiness()
 }
 
-// shutdownDelay is this generation's upgrade.shutdown_delay.
+// shutdownDelay is this generation's upgrade.shutdown_delay; in.mu is held.
 func (in *Instance) shutdownDelay() time.Duration {
 	return time.Duration(in.current.cfg.Upgrade.ShutdownDelay)
 }
