@@ -66,8 +66,9 @@
 //	func main() { flipdcmd.Main() }
 //
 // Test it on its own with the runtime's accept loop: provision it from
-// JSON with runtime/moduletest's Load, serve it with a [ConnServer]
-// {Handler: mod} on a listener of the test's, dial, then Drain.
+// JSON with runtime/moduletest's Load, serve it on a listener of the
+// test's with &runtime.ConnServer{Handler: mod.(runtime.ConnHandler)},
+// dial, then Drain (see the ConnServer example, which runs this recipe).
 //
 // What ServeConn may count on: it runs on a goroutine of its own per
 // connection, so it must be safe for concurrent use; ctx ends when the
