@@ -22,6 +22,15 @@ func record(tag, event string) {
 	events.byTag[tag] = append(events.byTag[tag], event)
 }
 
+// freshTag is the test's name, with no events recorded under it yet
+// (-count runs a test again in the same process).
+func freshTag(t *testing.T) string {
+	events.Lock()
+	defer events.Unlock()
+	delete(events.byTag, t.Name())
+	return t.Name()
+}
+
 func recorded(tag string) string {
 	events.Lock()
 	defer events.Unlock()
@@ -105,7 +114,7 @@ func hookedConfig(tag, failStart string) string {
 // A config that is only validated (flipd validate, or the check before a
 // reload starts a process) provisions its modules but starts none.
 func TestValidatingAConfigStartsNoModule(t *testing.T) {
-	tag := t.Name()
+	tag := freshTag(t)
 	if err := Validate([]byte(hookedConfig(tag, ""))); err != nil {
 		t.Fatal(err)
 	}
@@ -125,7 +134,7 @@ func TestValidatingAConfigStartsNoModule(t *testing.T) {
 // wrapped and before any listener serves, wrappers before their listener
 // module; Stop runs newest first, when the generation starts to drain.
 func TestHooksRunInOrderAroundServing(t *testing.T) {
-	tag := t.Name()
+	tag := freshTag(t)
 	l, err := loadConfig(context.Background(), []byte(hookedConfig(tag, "")), nil, 1, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -156,7 +165,7 @@ func TestHooksRunInOrderAroundServing(t *testing.T) {
 // the listener and module: no listener serves, the sockets are closed,
 // and the modules started before it are stopped.
 func TestStartErrorFailsTheStartUpWithItsMessage(t *testing.T) {
-	tag := t.Name()
+	tag := freshTag(t)
 	l, err := loadConfig(context.Background(), []byte(hookedConfig(tag, "b cannot reach its database")), nil, 2, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -183,7 +192,7 @@ func TestStartErrorFailsTheStartUpWithItsMessage(t *testing.T) {
 
 // A listener whose Serve fails after the modules started stops them.
 func TestServeErrorStopsTheStartedModules(t *testing.T) {
-	tag := t.Name()
+	tag := freshTag(t)
 	config := fmt.Sprintf(`{"admin": {"disabled": true}, "listeners": {
 		"a": {"address": "tcp/127.0.0.1:0", "module": "hooked", "tag": %q, "name": "a"},
 		"z": {"address": "tcp/localhost:0", "module": "test", "fail": "serve"}}}`, tag)
