@@ -24,6 +24,7 @@ import (
 type flipdRun struct {
 	*supervised
 	config     string
+	configFor  func(admin, web string, n int) string
 	admin, web string
 	pid        int // the pid an operator signals: the supervisor's
 	newest     int // the generation the last reload made
@@ -34,7 +35,14 @@ type flipdRun struct {
 // supervisor's pid: the started process's, unless find says otherwise.
 func startRun(t *testing.T, argv []string, find func(s *supervised) int) *flipdRun {
 	t.Helper()
-	r := &flipdRun{config: filepath.Join(t.TempDir(), "flipd.json"), admin: freeAddr(t), web: freeAddr(t), newest: 1}
+	return startRunWith(t, runConfig, argv, find)
+}
+
+// startRunWith is startRun with configFor making config n.
+func startRunWith(t *testing.T, configFor func(admin, web string, n int) string, argv []string, find func(s *supervised) int) *flipdRun {
+	t.Helper()
+	r := &flipdRun{config: filepath.Join(t.TempDir(), "flipd.json"), configFor: configFor,
+		admin: freeAddr(t), web: freeAddr(t), newest: 1}
 	r.write(1)
 	for i, a := range argv {
 		argv[i] = strings.ReplaceAll(a, "CONFIG", r.config)
@@ -61,7 +69,7 @@ func runConfig(admin, web string, n int) string {
 }
 
 func (r *flipdRun) write(n int) {
-	if err := os.WriteFile(r.config, []byte(runConfig(r.admin, r.web, n)), 0o600); err != nil {
+	if err := os.WriteFile(r.config, []byte(r.configFor(r.admin, r.web, n)), 0o600); err != nil {
 		panic(err)
 	}
 }
@@ -131,11 +139,11 @@ func (r *flipdRun) stopWith(sig syscall.Signal) {
 		r.t.Errorf("flipd run exited with status %d after %v, want 0", code, sig)
 	}
 	r.requireAllGone()
+	r.requireGenerationsExited0()
 }
 
 // requireAllGone fails t if a process of this config lives on or the web
-// listener still answers, and if a generation the supervisor reaped
-// exited with a status other than 0.
+// listener still answers.
 func (r *flipdRun) requireAllGone() {
 	r.t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
@@ -149,6 +157,12 @@ func (r *flipdRun) requireAllGone() {
 		r.t.Errorf("flipd processes left after flipd run exited: %v", left)
 	}
 	requireNoneLeft(r.t, flipdBin, r.web)
+}
+
+// requireGenerationsExited0 fails t if a generation the supervisor reaped
+// exited with a status other than 0.
+func (r *flipdRun) requireGenerationsExited0() {
+	r.t.Helper()
 	for _, line := range strings.Split(r.log(), "\n") {
 		if strings.Contains(line, "generation exited:") && !strings.Contains(line, " status=0") {
 			r.t.Errorf("a generation did not exit with status 0: %s", line)

@@ -89,32 +89,14 @@ func cmdRun(args []string) error {
 		return err
 	}
 	log := in.Logger()
-	// A reload runs in its own goroutine, so that a stop signal that
-	// comes meanwhile is seen at once, and wins (Instance.Stop). A SIGHUP
-	// during a reload waits in hup's buffer until the reload ends.
-	hupC, reloaded := hup, make(chan struct{}, 1)
+	reloads := newHupReloads(in, *configFile)
 	interrupts := 0
 	for {
 		select {
-		case <-hupC:
-			if *configFile == "" {
-				log.Warn("SIGHUP: no --config file to re-read; use the admin API to load a config")
-				continue
-			}
-			raw, err := os.ReadFile(*configFile)
-			if err != nil {
-				log.Error("SIGHUP: reading config", "error", err)
-				continue
-			}
-			hupC = nil
-			go func() {
-				// Reload logs its outcome; the old generation keeps
-				// serving whatever happens.
-				in.Reload(raw, runtime.ReloadOptions{Source: "file:" + *configFile})
-				reloaded <- struct{}{}
-			}()
-		case <-reloaded:
-			hupC = hup
+		case <-hup:
+			reloads.signal()
+		case newPid := <-reloads.done:
+			reloads.finished(newPid)
 		case sig := <-stop:
 			// Ctrl-C signals every generation of the process group
 			// once: only a second SIGINT to this process forces.
@@ -126,6 +108,7 @@ func cmdRun(args []string) error {
 				}
 			}
 			log.Info("stopping", "signal", sig.String())
+			reloads.stopping = true
 			in.Stop()
 		case <-in.Done():
 			return in.Wait()
