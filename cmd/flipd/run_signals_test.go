@@ -77,7 +77,7 @@ var runPhases = []struct {
 	{"draining", func(c *runCase) {
 		c.reload()
 		waitAnswer(c.t, "http://"+c.web+"/", "generation=2")
-		c.waitLog("generation serves", 1)
+		c.waitLog("supervisor: generation serves", 1)
 	}},
 }
 
@@ -164,25 +164,35 @@ func TestRunSecondSIGINTStopsAtOnce(t *testing.T) {
 	c.requireAllGone()
 }
 
-// TestRunQueuesASIGHUPThatComesDuringAReload: a second SIGHUP while a
-// reload is held is not lost: it is logged, and the config written after
-// it is what serves in the end.
-func TestRunQueuesASIGHUPThatComesDuringAReload(t *testing.T) {
+// TestRunRefusesASIGHUPThatComesDuringAReload: a second SIGHUP while a
+// reload is held is refused with a log line, not handled later by the
+// generation that handed over; the next SIGHUP reloads.
+func TestRunRefusesASIGHUPThatComesDuringAReload(t *testing.T) {
 	c := startRunCase(t)
 	c.gate.holdAfter(1)
 	c.reload()
 	c.gate.waitHeld(c.logs())
 	c.write(3)
 	signalPid(t, c.pid, syscall.SIGHUP)
-	c.waitLog("SIGHUP during a reload: queued", 1)
+	c.waitLog("SIGHUP during a reload refused", 1)
 	c.releaseGate()
-	waitAnswer(t, "http://"+c.web+"/", "generation=3")
+	waitAnswer(t, "http://"+c.web+"/", "generation=2")
+	c.waitLog("supervisor: generation serves", 1)
 	if got := c.heldAnswer(); got != "200 held" {
 		t.Errorf("the request in flight got %q, want \"200 held\"", got)
 	}
-	c.waitLog("generation serves", 2)
+	signalPid(t, c.pid, syscall.SIGHUP)
+	waitAnswer(t, "http://"+c.web+"/", "generation=3")
+	// The refused SIGHUP is not handled later either: by the generation
+	// that handed over (refused again, "already handed over"), nor as a
+	// reload of its own.
+	c.waitLog("supervisor: generation serves", 2)
+	time.Sleep(300 * time.Millisecond)
 	if n := strings.Count(c.log(), "reload failed"); n > 0 {
 		t.Errorf("%d reloads failed, want none:\n%s", n, c.log())
+	}
+	if n := strings.Count(c.log(), "supervisor: generation serves"); n != 2 {
+		t.Errorf("%d generations came to serve after two accepted SIGHUPs, want 2", n)
 	}
 	c.stopWith(syscall.SIGTERM)
 }

@@ -106,7 +106,7 @@ func (r *flipdRun) reloadBy(hup bool) {
 	}
 	r.newest = next
 	// The supervisor logs "generation serves" for generation 2 onwards.
-	r.waitLog("generation serves", next-1)
+	r.waitLog("supervisor: generation serves", next-1)
 }
 
 // reloadsUnderLoad runs superviseReloads reloads, SIGHUP and POST /load in

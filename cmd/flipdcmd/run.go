@@ -95,8 +95,8 @@ func cmdRun(args []string) error {
 		select {
 		case <-hup:
 			reloads.signal()
-		case newPid := <-reloads.done:
-			reloads.finished(newPid)
+		case <-reloads.done:
+			reloads.finished()
 		case sig := <-stop:
 			// Ctrl-C signals every generation of the process group
 			// once: only a second SIGINT to this process forces.
@@ -108,7 +108,6 @@ func cmdRun(args []string) error {
 				}
 			}
 			log.Info("stopping", "signal", sig.String())
-			reloads.stopping = true
 			in.Stop()
 		case <-in.Done():
 			return in.Wait()
