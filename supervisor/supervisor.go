@@ -109,7 +109,8 @@ type Options struct {
 // exit with, or an error if it could not start (then nothing is left
 // running). Run catches SIGHUP, SIGTERM, SIGINT, SIGUSR1, SIGUSR2 and
 // SIGCHLD while it runs, and reaps every child of the process: call it from
-// a process that has no other children, such as `flipd supervise`.
+// a process that has no other children, such as `flipd supervise` or
+// `flipd run` (which supervises itself unless told --no-supervisor).
 func Run(opts Options) (int, error) {
 	if len(opts.Args) == 0 || opts.Args[0] == "" {
 		return 1, errors.New("supervisor: no command to run")
