@@ -34,7 +34,7 @@ func cmdRun(args []string) error {
 	}
 	fs := newFlags(commands["run"])
 	configFile := fs.String("config", "", "the JSON config `file` (SIGHUP re-reads it)")
-	pidFile := fs.String("pidfile", "", "write the pid `file`: flipd's own pid, stable across reloads (with --no-supervisor: the serving generation's)")
+	pidFile := fs.String("pidfile", "", "write flipd's pid to `file`: the one pid that stays across reloads (with --no-supervisor: the serving generation's)")
 	resume := fs.Bool("resume", false, "start from the last config a generation served (saved in the storage directory), falling back to --config")
 	noSupervisor := fs.Bool("no-supervisor", false, "serve in this process, and let each reload's new generation replace it (the chain model: for systemd units with NotifyAccess=all)")
 	if err := parse(fs, args); err != nil {
