@@ -99,6 +99,12 @@ type Options struct {
 	// PIDFile, if set, is written with the supervisor's own pid before
 	// generation 1 starts, and removed at exit if it still names it.
 	PIDFile string
+	// PIDFileWhenReady delays writing PIDFile until a generation first
+	// says READY=1, so that the file's appearance means the service
+	// serves (flipd run sets it; a program that never sends READY=1 then
+	// never gets a PID file). A failure to write it is logged then, not
+	// returned.
+	PIDFileWhenReady bool
 	// Logger receives the supervisor's log, named "supervisor" and with
 	// its pid on every line; nil logs to stderr.
 	Logger hclog.Logger

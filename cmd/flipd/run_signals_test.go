@@ -34,9 +34,6 @@ func startRunCase(t *testing.T) *runCase {
 	return c
 }
 
-// logs is a daemon for the gate's failure messages: the supervisor's log.
-func (c *runCase) logs() *daemon { return &daemon{t: c.t, logFile: c.logFile} }
-
 // reload writes config 2 and sends SIGHUP to the supervisor.
 func (c *runCase) reload() {
 	c.write(2)

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -54,6 +55,9 @@ func startRunWith(t *testing.T, configFor func(admin, web string, n int) string,
 		}
 	})
 	r.waitGeneration(1, 20*time.Second)
+	if slices.Contains(argv, r.pidFile) { // written once generation 1 said READY=1
+		r.logs().waitFor("the PID file", func() bool { _, err := os.Stat(r.pidFile); return err == nil })
+	}
 	r.pid = r.cmd.Process.Pid
 	if find != nil {
 		r.pid = find(r.supervised)
@@ -170,6 +174,10 @@ func (r *flipdRun) requireGenerationsExited0() {
 	}
 }
 
+// logs is a daemon for daemon's helpers (waitFor, the gate's failure
+// messages) that read a log: the supervisor's.
+func (r *flipdRun) logs() *daemon { return &daemon{t: r.t, logFile: r.logFile} }
+
 // liveProcessesWith is processesWith without zombies.
 func liveProcessesWith(arg string) []int {
 	var live []int
@@ -269,5 +277,42 @@ func TestRunWithNoSupervisorServesInTheProcessStarted(t *testing.T) {
 	a := api(t, "GET", "http://"+admin+"/status", "")
 	if strings.Contains(a.raw, "supervisor_pid") {
 		t.Errorf("GET /status names a supervisor in the chain model: %s", a.raw)
+	}
+}
+
+// TestRunWritesThePIDFileOnceItServes: scripts (and bench/) take the PID
+// file's appearance to mean "serving", as it did before flipd run had a
+// supervisor: the supervisor writes its pid there once generation 1 is
+// ready, not when it starts it.
+func TestRunWritesThePIDFileOnceItServes(t *testing.T) {
+	admin, web := freeAddr(t), freeAddr(t)
+	dir := t.TempDir()
+	config, pidFile := filepath.Join(dir, "flipd.json"), filepath.Join(dir, "flipd.pid")
+	if err := os.WriteFile(config, []byte(runConfig(admin, web, 1)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s := startSupervised(t, web, flipdBin, "run", "--config", config, "--pidfile", pidFile)
+	t.Cleanup(func() {
+		for _, pid := range liveProcessesWith(config) {
+			syscall.Kill(pid, syscall.SIGKILL)
+		}
+	})
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		if _, err := os.Stat(pidFile); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("flipd run wrote no PID file within 20s")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	if g, err := s.ask(); err != nil || g != 1 {
+		t.Fatalf("the PID file is there, but %s does not serve: %v", web, err)
+	}
+	requirePIDFile(t, pidFile, s.cmd.Process.Pid)
+	signalPid(t, s.cmd.Process.Pid, syscall.SIGTERM)
+	if code := s.waitExit(30 * time.Second); code != 0 {
+		t.Errorf("flipd run exited with status %d after SIGTERM, want 0", code)
 	}
 }

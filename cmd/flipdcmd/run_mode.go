@@ -70,13 +70,14 @@ func markArgs(flag string) {
 
 // superviseSelf runs the supervisor in front of `flipd run --generation
 // args...` and returns its exit status. The supervisor writes pidFile with
-// its own pid. ok is false where the platform has no supervisor (macOS,
+// its own pid once generation 1 is ready, as flipd run always did (scripts
+// wait for the file to mean "serving"). ok is false where the platform has no supervisor (macOS,
 // Windows): the caller then serves in the chain model, and so does every
 // later generation.
 func superviseSelf(args []string, pidFile string) (code int, ok bool, err error) {
 	log := hclog.New(&hclog.LoggerOptions{Name: "flipd", Output: os.Stderr})
 	argv := append([]string{selfExecutable(), "run", generationFlag}, args...)
-	code, err = supervisor.Run(supervisor.Options{Args: argv, PIDFile: pidFile, Logger: log})
+	code, err = supervisor.Run(supervisor.Options{Args: argv, PIDFile: pidFile, PIDFileWhenReady: true, Logger: log})
 	if errors.Is(err, supervisor.ErrNotSupported) {
 		log.With("pid", os.Getpid()).Info("serving without a supervisor: the pid that serves changes on every reload (the chain model)", "reason", err)
 		markArgs("--no-supervisor")
