@@ -19,6 +19,8 @@ type Backend interface {
 	ConfigJSON() []byte
 	// Stats are the counters and history that outlive generations.
 	Stats() runtime.Stats
+	// Readiness is what this generation tells a readiness probe.
+	Readiness() runtime.Readiness
 }
 
 var _ Backend = (*runtime.Instance)(nil)

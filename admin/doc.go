@@ -42,6 +42,14 @@
 //
 //	curl --unix-socket /run/flipd.sock http://localhost/status
 //
+// GET /ready answers as the http module's "health" handler does: 200
+// {"status":"ready","generation":N} while this generation serves (or
+// "handed_over" after a newer one took over), 503 "stopping" during
+// upgrade.shutdown_delay and "draining" once it drains after a stop. For
+// exec probes and local agents; a load balancer probes a listener:
+//
+//	curl --unix-socket /run/flipd.sock http://localhost/ready
+//
 // GET /metrics is in the Prometheus text format: flipd_upgrades_total by
 // result, flipd_upgrade_duration_seconds, flipd_drain_duration_seconds,
 // flipd_generation, flipd_live_generations, flipd_open_connections, and the
@@ -52,7 +60,8 @@
 // Errors are {"error": "..."} with the status that says why: 400 an invalid
 // config (with "field" naming where, when known), 401 a missing or wrong
 // token, 403 a refused Host or Origin, 404 an unknown path, 405 a wrong
-// method, 409 another upgrade in flight (or too many generations draining),
+// method, 409 another upgrade in flight (or too many generations draining, or
+// this generation stopping during upgrade.shutdown_delay),
 // 413 a body over the limit, 415 a write without "Content-Type:
 // application/json", 422 a new generation that refused the config (a port
 // taken, say), 500 one that crashed or timed out, 503 a daemon that is

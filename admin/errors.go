@@ -29,6 +29,7 @@ func statusOf(err error) int {
 		return http.StatusBadRequest
 	case errors.Is(err, upgrade.ErrUpgradeInProgress),
 		errors.Is(err, upgrade.ErrAlreadyUpgraded),
+		errors.Is(err, runtime.ErrStopping),
 		errors.As(err, &drainingErr):
 		return http.StatusConflict
 	case errors.As(err, &childErr):

@@ -19,6 +19,7 @@ func (s *Server) routes() http.Handler {
 		"/config":  {http.MethodGet: s.handleConfig},
 		"/status":  {http.MethodGet: s.handleStatus},
 		"/metrics": {http.MethodGet: s.metrics.ServeHTTP},
+		"/ready":   {http.MethodGet: s.handleReady},
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		rt, ok := table[r.URL.Path]

@@ -21,7 +21,7 @@ func Run(o Options) (*Report, error) {
 	defer stopReaper()
 
 	rep := &Report{Started: time.Now(), Upgrades: o.Upgrades, Rate: o.Rate, Conns: o.Conns, Interval: o.Interval,
-		Machine: machine(), Load: [2]string{loadAverage()}}
+		Machine: machine(), Load: [2]string{loadAverage()}, FlipdCommand: supervisedCommand}
 	hasTLS := flipdHasTLS(o.Flipd)
 	if o.Nginx != "" {
 		rep.Nginx = nginxVersion(o.Nginx)

@@ -2,17 +2,10 @@ package bench
 
 import (
 	"encoding/json"
-	"errors"
-	"fmt"
-	"io"
 	"net"
-	"net/http"
-	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
-	"syscall"
 	"time"
 )
 
@@ -76,174 +69,6 @@ func freeAddr(host string) (string, error) {
 func flipdHasTLS(bin string) bool {
 	out, err := exec.Command(bin, "list-modules").Output()
 	return err == nil && strings.Contains(string(out), "listener_wrappers.tls\n")
-}
-
-// flipdProc is one flipd daemon, started with "flipd run", and every
-// generation it forks.
-type flipdProc struct {
-	bin, dir, admin string
-	cmd             *exec.Cmd
-	exited          chan struct{}
-}
-
-func (f *flipdProc) configPath() string { return filepath.Join(f.dir, "flipd.json") }
-func (f *flipdProc) pidPath() string    { return filepath.Join(f.dir, "flipd.pid") }
-
-// start runs flipd on config and returns once its first generation
-// serves (it writes the pid file once it is ready).
-func (f *flipdProc) start(config string) error {
-	if err := os.WriteFile(f.configPath(), []byte(config), 0o644); err != nil {
-		return err
-	}
-	logf, err := os.OpenFile(filepath.Join(f.dir, "flipd.log"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
-	if err != nil {
-		return err
-	}
-	defer logf.Close()
-	os.Remove(f.pidPath())
-	f.cmd = exec.Command(f.bin, "run", "--config", f.configPath(), "--pidfile", f.pidPath())
-	f.cmd.Stdout, f.cmd.Stderr = logf, logf
-	f.cmd.Env = append(os.Environ(), "XDG_DATA_HOME="+filepath.Join(f.dir, "data"))
-	cmd := f.cmd
-	exited, err := startManaged(cmd)
-	if err != nil {
-		return fmt.Errorf("starting flipd: %w", err)
-	}
-	f.exited = exited
-	deadline := time.Now().Add(30 * time.Second)
-	for f.pid() != cmd.Process.Pid {
-		select {
-		case <-exited:
-			return fmt.Errorf("flipd exited at start: %s", f.logTail())
-		default:
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("flipd did not write its pid file within 30s: %s", f.logTail())
-		}
-		time.Sleep(time.Millisecond)
-	}
-	return nil
-}
-
-// pid is the serving generation's pid, from the pid file, or 0.
-func (f *flipdProc) pid() int {
-	b, _ := os.ReadFile(f.pidPath())
-	pid, _ := strconv.Atoi(strings.TrimSpace(string(b)))
-	return pid
-}
-
-func (f *flipdProc) logTail() string {
-	b, _ := os.ReadFile(filepath.Join(f.dir, "flipd.log"))
-	if len(b) > 2000 {
-		b = b[len(b)-2000:]
-	}
-	return strings.TrimSpace(string(b))
-}
-
-// loadAnswer is what POST /load and POST /upgrade answer.
-type loadAnswer struct {
-	Generation int    `json:"generation"`
-	Pid        int    `json:"pid"`
-	Duration   string `json:"duration"`
-	Draining   struct {
-		Pid int `json:"pid"`
-	} `json:"draining"`
-	Error string `json:"error"`
-}
-
-// adminClient opens a connection per request, as flipd's CLI does.
-var adminClient = &http.Client{Timeout: 60 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
-
-// post sends body to the admin API's path and returns its answer.
-func (f *flipdProc) post(path, body string) (loadAnswer, error) {
-	resp, err := adminClient.Post("http://"+f.admin+path, "application/json", strings.NewReader(body))
-	if err != nil {
-		return loadAnswer{}, err
-	}
-	defer resp.Body.Close()
-	raw, _ := io.ReadAll(resp.Body)
-	var a loadAnswer
-	if err := json.Unmarshal(raw, &a); err != nil {
-		return a, fmt.Errorf("POST %s: %s: %.200s", path, resp.Status, raw)
-	}
-	switch resp.StatusCode {
-	case http.StatusOK:
-	case http.StatusConflict:
-		return a, fmt.Errorf("POST %s: %w Conflict: %s", path, errConflict, a.Error)
-	default:
-		return a, fmt.Errorf("POST %s: %s: %s", path, resp.Status, a.Error)
-	}
-	return a, nil
-}
-
-// reload does one upgrade through the admin API: POST /load with config,
-// or POST /upgrade if config is empty. A 409 is tried again, 100 times at
-// most, and counted: under a saturated CPU, the generation that has just
-// handed over may still accept on the admin socket and answer "already
-// handed over".
-func (f *flipdProc) reload(config string) Upgrade {
-	u := Upgrade{At: time.Now(), OldPid: f.pid()}
-	var a loadAnswer
-	var err error
-	for try := 0; try < 100; try++ {
-		if config == "" {
-			a, err = f.post("/upgrade", "{}")
-		} else {
-			a, err = f.post("/load", config)
-		}
-		if err == nil || !errors.Is(err, errConflict) {
-			break
-		}
-		u.Conflicts++
-		time.Sleep(10 * time.Millisecond)
-	}
-	u.Ready = time.Since(u.At)
-	if err != nil {
-		u.Err = err.Error()
-		return u
-	}
-	u.NewPid, u.OldPid = a.Pid, a.Draining.Pid
-	if d, err := time.ParseDuration(a.Duration); err == nil {
-		u.Reported = d
-	}
-	return u
-}
-
-// errConflict marks a 409 from the admin API.
-var errConflict = errors.New("409")
-
-// restart is the naive upgrade: SIGTERM, wait for the exit, start again.
-func (f *flipdProc) restart(config string) Upgrade {
-	u := Upgrade{At: time.Now(), OldPid: f.cmd.Process.Pid}
-	f.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-f.exited:
-		u.Exited = time.Since(u.At)
-	case <-time.After(60 * time.Second):
-		u.Err = "flipd did not stop within 60s of SIGTERM"
-		return u
-	}
-	if err := f.start(config); err != nil {
-		u.Err = err.Error()
-		return u
-	}
-	u.Ready, u.NewPid = time.Since(u.At), f.cmd.Process.Pid
-	return u
-}
-
-// stop ends every generation: SIGTERM to the serving one, then SIGKILL to
-// any flipd left below this process once grace has passed.
-func (f *flipdProc) stop(grace time.Duration) {
-	if pid := f.pid(); pid > 0 {
-		syscall.Kill(pid, syscall.SIGTERM)
-		waitExited(pid, grace)
-	}
-	for _, p := range descendants(os.Getpid()) {
-		if p.Comm == commOf(f.bin) && p.State != 'Z' {
-			syscall.Kill(p.Pid, syscall.SIGKILL)
-			waitExited(p.Pid, 5*time.Second)
-		}
-	}
 }
 
 // flipdServer is flipd under load, upgraded through its admin API, or
@@ -339,10 +164,7 @@ func (s *flipdServer) upgrade(i int) Upgrade {
 // (max_draining is 4 here, so that a slow drain is seen, not refused).
 func (s *flipdServer) oldLimit() int { return 1 }
 
-func (s *flipdServer) ours(p proc) (counted, generation bool) {
-	is := p.Comm == commOf(s.proc.bin)
-	return is, is
-}
+func (s *flipdServer) role(p proc, all procTree) role { return s.proc.role(p, all) }
 
 // commOf is how /proc names a process running bin: its base name, cut
 // to 15 bytes.

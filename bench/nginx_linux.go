@@ -218,11 +218,14 @@ func (s *nginxServer) stop() {
 // ("the changing binary signal is ignored").
 func (s *nginxServer) oldLimit() int { return 0 }
 
-func (s *nginxServer) ours(p proc) (counted, generation bool) {
-	if p.Comm != "nginx" {
-		return false, false
+func (s *nginxServer) role(p proc, _ procTree) role {
+	switch {
+	case p.Comm != "nginx":
+		return roleNone
+	case strings.HasPrefix(cmdline(p.Pid), "nginx: master"):
+		return roleGeneration
 	}
-	return true, strings.HasPrefix(cmdline(p.Pid), "nginx: master")
+	return roleWorker
 }
 
 // nginxVersion is what "nginx -v" says.

@@ -63,10 +63,13 @@ func cmdline(pid int) string {
 	return strings.TrimSpace(string(bytes.ReplaceAll(b, []byte{0}, []byte{' '})))
 }
 
-// descendants lists the live processes below root.
-func descendants(root int) []proc {
+// procTree is every process of /proc at one moment, by pid.
+type procTree map[int]proc
+
+// snapshot reads every process of /proc.
+func snapshot() procTree {
 	entries, _ := os.ReadDir("/proc")
-	all := make(map[int]proc, len(entries))
+	all := make(procTree, len(entries))
 	for _, e := range entries {
 		pid, err := strconv.Atoi(e.Name())
 		if err != nil {
@@ -76,22 +79,38 @@ func descendants(root int) []proc {
 			all[pid] = p
 		}
 	}
+	return all
+}
+
+// isBelow says whether p descends from root (root itself is not below
+// itself).
+func (t procTree) isBelow(p proc, root int) bool {
+	// Walk up; bounded by the depth of the process tree.
+	for q, n := p, 0; n < 64; n++ {
+		if q.PPid == root {
+			return true
+		}
+		var ok bool
+		if q, ok = t[q.PPid]; !ok {
+			return false
+		}
+	}
+	return false
+}
+
+// below lists the processes below root.
+func (t procTree) below(root int) []proc {
 	var out []proc
-	for _, p := range all {
-		// Walk up; bounded by the depth of the process tree.
-		for q, n := p, 0; n < 64; n++ {
-			if q.PPid == root {
-				out = append(out, p)
-				break
-			}
-			var ok bool
-			if q, ok = all[q.PPid]; !ok {
-				break
-			}
+	for _, p := range t {
+		if t.isBelow(p, root) {
+			out = append(out, p)
 		}
 	}
 	return out
 }
+
+// descendants lists the live processes below root.
+func descendants(root int) []proc { return snapshot().below(root) }
 
 // exited reports whether pid has exited: gone, or a zombie nobody has
 // reaped yet.

@@ -14,15 +14,17 @@ type Report struct {
 	Machine string        `json:"machine"`
 	// Load is the machine's load average (1, 5, 15 minutes) when the
 	// benchmark started and ended: other work on the machine shows there.
-	Load     [2]string     `json:"load"`
-	Nginx    string        `json:"nginx,omitempty"`
-	Upgrades int           `json:"upgrades"`
-	Rate     int           `json:"rate"`
-	Conns    int           `json:"conns"`
-	Interval time.Duration `json:"interval"`
-	Notes    []string      `json:"notes,omitempty"`
-	Results  []Result      `json:"results"`
-	Targets  *Targets      `json:"targets,omitempty"`
+	Load  [2]string `json:"load"`
+	Nginx string    `json:"nginx,omitempty"`
+	// FlipdCommand is how flipd ran: supervised, as users run it.
+	FlipdCommand string        `json:"flipd_command,omitempty"`
+	Upgrades     int           `json:"upgrades"`
+	Rate         int           `json:"rate"`
+	Conns        int           `json:"conns"`
+	Interval     time.Duration `json:"interval"`
+	Notes        []string      `json:"notes,omitempty"`
+	Results      []Result      `json:"results"`
+	Targets      *Targets      `json:"targets,omitempty"`
 }
 
 // Targets are the measurements beyond zero failures.
@@ -211,17 +213,27 @@ func (rep *Report) Markdown() string {
 	if rep.Load[0] != "" {
 		fmt.Fprintf(&b, "Load average at the start %s, at the end %s.\n", rep.Load[0], rep.Load[1])
 	}
-	b.WriteString("\n| mode | server | requests | failed | client retries | p50 | p99 | p99.9 | max | upgrades ok | ready p50 / max | old gone p50 / max | generations | RSS max |\n")
-	b.WriteString("|---|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+	if rep.FlipdCommand != "" {
+		fmt.Fprintf(&b, "flipd ran supervised, the way users run it: `%s`. Its generations are the supervisor's descendants "+
+			"(\"generations\" and \"RSS max\" count them, \"supervisor RSS\" is the supervisor's own); "+
+			"\"old gone\" is when the old generation exited; the naive restart stops the supervisor (SIGTERM, waits for its exit) "+
+			"and starts a new one.\n", rep.FlipdCommand)
+	}
+	b.WriteString("\n| mode | server | requests | failed | client retries | p50 | p99 | p99.9 | max | upgrades ok | ready p50 / max | old gone p50 / max | generations | RSS max | supervisor RSS |\n")
+	b.WriteString("|---|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
 	for _, r := range rep.Results {
 		if r.Skipped != "" || r.Err != "" {
-			fmt.Fprintf(&b, "| %s | %s | %s |||||||||||\n", r.Mode, r.Server, strings.TrimPrefix(r.line(), ""))
+			fmt.Fprintf(&b, "| %s | %s | %s ||||||||||||\n", r.Mode, r.Server, strings.TrimPrefix(r.line(), ""))
 			continue
 		}
 		ok, ready, exited := upgradeStats(r.Upgrades)
-		gens, rss := 0, int64(0)
+		gens, rss, supRSS := 0, int64(0), int64(0)
 		for _, p := range r.Procs {
-			gens, rss = max(gens, p.Generations), max(rss, p.RSS)
+			gens, rss, supRSS = max(gens, p.Generations), max(rss, p.RSS), max(supRSS, p.SupervisorRSS)
+		}
+		sup := "–"
+		if supRSS > 0 {
+			sup = mb(supRSS)
 		}
 		failed := "0"
 		if n := r.Load.Failed(); n > 0 {
@@ -231,9 +243,9 @@ func (rep *Report) Markdown() string {
 		if n := conflicts(r.Upgrades); n > 0 {
 			upgrades += fmt.Sprintf(" (%d× 409 first)", n)
 		}
-		fmt.Fprintf(&b, "| %s | %s | %d | %s | %d | %s | %s | %s | %s | %s | %s / %s | %s / %s | %d | %s |\n",
+		fmt.Fprintf(&b, "| %s | %s | %d | %s | %d | %s | %s | %s | %s | %s | %s / %s | %s / %s | %d | %s | %s |\n",
 			r.Mode, r.Server, r.Load.Requests, failed, r.Load.Retries, ms(r.Load.P50), ms(r.Load.P99), ms(r.Load.P999), ms(r.Load.Max),
-			upgrades, ms(Percentile(ready, 0.5)), ms(lastMax(ready)), ms(Percentile(exited, 0.5)), ms(lastMax(exited)), gens, mb(rss))
+			upgrades, ms(Percentile(ready, 0.5)), ms(lastMax(ready)), ms(Percentile(exited, 0.5)), ms(lastMax(exited)), gens, mb(rss), sup)
 	}
 	for _, n := range rep.Notes {
 		fmt.Fprintf(&b, "\n%s.\n", n)

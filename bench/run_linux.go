@@ -23,10 +23,27 @@ type server interface {
 	// oldLimit is how many old generations may still run when the next
 	// upgrade starts.
 	oldLimit() int
-	// ours says whether a process below the benchmark is the server's,
-	// and whether it is a generation (rather than, say, a worker).
-	ours(proc) (counted, generation bool)
+	// role says what a process below the benchmark is to the server;
+	// all is every process, to look up its ancestors.
+	role(p proc, all procTree) role
 }
+
+// role is what a process below the benchmark is to a server.
+type role int
+
+const (
+	// roleNone is a process not the server's (a load generator).
+	roleNone role = iota
+	// roleWorker is a process of the server that is not a generation
+	// (an nginx worker).
+	roleWorker
+	// roleGeneration is a generation: a flipd generation, an nginx
+	// master.
+	roleGeneration
+	// roleSupervisor is the process in front of flipd's generations
+	// that never serves (flipd supervise): measured on its own.
+	roleSupervisor
+)
 
 func (o *Options) logf(format string, args ...any) {
 	if o.Log != nil {
@@ -233,15 +250,21 @@ func (o *Options) sample(srv server, start time.Time, out *[]ProcSample) (stop f
 		self := os.Getpid()
 		for {
 			s := ProcSample{T: time.Since(start)}
-			for _, p := range descendants(self) {
-				counted, gen := srv.ours(p)
-				if !counted || p.State == 'Z' {
+			all := snapshot()
+			for _, p := range all.below(self) {
+				if p.State == 'Z' {
 					continue
 				}
-				s.Processes++
-				s.RSS += p.RSS
-				if gen {
+				switch srv.role(p, all) {
+				case roleSupervisor:
+					s.SupervisorRSS += p.RSS
+				case roleGeneration:
 					s.Generations++
+					s.Processes++
+					s.RSS += p.RSS
+				case roleWorker:
+					s.Processes++
+					s.RSS += p.RSS
 				}
 			}
 			*out = append(*out, s)

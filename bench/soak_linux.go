@@ -2,7 +2,6 @@ package bench
 
 import (
 	"bufio"
-	"encoding/json"
 	"fmt"
 	"os"
 	"strconv"
@@ -67,7 +66,7 @@ func Soak(o Options) (*SoakResult, error) {
 		return res, fmt.Errorf("the survivor: %w", err)
 	}
 	for _, p := range descendants(os.Getpid()) {
-		if p.Pid != res.Survivor.Pid && p.State != 'Z' {
+		if p.Pid != res.Survivor.Pid && p.Pid != res.Survivor.SupervisorPid && p.State != 'Z' {
 			res.Left = append(res.Left, fmt.Sprintf("%d %s (%c) %s", p.Pid, p.Comm, p.State, cmdline(p.Pid)))
 		}
 	}
@@ -122,13 +121,13 @@ func (o *Options) soakLoad(srv *flipdServer, res *SoakResult, during func()) err
 	return nil
 }
 
-// figures measures the serving generation and counts the server's
-// processes.
+// figures measures the serving generation and the supervisor, and counts
+// the server's processes: the supervisor and every live process below it.
 func (s *flipdServer) figures() (Figures, error) {
-	f := Figures{Pid: s.proc.pid()}
+	f := Figures{Pid: s.proc.pid(), SupervisorPid: s.proc.supervisor()}
 	p, ok := readProc(f.Pid)
 	if !ok {
-		return f, fmt.Errorf("pid %d from the pid file is not running", f.Pid)
+		return f, fmt.Errorf("the serving generation, pid %d, is not running", f.Pid)
 	}
 	f.RSS = p.RSS
 	fds, err := os.ReadDir("/proc/" + strconv.Itoa(f.Pid) + "/fd")
@@ -139,11 +138,21 @@ func (s *flipdServer) figures() (Figures, error) {
 	if f.Goroutines, err = s.proc.metric("go_goroutines"); err != nil {
 		return f, err
 	}
-	if f.Generation, err = s.proc.generation(); err != nil {
+	st, err := s.proc.status()
+	if err != nil {
 		return f, err
 	}
-	for _, q := range descendants(os.Getpid()) {
-		if q.State != 'Z' && (q.Comm == commOf(s.proc.bin) || q.PPid == f.Pid) {
+	if st.Pid != f.Pid {
+		return f, fmt.Errorf("GET /status is answered by pid %d, not by the serving generation, pid %d", st.Pid, f.Pid)
+	}
+	f.Generation = st.Generation
+	sup, ok := readProc(f.SupervisorPid)
+	if !ok || sup.State == 'Z' {
+		return f, fmt.Errorf("the supervisor, pid %d, is not running", f.SupervisorPid)
+	}
+	f.SupervisorRSS, f.Processes = sup.RSS, 1
+	for _, q := range descendants(f.SupervisorPid) {
+		if q.State != 'Z' {
 			f.Processes++
 		}
 	}
@@ -165,22 +174,4 @@ func (f *flipdProc) metric(name string) (int, error) {
 		}
 	}
 	return 0, fmt.Errorf("GET /metrics has no %s", name)
-}
-
-// generation asks GET /status which generation answers.
-func (f *flipdProc) generation() (int, error) {
-	resp, err := adminClient.Get("http://" + f.admin + "/status")
-	if err != nil {
-		return 0, err
-	}
-	defer resp.Body.Close()
-	var st struct {
-		Generations []struct {
-			Generation int `json:"generation"`
-		} `json:"generations"`
-	}
-	if err := json.NewDecoder(resp.Body).Decode(&st); err != nil || len(st.Generations) == 0 {
-		return 0, fmt.Errorf("GET /status: %v", err)
-	}
-	return st.Generations[0].Generation, nil
 }

@@ -28,8 +28,13 @@ type Figures struct {
 	FDs        int   `json:"fds"`
 	Goroutines int   `json:"goroutines"`
 	RSS        int64 `json:"rss"`
-	// Processes counts the server's processes alive: flipd generations
-	// and anything they started.
+	// SupervisorPid and SupervisorRSS are the supervisor's in front of
+	// the generations: its pid must not change.
+	SupervisorPid int   `json:"supervisor_pid"`
+	SupervisorRSS int64 `json:"supervisor_rss"`
+	// Processes counts the server's processes alive: the supervisor and
+	// every process below it (flipd generations and anything they
+	// started).
 	Processes int `json:"processes"`
 }
 
@@ -47,7 +52,7 @@ type SoakResult struct {
 	Examples  []string      `json:"examples,omitempty"`
 	FailedUps []string      `json:"failed_upgrades,omitempty"`
 	// Left lists the processes below the benchmark, other than the
-	// survivor, still alive at the end.
+	// supervisor and the survivor, still alive at the end.
 	Left []string `json:"left,omitempty"`
 }
 
@@ -60,6 +65,7 @@ type soakRow struct {
 func (r *SoakResult) rows() []soakRow {
 	f, s := r.First, r.Survivor
 	rssLimit := int64(float64(f.RSS)*SoakRSSRatio) + SoakRSSSlack
+	supLimit := int64(float64(f.SupervisorRSS)*SoakRSSRatio) + SoakRSSSlack
 	left := "none"
 	if len(r.Left) > 0 {
 		left = strings.Join(r.Left, "; ")
@@ -75,7 +81,12 @@ func (r *SoakResult) rows() []soakRow {
 		{"goroutines", fmt.Sprint(f.Goroutines), fmt.Sprint(s.Goroutines), fmt.Sprintf("+%d", SoakGoroutineSlack),
 			s.Goroutines <= f.Goroutines+SoakGoroutineSlack},
 		{"RSS", mib(f.RSS), mib(s.RSS), fmt.Sprintf("×%.1f + %s", SoakRSSRatio, mib(SoakRSSSlack)), s.RSS <= rssLimit},
-		{"flipd processes alive", fmt.Sprint(f.Processes), fmt.Sprint(s.Processes), "exactly 1", f.Processes == 1 && s.Processes == 1},
+		{"supervisor pid", fmt.Sprint(f.SupervisorPid), fmt.Sprint(s.SupervisorPid), "unchanged",
+			f.SupervisorPid > 0 && s.SupervisorPid == f.SupervisorPid},
+		{"supervisor RSS", mib(f.SupervisorRSS), mib(s.SupervisorRSS), fmt.Sprintf("×%.1f + %s", SoakRSSRatio, mib(SoakRSSSlack)),
+			s.SupervisorRSS <= supLimit},
+		{"flipd processes alive", fmt.Sprint(f.Processes), fmt.Sprint(s.Processes), "exactly 2: the supervisor, one generation",
+			f.Processes == 2 && s.Processes == 2},
 		{"other processes left", "", left, "none", len(r.Left) == 0},
 		{"requests failed", "", failed, "0", r.Failed == 0 && r.Retries == 0 && r.Requests > 0},
 		{"upgrades failed", "", fmt.Sprint(len(r.FailedUps)), "0", len(r.FailedUps) == 0},

@@ -6,7 +6,8 @@ import (
 )
 
 func TestSoakFailsBeyondItsTolerances(t *testing.T) {
-	first := Figures{Generation: 1, Pid: 10, FDs: 15, Goroutines: 12, RSS: 17 << 20, Processes: 1}
+	first := Figures{Generation: 1, Pid: 10, FDs: 15, Goroutines: 12, RSS: 17 << 20,
+		SupervisorPid: 9, SupervisorRSS: 8 << 20, Processes: 2}
 	clean := func() SoakResult {
 		s := first
 		s.Generation, s.Pid = 1001, 20
@@ -22,7 +23,11 @@ func TestSoakFailsBeyondItsTolerances(t *testing.T) {
 		{"a descriptor per upgrade", func(r *SoakResult) { r.Survivor.FDs += 1000 }, "open descriptors"},
 		{"goroutines", func(r *SoakResult) { r.Survivor.Goroutines += SoakGoroutineSlack + 1 }, "goroutines"},
 		{"memory", func(r *SoakResult) { r.Survivor.RSS = 64 << 20 }, "RSS"},
-		{"a generation left", func(r *SoakResult) { r.Survivor.Processes = 2 }, "flipd processes alive"},
+		{"a generation left", func(r *SoakResult) { r.Survivor.Processes = 3 }, "flipd processes alive"},
+		{"the supervisor gone", func(r *SoakResult) { r.Survivor.Processes = 1 }, "flipd processes alive"},
+		{"the supervisor replaced", func(r *SoakResult) { r.Survivor.SupervisorPid = 30 }, "supervisor pid"},
+		{"no supervisor", func(r *SoakResult) { r.First.SupervisorPid, r.Survivor.SupervisorPid = 0, 0 }, "supervisor pid"},
+		{"the supervisor's memory", func(r *SoakResult) { r.Survivor.SupervisorRSS = 64 << 20 }, "supervisor RSS"},
 		{"a process left", func(r *SoakResult) { r.Left = []string{"30 sh (S) sh -c sleep"} }, "other processes left"},
 		{"a failed request", func(r *SoakResult) { r.Failed = 1 }, "requests failed"},
 		{"a client retry", func(r *SoakResult) { r.Retries = 1 }, "requests failed"},

@@ -48,26 +48,35 @@ type Upgrade struct {
 	// At is when it was requested.
 	At time.Time `json:"at"`
 	// Ready is from the request until the new generation served: the
-	// answer to POST /load, the pid file of a restarted flipd, the
-	// workers of a new nginx master.
+	// answer to POST /load, GET /status answering "active" from a
+	// restarted flipd's first generation, the workers of a new nginx
+	// master.
 	Ready time.Duration `json:"ready"`
 	// Reported is flipd's own figure in its answer.
 	Reported time.Duration `json:"reported,omitempty"`
-	// Exited is from the request until the old generation exited.
+	// Exited is from the request until the old generation exited (for
+	// the naive restart: the old supervisor, once its generations had).
 	Exited time.Duration `json:"exited"`
 	// Conflicts counts the 409 answers tried again.
-	Conflicts int    `json:"conflicts,omitempty"`
-	OldPid    int    `json:"old_pid"`
-	NewPid    int    `json:"new_pid"`
-	Err       string `json:"err,omitempty"`
+	Conflicts int `json:"conflicts,omitempty"`
+	// OldPid and NewPid are the old and new generations (for the
+	// naive restart: the old and new supervisors).
+	OldPid int    `json:"old_pid"`
+	NewPid int    `json:"new_pid"`
+	Err    string `json:"err,omitempty"`
 }
 
 // ProcSample is the server's processes at one moment.
 type ProcSample struct {
 	T           time.Duration `json:"t"` // since the load started
 	Generations int           `json:"generations"`
-	Processes   int           `json:"processes"`
-	RSS         int64         `json:"rss"` // bytes, all processes together
+	// Processes counts the generations and their workers, not the
+	// supervisor.
+	Processes int   `json:"processes"`
+	RSS       int64 `json:"rss"` // bytes, Processes together
+	// SupervisorRSS is flipd's supervisor's resident memory (bytes), 0
+	// for a server without one.
+	SupervisorRSS int64 `json:"supervisor_rss,omitempty"`
 }
 
 // Result is one server in one mode: load while upgrading.

@@ -104,6 +104,15 @@ type UpgradeConfig struct {
 	// MaxDraining bounds how many old generations may drain at once; a
 	// reload beyond that is refused. Default 2.
 	MaxDraining int `json:"max_draining,omitempty"`
+	// ShutdownDelay is how long a generation told to stop for good
+	// (SIGTERM, SIGINT, POST /stop; not a reload) keeps serving before it
+	// drains, while readiness probes (the "health" handler of the http
+	// module) already answer 503 "stopping": time for a load balancer, or
+	// Kubernetes' endpoint controller, to stop sending it new requests.
+	// A reload asked for meanwhile is refused; a second SIGINT ends the
+	// delay and closes at once. A string such as "5s"; a bare number is
+	// refused, since it would count nanoseconds. Default 0: drain at once.
+	ShutdownDelay Duration `json:"shutdown_delay,omitzero"`
 }
 
 // LoggingConfig chooses how flipd logs.
@@ -190,6 +199,10 @@ func ParseConfig(raw []byte) (*Config, error) {
 		if errors.As(err, &ke) {
 			return nil, &ConfigError{Field: joinPath(ke.Path, ke.Key), Err: err}
 		}
+		var fe *fieldError
+		if errors.As(err, &fe) {
+			return nil, &ConfigError{Field: fe.field, Err: err}
+		}
 		return nil, &ConfigError{Err: err}
 	}
 	seen := map[Address]string{}
@@ -223,6 +236,9 @@ func ParseConfig(raw []byte) (*Config, error) {
 		seen[head.addr] = fmt.Sprintf("listener %q", name)
 		order = append(order, head.addr)
 	}
+	if err := checkDurationString(raw, "upgrade", "shutdown_delay"); err != nil {
+		return nil, err
+	}
 	if cfg.Upgrade.MaxDraining < 0 {
 		return nil, &ConfigError{Field: "upgrade.max_draining", Err: errors.New("must not be negative")}
 	}
@@ -238,6 +254,23 @@ func ParseConfig(raw []byte) (*Config, error) {
 		return nil, &ConfigError{Field: "logging.format", Err: fmt.Errorf("%q is not \"text\" or \"json\"", cfg.Logging.Format)}
 	}
 	return &cfg, nil
+}
+
+// checkDurationString refuses a duration field written as a bare number
+// in the object section of raw (already decoded, so well formed): the
+// runtime's Duration takes a number as nanoseconds, which a new field
+// need not carry on, and "shutdown_delay": 5 would be five nanoseconds.
+func checkDurationString(raw []byte, section, field string) error {
+	var doc map[string]map[string]json.RawMessage
+	if json.Unmarshal(raw, &doc) != nil {
+		return nil // a section that is not an object was refused already
+	}
+	v, ok := doc[section][field]
+	if !ok || len(v) == 0 || v[0] == '"' || string(v) == "null" {
+		return nil
+	}
+	return &ConfigError{Field: section + "." + field,
+		Err: fmt.Errorf("cannot use %s: write a duration string such as \"5s\"", v)}
 }
 
 func (cfg *Config) listenerNames() []string {

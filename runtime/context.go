@@ -32,6 +32,8 @@ type loadState struct {
 	inherited map[string][]byte
 	// handovers produce what to hand to the next generation, by key.
 	handovers map[string]func() []byte
+	// readiness is the serving generation's, once it serves this config.
+	readiness func() Readiness
 }
 
 // Logger returns the module's logger; it carries pid and generation.
@@ -193,7 +195,7 @@ func describeJSONError(raw []byte, err error) error {
 		return fmt.Errorf("invalid JSON at line %d, column %d: %s", line, col, syntax.Error())
 	case errors.As(err, &typ):
 		if typ.Field != "" {
-			return fmt.Errorf("field %q: cannot use %s as %s", typ.Field, typ.Value, typ.Type)
+			return &fieldError{field: typ.Field, msg: fmt.Sprintf("field %q: cannot use %s as %s", typ.Field, typ.Value, typ.Type)}
 		}
 		return fmt.Errorf("cannot use %s as %s", typ.Value, typ.Type)
 	case strings.HasPrefix(err.Error(), "json: unknown field "):
@@ -205,6 +207,12 @@ func describeJSONError(raw []byte, err error) error {
 	}
 	return err
 }
+
+// fieldError is a value of the wrong type for a field, whose dotted path
+// ParseConfig reports as the ConfigError's Field.
+type fieldError struct{ field, msg string }
+
+func (e *fieldError) Error() string { return e.msg }
 
 func position(raw []byte, offset int64) (line, col int) {
 	line, col = 1, 1

@@ -43,7 +43,10 @@
 //  5. Drain(ctx) when a new generation has taken over, or on stop: stop
 //     accepting, finish what is in flight, return when nothing is left
 //     or ctx ends (runtime/drain does the hard part for HTTP servers and
-//     plain connections).
+//     plain connections). A final stop (SIGTERM, SIGINT, POST /stop)
+//     with upgrade.shutdown_delay set first leaves the module serving
+//     for that long while ctx.Readiness() answers ReadinessStopping, so
+//     that readiness probes fail before anything stops accepting.
 //  6. Cleanup() if it is a CleanerUpper, when its config is discarded: a
 //     later step failed, or the process is exiting.
 //

@@ -43,6 +43,10 @@ const (
 	StateStarting State = "starting"
 	StateActive   State = "active"
 	StateDraining State = "draining"
+	// StateStopping: told to stop for good, the generation still serves
+	// for upgrade.shutdown_delay while readiness probes answer 503; it
+	// drains after that.
+	StateStopping State = "stopping"
 )
 
 // Instance is this process's generation: it serves one config until a
@@ -64,6 +68,8 @@ type Instance struct {
 	// stopAsked: Stop came before this generation handed over; a reload
 	// in flight that completes anyway must stop the new generation too.
 	stopAsked, handedOver bool
+	// delay runs out upgrade.shutdown_delay after a Stop; Close stops it.
+	delay *time.Timer
 	// pidFile is the PID file this generation wrote, and pidFileErr why
 	// it could not.
 	pidFile, pidFileErr string
@@ -141,6 +147,7 @@ func (in *Instance) start(opts Options) error {
 	if err != nil {
 		return err
 	}
+	l.state.readiness = in.Readiness
 	if err := in.addAdmin(l, opts.Admin); err != nil {
 		return errors.Join(err, l.cleanup())
 	}
@@ -206,23 +213,46 @@ func (in *Instance) timeParentDrain() {
 }
 
 // Stop stops this generation gracefully: it drains, within the config's
-// drain_timeout, and Wait returns. A stop wins over a reload in flight:
-// the new generation is killed if it is not ready yet, and stopped in
-// turn if it is. Once this generation has handed over, Stop changes
-// nothing: it is draining already, and the new one serves.
-func (in *Instance) Stop() {
+// drain_timeout, and Wait returns. With upgrade.shutdown_delay set, it
+// first serves on for that long while Readiness answers stopping, and
+// refuses reloads; a second Stop meanwhile changes nothing, Close ends
+// the delay. A stop wins over a reload in flight: the new generation is
+// killed if it is not ready yet, and stopped in turn if it is. Once this
+// generation has handed over, Stop changes nothing: it is draining
+// already, and the new one serves.
+func (in *Instance) Stop() { in.stop(false) }
+
+// Close stops at once: without a shutdown delay, and connections still
+// open are closed now.
+func (in *Instance) Close() {
+	in.stop(true)
+	in.cancelDrain()
+}
+
+// stop is Stop, or with now Close's first half.
+func (in *Instance) stop(now bool) {
 	in.mu.Lock()
 	if !in.handedOver {
 		in.stopAsked = true
 	}
+	delay := in.shutdownDelay()
+	switch {
+	case in.state == StateStopping && !now:
+		in.mu.Unlock()
+		in.log.Info("already stopping: the shutdown delay runs on; a second SIGINT stops at once")
+		return
+	case now || delay <= 0 || in.handedOver || in.state != StateActive:
+		if in.delay != nil {
+			in.delay.Stop()
+		}
+		in.mu.Unlock()
+		in.upg.Stop()
+		return
+	}
+	in.state = StateStopping
+	in.delay = time.AfterFunc(delay, in.upg.Stop)
 	in.mu.Unlock()
-	in.upg.Stop()
-}
-
-// Close stops at once: connections still open are closed now.
-func (in *Instance) Close() {
-	in.Stop()
-	in.cancelDrain()
+	in.log.Info(fmt.Sprintf("stopping in %s: readiness answers 503 meanwhile", delay), "shutdown_delay", delay)
 }
 
 // Wait blocks until this generation has drained, after a new one took

@@ -52,7 +52,8 @@ type ReloadResult struct {
 // generation with it and returns once that generation serves. Errors: a
 // *ConfigError (nothing was started), a *upgrade.ChildError (the new
 // generation failed: this one keeps serving), upgrade.ErrUpgradeInProgress,
-// upgrade.ErrAlreadyUpgraded or a *upgrade.DrainingError.
+// upgrade.ErrAlreadyUpgraded, a *upgrade.DrainingError, or ErrStopping
+// (during upgrade.shutdown_delay: this generation stops for good).
 func (in *Instance) Reload(raw []byte, opts ReloadOptions) (ReloadResult, error) {
 	requested := time.Now()
 	gen := in.upg.Generation() + 1
@@ -67,6 +68,11 @@ func (in *Instance) Reload(raw []byte, opts ReloadOptions) (ReloadResult, error)
 			Source: opts.Source, Started: requested, Duration: Duration(time.Since(requested))})
 	}
 
+	if err := in.refuseIfStopping(); err != nil {
+		in.log.Warn("reload refused: this generation is stopping", "source", opts.Source)
+		record("refused", 0, err)
+		return ReloadResult{}, err
+	}
 	// Warnings while validating (a stored certificate served because the
 	// ACME directory is down, say) are worth seeing.
 	l, err := loadConfig(context.Background(), raw, in.log.Named("validate"), gen, nil)

@@ -23,6 +23,10 @@ func TestAmbiguousConfigsAreRefusedNamingTheField(t *testing.T) {
 		{"a stray brace after the object", `{}}`, "", "unexpected data after the JSON object"},
 		{"negative drain_timeout", `{"upgrade": {"drain_timeout": -1}}`, "", `field "upgrade.drain_timeout": cannot use number -1 (negative duration)`},
 		{"negative upgrade timeout", `{"upgrade": {"timeout": -5000000000}}`, "", `negative duration`},
+		{"negative shutdown_delay", `{"upgrade": {"shutdown_delay": "-5s"}}`, "upgrade.shutdown_delay", `field "upgrade.shutdown_delay": cannot use string "-5s" (negative duration)`},
+		{"bare-number shutdown_delay", `{"upgrade": {"shutdown_delay": 5}}`, "upgrade.shutdown_delay", `cannot use 5: write a duration string such as "5s"`},
+		{"negative bare-number shutdown_delay", `{"upgrade": {"shutdown_delay": -5}}`, "upgrade.shutdown_delay", `shutdown_delay`},
+		{"shutdown_delay without a unit", `{"upgrade": {"shutdown_delay": "5"}}`, "upgrade.shutdown_delay", `field "upgrade.shutdown_delay": cannot use string "5" (invalid duration)`},
 		{"duplicate top-level key", `{"upgrade": {}, "upgrade": {"drain_timeout": "1s"}}`, "upgrade", `field "upgrade": duplicate key`},
 		{"duplicate nested key", `{"upgrade": {"drain_timeout": "1s", "drain_timeout": "1h"}}`, "upgrade.drain_timeout", `duplicate key`},
 		{"key in another case", `{"upgrade": {"Drain_Timeout": "1h"}}`, "upgrade.Drain_Timeout", `keys are case-sensitive: write "upgrade.drain_timeout"`},
@@ -71,6 +75,8 @@ func TestDistinctListenersAndExactKeysAreAccepted(t *testing.T) {
 		`{"admin": {"disabled": true}, "listeners": {"a": {"address": "tcp/localhost:8080", "module": "test"}, "b": {"address": "tcp/example.com:8080", "module": "test"}}}`,
 		`{"admin": {"disabled": true}, "listeners": {"a": {"address": "tcp4/localhost:8080", "module": "test"}, "b": {"address": "tcp6/[::1]:8080", "module": "test"}}}`,
 		`{"upgrade": {"drain_timeout": 1000000000, "timeout": "0s"}, "logging": {"level": "debug"}}`,
+		`{"upgrade": {"shutdown_delay": "5s", "drain_timeout": "30s"}}`,
+		`{"upgrade": {"shutdown_delay": "0s"}}`,
 		`{"listeners": {"web": {"address": "tcp/127.0.0.1:1", "module": "test", "wrappers": [{"module": "testwrap", "tag": "a"}, {"module": "testwrap", "tag": "a"}]}}}`,
 	} {
 		if err := Validate([]byte(config)); err != nil {

@@ -30,6 +30,8 @@ func TestAdminLoadRefusesAmbiguousConfigsAndKeepsServing(t *testing.T) {
 		{"negative drain_timeout", strings.Replace(config, `"drain_timeout": "10s"`, `"drain_timeout": -1`, 1), ""},
 		{"duplicate key", strings.Replace(config, `"drain_timeout": "10s"`, `"drain_timeout": "10s", "drain_timeout": "1ms"`, 1), "upgrade.drain_timeout"},
 		{"key in another case", strings.Replace(config, `"drain_timeout": "10s"`, `"Drain_Timeout": "1ms"`, 1), "upgrade.Drain_Timeout"},
+		{"negative shutdown_delay", strings.Replace(config, `"drain_timeout": "10s"`, `"drain_timeout": "10s", "shutdown_delay": "-5s"`, 1), "upgrade.shutdown_delay"},
+		{"bare-number shutdown_delay", strings.Replace(config, `"drain_timeout": "10s"`, `"drain_timeout": "10s", "shutdown_delay": 5`, 1), "upgrade.shutdown_delay"},
 		{"unknown log level", strings.Replace(config, `"upgrade"`, `"logging": {"level": "verbose"}, "upgrade"`, 1), "logging.level"},
 		{"tcp4 and tcp spellings of one port", twoListeners("tcp4/" + addr), "listeners.web.address"},
 		{"localhost and 127.0.0.1", twoListeners("tcp/localhost:" + port), "listeners.web.address"},

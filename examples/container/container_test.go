@@ -198,13 +198,9 @@ type podSpec struct {
 			Name          string `yaml:"name"`
 			ContainerPort int    `yaml:"containerPort"`
 		} `yaml:"ports"`
-		ReadinessProbe struct {
-			HTTPGet struct {
-				Path string `yaml:"path"`
-				Port string `yaml:"port"`
-			} `yaml:"httpGet"`
-		} `yaml:"readinessProbe"`
-		Lifecycle struct {
+		ReadinessProbe probe `yaml:"readinessProbe"`
+		LivenessProbe  probe `yaml:"livenessProbe"`
+		Lifecycle      struct {
 			PreStop struct {
 				Sleep struct {
 					Seconds int `yaml:"seconds"`
@@ -222,6 +218,39 @@ type podSpec struct {
 			Name string `yaml:"name"`
 		} `yaml:"configMap"`
 	} `yaml:"volumes"`
+}
+
+type probe struct {
+	HTTPGet struct {
+		Path string `yaml:"path"`
+		Port string `yaml:"port"`
+	} `yaml:"httpGet"`
+}
+
+// handlerFor is the module of the handler that the config's "web"
+// listener routes a GET of path to: the first route whose paths hold it,
+// or that has no match.
+func handlerFor(t *testing.T, cfg *runtime.Config, path string) string {
+	t.Helper()
+	var web struct {
+		Routes []struct {
+			Match *struct {
+				Path []string `json:"path"`
+			} `json:"match"`
+			Handle struct {
+				Module string `json:"module"`
+			} `json:"handle"`
+		} `json:"routes"`
+	}
+	if err := json.Unmarshal(cfg.Listeners["web"], &web); err != nil {
+		t.Fatalf("the config's web listener: %v", err)
+	}
+	for _, r := range web.Routes {
+		if r.Match == nil || slices.Contains(r.Match.Path, path) {
+			return r.Handle.Module
+		}
+	}
+	return ""
 }
 
 func readManifests(t *testing.T) map[string]manifest {
@@ -269,22 +298,28 @@ func TestTheKubernetesManifestServesTheConfigAndStopsCleanly(t *testing.T) {
 	if !pod.SecurityContext.RunAsNonRoot {
 		t.Error("the pod does not require runAsNonRoot")
 	}
-	if p := c.ReadinessProbe.HTTPGet; p.Path != "/health" || p.Port != "http" {
-		t.Errorf("readiness probe %+v, want GET /health on the http port", p)
+	// Readiness follows the generation (503 while it stops); liveness
+	// must not, or a stopping pod would be restarted.
+	if p := c.ReadinessProbe.HTTPGet; p.Port != "http" || handlerFor(t, cfg, p.Path) != "health" {
+		t.Errorf("readiness probe %+v, want a GET on the http port of a path routed to the health handler", p)
 	}
-	if !strings.Contains(cm.Data["flipd.json"], `"path": ["/health"]`) {
-		t.Error("the config has no /health route for the readiness probe")
+	if p := c.LivenessProbe.HTTPGet; p.Path == "" || handlerFor(t, cfg, p.Path) == "health" || handlerFor(t, cfg, p.Path) == "" {
+		t.Errorf("liveness probe %+v, want a path routed to a handler other than health", p)
 	}
 	if len(c.Ports) != 1 || c.Ports[0].Name != "http" || !strings.Contains(cm.Data["flipd.json"], `"tcp/:`+strconv.Itoa(c.Ports[0].ContainerPort)+`"`) {
 		t.Errorf("container ports %+v do not match the config's listener", c.Ports)
 	}
-	sleep := c.Lifecycle.PreStop.Sleep.Seconds
-	if sleep <= 0 {
-		t.Error("no preStop sleep: the pod would stop before its endpoint is removed")
+	// Before it stops accepting, the pod must wait for its endpoint to
+	// be removed everywhere: with upgrade.shutdown_delay (readiness
+	// answers 503 meanwhile) or a preStop sleep.
+	sleep := time.Duration(c.Lifecycle.PreStop.Sleep.Seconds) * time.Second
+	delay := time.Duration(cfg.Upgrade.ShutdownDelay)
+	if sleep+delay <= 0 {
+		t.Error("no upgrade.shutdown_delay and no preStop sleep: the pod would stop accepting before its endpoint is removed")
 	}
 	drain := time.Duration(cfg.Upgrade.DrainTimeout)
-	if grace := time.Duration(pod.TerminationGracePeriodSeconds) * time.Second; grace <= time.Duration(sleep)*time.Second+drain {
-		t.Errorf("terminationGracePeriodSeconds %v does not cover preStop %ds and drain_timeout %v", grace, sleep, drain)
+	if grace := time.Duration(pod.TerminationGracePeriodSeconds) * time.Second; grace <= sleep+delay+drain {
+		t.Errorf("terminationGracePeriodSeconds %v does not cover preStop %v, shutdown_delay %v and drain_timeout %v", grace, sleep, delay, drain)
 	}
 
 	mounts := map[string]string{}

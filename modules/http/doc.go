@@ -37,7 +37,11 @@
 //
 //   - "static_response" ([StaticResponse]): a fixed status, headers and body;
 //   - "reverse_proxy" ([ReverseProxy]): forwards to upstream servers in turn;
-//   - "file_server" ([FileServer]): serves the files of a directory.
+//   - "file_server" ([FileServer]): serves the files of a directory;
+//   - "health" ([Health]): a readiness endpoint, 200 while the generation
+//     serves and 503 while it stops (upgrade.shutdown_delay) or drains
+//     after a stop; 200 still from a generation that handed over to a
+//     newer one in a reload, so probes do not fail at each reload.
 //
 // Other packages add their own with runtime.RegisterModule, under an ID
 // such as "http.handlers.my_handler".

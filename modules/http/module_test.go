@@ -71,7 +71,7 @@ func TestConfigErrors(t *testing.T) {
 		{"unknown handler field", `{"module": "http", "routes": [{"handle": {"module": "static_response", "statuss": 200}}]}`,
 			[]string{"route 0", `unknown field "statuss"`}},
 		{"unknown handler", `{"module": "http", "routes": [{"handle": ` + static("ok") + `}, {"handle": {"module": "nope"}}]}`,
-			[]string{"route 1: handle:", `"nope"`, "known: file_server, reverse_proxy, static_response"}},
+			[]string{"route 1: handle:", `"nope"`, "known: file_server, health, reverse_proxy, static_response"}},
 		{"missing handle", `{"module": "http", "routes": [{"match": {"path": "/"}}]}`, []string{"route 0: handle:", `"module"`}},
 		{"bad path", `{"module": "http", "routes": [{"handle": ` + static("ok") + `}, {"match": {"path": ["/ok", "/a/[b"]}, "handle": ` + static("ok") + `}]}`,
 			[]string{"route 1: match:", `path "/a/[b"`}},
@@ -163,6 +163,7 @@ func TestModulesRegistered(t *testing.T) {
 		"http.handlers.static_response",
 		"http.handlers.reverse_proxy",
 		"http.handlers.file_server",
+		"http.handlers.health",
 	} {
 		if _, err := runtime.GetModule(id); err != nil {
 			t.Errorf("%s: %v", id, err)

@@ -26,7 +26,8 @@ type Route struct {
 	//
 	//	{"module": "static_response", "status": 200, "body": "hello"}
 	//
-	// Built in: "static_response", "reverse_proxy", "file_server".
+	// Built in: "static_response", "reverse_proxy", "file_server",
+	// "health".
 	Handle json.RawMessage `json:"handle"`
 
 	matcher *matcher

@@ -320,6 +320,10 @@ func (d *Server) forceClose(ctx context.Context) error {
 	}
 	d.mu.Unlock()
 	d.srv.Close()
+	if n == 0 { // cut short (a second Ctrl-C) with nothing open: nothing lost
+		d.log.Info("drain ended early; no connection was open", "reason", ctx.Err())
+		return nil
+	}
 	d.log.Warn("drain ended before connections closed, closed them", "conns", n, "error", ctx.Err())
 	return fmt.Errorf("drain: closed %d %s still open when the drain ended: %w", n, plural(n, "connection"), ctx.Err())
 }

@@ -274,3 +274,14 @@ func TestSlowTLSHandshakeIsNotCut(t *testing.T) {
 		t.Fatalf("Shutdown: %v", err)
 	}
 }
+
+// A drain cut short (a second Ctrl-C) when no connection is open closed
+// nothing: that is no error, as for [drain.Conns], so that flipd exits 0.
+func TestShutdownCutShortWithNoConnectionIsNoError(t *testing.T) {
+	g := serve(t, listen(t), echo, drain.Options{})
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := g.d.Shutdown(ctx); err != nil {
+		t.Fatalf("Shutdown with an ended context and no connection: %v, want nil", err)
+	}
+}
