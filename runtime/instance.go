@@ -71,8 +71,10 @@ type Instance struct {
 	// delay runs out upgrade.shutdown_delay after a Stop; Close stops it.
 	delay *time.Timer
 	// pidFile is the PID file this generation wrote, and pidFileErr why
-	// it could not.
+	// it could not. pidMu orders what is done to the file (taken before
+	// mu): a failed reload fixes it up while a final stop removes it.
 	pidFile, pidFileErr string
+	pidMu               sync.Mutex
 	// stopPid asks the generation pid to stop: stopProcess.
 	stopPid func(pid int) error
 
