@@ -139,6 +139,9 @@ func (f *fakeUpgrader) UpgradeWithOptions(opts upgrade.UpgradeOptions) (upgrade.
 	f.upgradeStartedOnce.Do(func() { close(f.upgradeStarted) })
 
 	child, err := f.runChild(opts)
+	if err == nil && child.Generation == 0 {
+		child.Generation = f.gen + 1
+	}
 
 	f.mu.Lock()
 	f.upgrading = false
@@ -167,7 +170,7 @@ func childServes(pid int) func(upgrade.UpgradeOptions, <-chan struct{}) (upgrade
 		if opts.Started != nil {
 			opts.Started(pid)
 		}
-		return upgrade.Child{Pid: pid, Generation: 2}, nil
+		return upgrade.Child{Pid: pid}, nil
 	}
 }
 

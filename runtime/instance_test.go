@@ -200,3 +200,50 @@ func TestReadinessFollowsTheState(t *testing.T) {
 		}
 	}
 }
+
+// handoverListener is a test listener that hands over what it inherited
+// and one more "x".
+type handoverListener struct{ testListener }
+
+func (*handoverListener) FlipdModule() ModuleInfo {
+	return ModuleInfo{ID: "listeners.testhandover", New: func() Module { return new(handoverListener) }}
+}
+
+func (h *handoverListener) Provision(ctx Context) error {
+	inherited := string(ctx.Inherited("count"))
+	ctx.Handover("count", func() []byte { return []byte(inherited + "x") })
+	return nil
+}
+
+func init() { RegisterModule(new(handoverListener)) }
+
+// What a module hands over at a reload reaches the module in the next
+// generation, which hands it on in turn.
+func TestWhatModulesHandOverReachesTheNextGeneration(t *testing.T) {
+	config := `{"admin": {"disabled": true}, "storage": {"dir": "` + t.TempDir() + `"},
+		"listeners": {"h": {"address": "tcp/127.0.0.1:0", "module": "testhandover"}}}`
+	handedOver := func(f *fakeUpgrader) string {
+		var p payload
+		if err := json.Unmarshal(f.lastUpgrade(t).Payload, &p); err != nil {
+			t.Fatal(err)
+		}
+		return string(p.State["count"])
+	}
+	first := newFakeUpgrader(1)
+	in := startOn(t, first, config, Options{})
+	if _, err := in.Reload([]byte(config), ReloadOptions{Source: "api"}); err != nil {
+		t.Fatal(err)
+	}
+	if got := handedOver(first); got != "x" {
+		t.Fatalf("the first generation handed over %q, want x", got)
+	}
+	second := newFakeUpgrader(2)
+	second.payload = first.lastUpgrade(t).Payload
+	next := startOn(t, second, "", Options{})
+	if _, err := next.Reload([]byte(config), ReloadOptions{Source: "api"}); err != nil {
+		t.Fatal(err)
+	}
+	if got := handedOver(second); got != "xx" {
+		t.Errorf("the second generation handed over %q, want xx: it did not get the first one's", got)
+	}
+}
