@@ -2,10 +2,13 @@ package admin
 
 import (
 	"net/http"
+	"os"
 	"slices"
+	"strconv"
 	"time"
 
 	"github.com/flipd/flipd/runtime"
+	"github.com/flipd/flipd/supervisor"
 )
 
 // statusBody is the answer to GET /status.
@@ -15,6 +18,10 @@ type statusBody struct {
 	Generations []generationStatus `json:"generations"`
 	// Upgrades are the most recent reloads, oldest first.
 	Upgrades []runtime.UpgradeRecord `json:"upgrades"`
+	// SupervisorPID is the pid of the supervisor in front of the
+	// generations (flipd run, flipd supervise): the one pid that stays
+	// the same across reloads. Absent in the chain model.
+	SupervisorPID int `json:"supervisor_pid,omitempty"`
 }
 
 // generationStatus is one live generation.
@@ -55,7 +62,8 @@ func buildStatus(st runtime.Status, stats runtime.Stats, now time.Time) statusBo
 			Source:        st.Source,
 			PIDFileError:  st.PIDFileError,
 		}},
-		Upgrades: stats.History,
+		Upgrades:      stats.History,
+		SupervisorPID: supervisorPID(),
 	}
 	if body.Upgrades == nil {
 		body.Upgrades = []runtime.UpgradeRecord{}
@@ -79,6 +87,16 @@ func buildStatus(st runtime.Status, stats runtime.Stats, now time.Time) statusBo
 		newer = o.Started
 	}
 	return body
+}
+
+// supervisorPID is the pid the supervisor named in the environment it gave
+// generation 1 (every later generation inherits it), or 0.
+func supervisorPID() int {
+	pid, err := strconv.Atoi(os.Getenv(supervisor.PIDEnv))
+	if err != nil || pid <= 0 {
+		return 0
+	}
+	return pid
 }
 
 // drainingSince is when generation gen handed over: when the upgrade to

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"reflect"
 	"sort"
 	"strconv"
 	"strings"
@@ -110,8 +109,7 @@ type UpgradeConfig struct {
 	// module) already answer 503 "stopping": time for a load balancer, or
 	// Kubernetes' endpoint controller, to stop sending it new requests.
 	// A reload asked for meanwhile is refused; a second SIGINT ends the
-	// delay and closes at once. A string such as "5s"; a bare number is
-	// refused, since it would count nanoseconds. Default 0: drain at once.
+	// delay and closes at once. Default 0: drain at once.
 	ShutdownDelay Duration `json:"shutdown_delay,omitzero"`
 }
 
@@ -123,56 +121,17 @@ type LoggingConfig struct {
 	Format string `json:"format,omitempty"`
 }
 
-// Defaults used when the config leaves a field out.
+// Defaults used when the config leaves a field of "upgrade" out.
 const (
+	// DefaultUpgradeTimeout is the default of upgrade.timeout: how long a
+	// new generation may take to load its config and report ready. The
+	// runtime always passes its own timeout to runtime/upgrade, so that
+	// package's longer DefaultReadyTimeout, for programs that use it as
+	// a library, never applies to flipd.
 	DefaultUpgradeTimeout = 30 * time.Second
-	DefaultDrainTimeout   = 30 * time.Second
+	// DefaultDrainTimeout is the default of upgrade.drain_timeout.
+	DefaultDrainTimeout = 30 * time.Second
 )
-
-// Duration is a time.Duration written in JSON as a string ("30s", "2m").
-type Duration time.Duration
-
-// UnmarshalJSON accepts a duration string, or a number of nanoseconds.
-func (d *Duration) UnmarshalJSON(b []byte) error {
-	// An *UnmarshalTypeError gets the field's name from encoding/json.
-	bad := func(why string) error {
-		return &json.UnmarshalTypeError{Value: why, Type: reflect.TypeOf(*d)}
-	}
-	var s string
-	if err := json.Unmarshal(b, &s); err != nil {
-		var n int64
-		if err := json.Unmarshal(b, &n); err != nil {
-			return bad(fmt.Sprintf("%s (a duration is a string like \"30s\")", b))
-		}
-		if n < 0 {
-			return bad(fmt.Sprintf("number %d (negative duration)", n))
-		}
-		*d = Duration(n)
-		return nil
-	}
-	v, err := time.ParseDuration(s)
-	if err != nil {
-		return bad(fmt.Sprintf("string %q (invalid duration)", s))
-	}
-	if v < 0 {
-		return bad(fmt.Sprintf("string %q (negative duration)", s))
-	}
-	*d = Duration(v)
-	return nil
-}
-
-// MarshalJSON writes the duration as a string.
-func (d Duration) MarshalJSON() ([]byte, error) {
-	return json.Marshal(time.Duration(d).String())
-}
-
-// Or returns d, or def if d is zero.
-func (d Duration) Or(def time.Duration) time.Duration {
-	if d == 0 {
-		return def
-	}
-	return time.Duration(d)
-}
 
 // ConfigError is a config that cannot be used; Field names where.
 type ConfigError struct {
@@ -201,7 +160,7 @@ func ParseConfig(raw []byte) (*Config, error) {
 		}
 		var fe *fieldError
 		if errors.As(err, &fe) {
-			return nil, &ConfigError{Field: fe.field, Err: err}
+			return nil, &ConfigError{Field: fe.field, Err: errors.New(fe.why)}
 		}
 		return nil, &ConfigError{Err: err}
 	}
@@ -236,9 +195,6 @@ func ParseConfig(raw []byte) (*Config, error) {
 		seen[head.addr] = fmt.Sprintf("listener %q", name)
 		order = append(order, head.addr)
 	}
-	if err := checkDurationString(raw, "upgrade", "shutdown_delay"); err != nil {
-		return nil, err
-	}
 	if cfg.Upgrade.MaxDraining < 0 {
 		return nil, &ConfigError{Field: "upgrade.max_draining", Err: errors.New("must not be negative")}
 	}
@@ -254,23 +210,6 @@ func ParseConfig(raw []byte) (*Config, error) {
 		return nil, &ConfigError{Field: "logging.format", Err: fmt.Errorf("%q is not \"text\" or \"json\"", cfg.Logging.Format)}
 	}
 	return &cfg, nil
-}
-
-// checkDurationString refuses a duration field written as a bare number
-// in the object section of raw (already decoded, so well formed): the
-// runtime's Duration takes a number as nanoseconds, which a new field
-// need not carry on, and "shutdown_delay": 5 would be five nanoseconds.
-func checkDurationString(raw []byte, section, field string) error {
-	var doc map[string]map[string]json.RawMessage
-	if json.Unmarshal(raw, &doc) != nil {
-		return nil // a section that is not an object was refused already
-	}
-	v, ok := doc[section][field]
-	if !ok || len(v) == 0 || v[0] == '"' || string(v) == "null" {
-		return nil
-	}
-	return &ConfigError{Field: section + "." + field,
-		Err: fmt.Errorf("cannot use %s: write a duration string such as \"5s\"", v)}
 }
 
 func (cfg *Config) listenerNames() []string {

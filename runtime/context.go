@@ -199,10 +199,14 @@ func describeJSONError(raw []byte, err error) error {
 		line, col := position(raw, syntax.Offset-1) // Offset counts the bad byte
 		return fmt.Errorf("invalid JSON at line %d, column %d: %s", line, col, syntax.Error())
 	case errors.As(err, &typ):
-		if typ.Field != "" {
-			return &fieldError{field: typ.Field, msg: fmt.Sprintf("field %q: cannot use %s as %s", typ.Field, typ.Value, typ.Type)}
+		why := fmt.Sprintf("cannot use %s as %s", typ.Value, typ.Type)
+		if typ.Type == durationType {
+			why = wantDuration + typ.Value
 		}
-		return fmt.Errorf("cannot use %s as %s", typ.Value, typ.Type)
+		if typ.Field != "" {
+			return &fieldError{field: typ.Field, why: why}
+		}
+		return errors.New(why)
 	case strings.HasPrefix(err.Error(), "json: unknown field "):
 		return errors.New(strings.TrimPrefix(err.Error(), "json: "))
 	case errors.Is(err, io.ErrUnexpectedEOF):
@@ -214,10 +218,10 @@ func describeJSONError(raw []byte, err error) error {
 }
 
 // fieldError is a value of the wrong type for a field, whose dotted path
-// ParseConfig reports as the ConfigError's Field.
-type fieldError struct{ field, msg string }
+// ParseConfig reports as the ConfigError's Field, followed by why.
+type fieldError struct{ field, why string }
 
-func (e *fieldError) Error() string { return e.msg }
+func (e *fieldError) Error() string { return fmt.Sprintf("field %q: %s", e.field, e.why) }
 
 func position(raw []byte, offset int64) (line, col int) {
 	line, col = 1, 1

@@ -104,7 +104,8 @@
 //
 // In every generation that serves a config naming it:
 //
-//  1. New, then JSON decoding: unknown fields are errors.
+//  1. New, then JSON decoding: unknown fields are errors. Give duration
+//     fields the type Duration ("30s"; bare numbers are refused).
 //  2. Provision(ctx) if it is a [Provisioner]: defaults, nested modules
 //     (ctx.LoadModule), connections to upstreams. No listening sockets:
 //     the runtime owns those, and hands them over between generations.

@@ -19,7 +19,7 @@ func (in *Instance) handOver(pid int) {
 		return
 	}
 	in.log.Warn("a stop came while the new generation started; stopping it too", "new_pid", pid)
-	if err := stopProcess(pid); err != nil {
+	if err := in.stopPid(pid); err != nil {
 		in.log.Error("stopping the new generation failed", "new_pid", pid, "error", err)
 	}
 }

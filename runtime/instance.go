@@ -52,7 +52,7 @@ const (
 // Instance is this process's generation: it serves one config until a
 // new generation takes over or it is stopped, then drains.
 type Instance struct {
-	upg     *upgrade.Upgrader
+	upg     upgrader
 	ulog    *upgradeLog
 	log     hclog.Logger
 	started time.Time
@@ -71,8 +71,12 @@ type Instance struct {
 	// delay runs out upgrade.shutdown_delay after a Stop; Close stops it.
 	delay *time.Timer
 	// pidFile is the PID file this generation wrote, and pidFileErr why
-	// it could not.
+	// it could not. pidMu orders what is done to the file (taken before
+	// mu): a failed reload fixes it up while a final stop removes it.
 	pidFile, pidFileErr string
+	pidMu               sync.Mutex
+	// stopPid asks the generation pid to stop: stopProcess.
+	stopPid func(pid int) error
 
 	drainCtx    context.Context // ends at drain_timeout, or at Close
 	cancelDrain context.CancelFunc
@@ -109,10 +113,20 @@ func Start(opts Options) (*Instance, error) {
 	if err != nil {
 		return nil, fmt.Errorf("flipd: %w", err)
 	}
-	in := &Instance{upg: upg, ulog: ulog, started: started, state: StateStarting, done: make(chan struct{})}
+	return launch(newInstance(upg, ulog, started), opts)
+}
+
+// newInstance is a generation on upg, not started yet.
+func newInstance(upg upgrader, ulog *upgradeLog, started time.Time) *Instance {
+	return &Instance{upg: upg, ulog: ulog, started: started, state: StateStarting, done: make(chan struct{}),
+		stopPid: stopProcess}
+}
+
+// launch is Start's second half, on whichever upgrader in has.
+func launch(in *Instance, opts Options) (*Instance, error) {
 	if err := in.start(opts); err != nil {
-		upg.Fail(err)
-		upg.Stop()
+		in.upg.Fail(err)
+		in.upg.Stop()
 		return nil, err
 	}
 	go in.waitExit()

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 )
 
@@ -17,6 +18,13 @@ import (
 // writePIDFile writes this process's pid to path, if set, once this
 // generation serves; a failure is logged and kept for Status.
 func (in *Instance) writePIDFile(path string) {
+	in.pidMu.Lock()
+	defer in.pidMu.Unlock()
+	in.writePIDFileLocked(path)
+}
+
+// writePIDFileLocked is writePIDFile; in.pidMu is held.
+func (in *Instance) writePIDFileLocked(path string) {
 	if path == "" {
 		return
 	}
@@ -33,25 +41,51 @@ func (in *Instance) writePIDFile(path string) {
 }
 
 // rewritePIDFile names this generation again in the PID file after a
-// failed reload: the child may have written it before its parent gave up.
-func (in *Instance) rewritePIDFile() {
-	in.mu.Lock()
-	path := in.pidFile
-	in.mu.Unlock()
-	in.writePIDFile(path)
+// failed reload: the child, failed, may have written it before its
+// parent gave up. After a final stop (one that cancelled the reload,
+// say) the file goes instead, if it names either: the drain may have
+// looked for it already.
+func (in *Instance) rewritePIDFile(failed int) {
+	in.pidMu.Lock()
+	defer in.pidMu.Unlock()
+	path, final := in.pidFileState()
+	if final {
+		in.removePIDFileLocked(path, failed)
+		return
+	}
+	in.writePIDFileLocked(path)
 }
 
 // removePIDFile removes the PID file after a final stop, if it still
 // names this process.
 func (in *Instance) removePIDFile() {
+	in.pidMu.Lock()
+	defer in.pidMu.Unlock()
+	if path, final := in.pidFileState(); final {
+		in.removePIDFileLocked(path)
+	}
+}
+
+// pidFileState is the PID file this generation wrote, and whether it
+// stops for good.
+func (in *Instance) pidFileState() (path string, final bool) {
 	in.mu.Lock()
-	path, final := in.pidFile, in.stopAsked && !in.handedOver
-	in.mu.Unlock()
-	if path == "" || !final {
+	defer in.mu.Unlock()
+	return in.pidFile, in.stopAsked && !in.handedOver
+}
+
+// removePIDFileLocked removes path if it names this process, or one of
+// others; in.pidMu is held.
+func (in *Instance) removePIDFileLocked(path string, others ...int) {
+	if path == "" {
 		return
 	}
 	b, err := os.ReadFile(path)
-	if err != nil || string(bytes.TrimSpace(b)) != strconv.Itoa(os.Getpid()) {
+	if err != nil {
+		return
+	}
+	named, err := strconv.Atoi(string(bytes.TrimSpace(b)))
+	if err != nil || named != os.Getpid() && !slices.Contains(others, named) {
 		return
 	}
 	if err := os.Remove(path); err != nil {

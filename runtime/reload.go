@@ -114,7 +114,7 @@ func (in *Instance) Reload(raw []byte, opts ReloadOptions) (ReloadResult, error)
 		}
 		record(result, pid, err)
 		if pid != 0 { // a child ran, and may have written the PID file
-			in.rewritePIDFile()
+			in.rewritePIDFile(pid)
 		}
 		return ReloadResult{}, err
 	}

@@ -132,7 +132,7 @@ func TestConfigErrorsNameTheField(t *testing.T) {
 			`greeting must not be empty`},
 		{"unknown wrapper", `{"listeners": {"web": {"address": "tcp/127.0.0.1:1", "module": "test", "wrappers": [{"module": "tsl"}]}}}`,
 			`listeners.web: wrappers[0]: unknown module "tsl" in listener_wrappers`},
-		{"bad duration", `{"upgrade": {"timeout": "soon"}}`, `field "upgrade.timeout": cannot use string "soon" (invalid duration)`},
+		{"bad duration", `{"upgrade": {"timeout": "soon"}}`, `upgrade.timeout: want a duration string such as "30s", got "soon" (units: ns, us, ms, s, m, h)`},
 		{"bad log format", `{"logging": {"format": "xml"}}`, `logging.format`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -21,7 +21,7 @@ func TestHandOverPassesAStopToTheNewGeneration(t *testing.T) {
 		}
 		exited := make(chan error, 1)
 		go func() { exited <- sleep.Wait() }()
-		in := &Instance{log: hclog.NewNullLogger(), stopAsked: asked}
+		in := &Instance{log: hclog.NewNullLogger(), stopAsked: asked, stopPid: stopProcess}
 		in.handOver(sleep.Process.Pid)
 		select {
 		case err := <-exited:

@@ -47,7 +47,8 @@ func playSupervisor() {
 	}
 	env := withEnv(os.Environ(), roleEnv+"=generation")
 	log := hclog.New(&hclog.LoggerOptions{Output: os.Stderr, Level: hclog.Debug})
-	code, err := Run(Options{Args: args, Env: env, PIDFile: os.Getenv("SUPERVISOR_TEST_PIDFILE"), Logger: log})
+	code, err := Run(Options{Args: args, Env: env, PIDFile: os.Getenv("SUPERVISOR_TEST_PIDFILE"),
+		PIDFileWhenReady: os.Getenv("SUPERVISOR_TEST_PIDFILE_WHEN_READY") != "", Logger: log})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(98)

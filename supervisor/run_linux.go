@@ -39,6 +39,7 @@ type supervisor struct {
 	held     []os.Signal  // SIGHUP, SIGUSR1, SIGUSR2 before the first READY=1
 	upstream bool         // our own NOTIFY_SOCKET is set
 	procOK   bool         // /proc shows our PID namespace
+	pidFile  string       // to write at the first READY=1 (PIDFileWhenReady)
 }
 
 func run(opts Options) (int, error) {
@@ -60,8 +61,10 @@ func run(opts Options) (int, error) {
 	defer ns.close()
 	self := os.Getpid()
 	if opts.PIDFile != "" {
-		if err := writePIDFile(opts.PIDFile, self); err != nil {
-			return 1, err
+		if !opts.PIDFileWhenReady {
+			if err := writePIDFile(opts.PIDFile, self); err != nil {
+				return 1, err
+			}
 		}
 		defer removePIDFile(opts.PIDFile, self)
 	}
@@ -73,6 +76,9 @@ func run(opts Options) (int, error) {
 
 	s := &supervisor{log: log, self: self, serving: pid, gens: map[int]bool{pid: true},
 		upstream: os.Getenv("NOTIFY_SOCKET") != "", procOK: procIsOurs(self)}
+	if opts.PIDFileWhenReady {
+		s.pidFile = opts.PIDFile
+	}
 	if !s.procOK {
 		log.Warn("/proc is not of this PID namespace (mount one, e.g. unshare --mount-proc): notifications are accepted from any live process that can reach the notify socket, not only from descendants")
 	}
@@ -248,6 +254,7 @@ func (s *supervisor) notify(m notification) {
 			s.reload = false
 			if !s.ready {
 				s.ready = true
+				s.writePIDFile()
 				s.deliverHeld()
 			}
 		case f == "RELOADING=1":
@@ -280,6 +287,20 @@ func (s *supervisor) mainPid(val string, sender int) bool {
 	s.gens[pid] = true
 	s.serving, s.gone, s.known = pid, false, false
 	return true
+}
+
+// writePIDFile writes the PID file held until the first READY=1. The
+// service runs whatever happens: a failure is logged, as the runtime does
+// for a generation's PID file.
+func (s *supervisor) writePIDFile() {
+	if s.pidFile == "" {
+		return
+	}
+	if err := writePIDFile(s.pidFile, s.self); err != nil {
+		s.log.Error("writing the PID file failed; serving anyway", "error", err)
+		return
+	}
+	s.log.Debug("wrote the PID file", "pidfile", s.pidFile)
 }
 
 func (s *supervisor) deliverHeld() {

@@ -99,6 +99,12 @@ type Options struct {
 	// PIDFile, if set, is written with the supervisor's own pid before
 	// generation 1 starts, and removed at exit if it still names it.
 	PIDFile string
+	// PIDFileWhenReady delays writing PIDFile until a generation first
+	// says READY=1, so that the file's appearance means the service
+	// serves (flipd run sets it; a program that never sends READY=1 then
+	// never gets a PID file). A failure to write it is logged then, not
+	// returned.
+	PIDFileWhenReady bool
 	// Logger receives the supervisor's log, named "supervisor" and with
 	// its pid on every line; nil logs to stderr.
 	Logger hclog.Logger
@@ -109,7 +115,8 @@ type Options struct {
 // exit with, or an error if it could not start (then nothing is left
 // running). Run catches SIGHUP, SIGTERM, SIGINT, SIGUSR1, SIGUSR2 and
 // SIGCHLD while it runs, and reaps every child of the process: call it from
-// a process that has no other children, such as `flipd supervise`.
+// a process that has no other children, such as `flipd supervise` or
+// `flipd run` (which supervises itself unless told --no-supervisor).
 func Run(opts Options) (int, error) {
 	if len(opts.Args) == 0 || opts.Args[0] == "" {
 		return 1, errors.New("supervisor: no command to run")

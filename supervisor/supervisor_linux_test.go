@@ -292,6 +292,26 @@ func TestPIDFileNamesTheSupervisor(t *testing.T) {
 	}
 }
 
+func TestPIDFileWhenReadyWaitsForTheFirstREADY(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "app.pid")
+	r := startRun(t, "ready", "SUPERVISOR_TEST_PIDFILE="+path, "SUPERVISOR_TEST_PIDFILE_WHEN_READY=1")
+	time.Sleep(200 * time.Millisecond)
+	if _, err := os.Stat(path); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("PID file written before the generation said READY=1: %v", err)
+	}
+	touch(t, r.genLog+".ready")
+	r.upstream() // MAINPID, READY=1: passed on after the PID file is written
+	b, err := os.ReadFile(path)
+	if err != nil || strings.TrimSpace(string(b)) != strconv.Itoa(r.cmd.Process.Pid) {
+		t.Errorf("PID file says %q (%v) after READY=1, want %d", b, err, r.cmd.Process.Pid)
+	}
+	r.signal(syscall.SIGTERM)
+	r.exitCode()
+	if _, err := os.Stat(path); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("PID file left after exit: %v", err)
+	}
+}
+
 func TestRunRefusesNoCommand(t *testing.T) {
 	if _, err := Run(Options{}); err == nil {
 		t.Error("Run without a command did not fail")

@@ -303,7 +303,7 @@ func TestCLIReloadStatusStopAndResume(t *testing.T) {
 
 	// --resume starts from the config the API loaded, not the file.
 	resumed := &daemon{t: t, dir: d.dir, config: d.config, pidFile: d.pidFile, logFile: d.logFile, pids: map[int]bool{}}
-	resumed.cmd = exec.Command(flipdBin, "run", "--config", d.config, "--pidfile", d.pidFile, "--resume")
+	resumed.cmd = exec.Command(flipdBin, "run", "--no-supervisor", "--config", d.config, "--pidfile", d.pidFile, "--resume")
 	resumed.cmd.Env = d.cmd.Env
 	logf, _ := os.OpenFile(d.logFile, os.O_APPEND|os.O_WRONLY, 0)
 	resumed.cmd.Stdout, resumed.cmd.Stderr = logf, logf

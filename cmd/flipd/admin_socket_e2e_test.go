@@ -77,7 +77,7 @@ func startFlipdIn(t *testing.T, cwd, config string) *daemon {
 		t.Fatal(err)
 	}
 	defer logf.Close()
-	d.cmd = exec.Command(flipdBin, "run", "--config", d.config, "--pidfile", d.pidFile)
+	d.cmd = exec.Command(flipdBin, "run", "--no-supervisor", "--config", d.config, "--pidfile", d.pidFile) // the chain model
 	d.cmd.Dir = cwd
 	d.cmd.Stdout, d.cmd.Stderr = logf, logf
 	d.cmd.Env = append(os.Environ(), "GORACE=atexit_sleep_ms=0", "XDG_DATA_HOME="+filepath.Join(dir, "data"))

@@ -40,7 +40,7 @@ func startDaemon(t *testing.T, bin, config string, env ...string) *daemon {
 		t.Fatal(err)
 	}
 	defer logf.Close()
-	d.cmd = exec.Command(bin, "run", "--config", d.config, "--pidfile", d.pidFile)
+	d.cmd = exec.Command(bin, "run", "--no-supervisor", "--config", d.config, "--pidfile", d.pidFile) // the chain model
 	d.cmd.Stdout, d.cmd.Stderr = logf, logf
 	d.cmd.Env = append(append(os.Environ(), "GORACE=atexit_sleep_ms=0", "XDG_DATA_HOME="+filepath.Join(dir, "data")), env...)
 	if err := d.cmd.Start(); err != nil {

@@ -89,7 +89,10 @@ func startFlipdFrom(t *testing.T, bin, dir, config string, extraArgs ...string) 
 		t.Fatal(err)
 	}
 	defer logf.Close()
-	args := append([]string{"run", "--config", d.config, "--pidfile", d.pidFile}, extraArgs...) // the last --pidfile wins
+	// --no-supervisor: these tests follow the chain model, where the pid
+	// file names the serving generation (supervised_run_test.go tests
+	// flipd run's default, one pid for life).
+	args := append([]string{"run", "--no-supervisor", "--config", d.config, "--pidfile", d.pidFile}, extraArgs...) // the last --pidfile wins
 	d.cmd = exec.Command(bin, args...)
 	d.cmd.Stdout, d.cmd.Stderr = logf, logf
 	d.cmd.Env = append(os.Environ(), "GORACE=atexit_sleep_ms=0", "XDG_DATA_HOME="+filepath.Join(dir, "data"))

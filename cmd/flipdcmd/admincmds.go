@@ -88,7 +88,8 @@ type statusDoc struct {
 		OpenConns     *int             `json:"open_conns"`
 		DrainingSince time.Time        `json:"draining_since"`
 	} `json:"generations"`
-	Upgrades []runtime.UpgradeRecord `json:"upgrades"`
+	Upgrades      []runtime.UpgradeRecord `json:"upgrades"`
+	SupervisorPID int                     `json:"supervisor_pid"`
 }
 
 func cmdStatus(args []string) error {
@@ -120,6 +121,9 @@ func cmdStatus(args []string) error {
 }
 
 func printStatus(out io.Writer, doc statusDoc) {
+	if doc.SupervisorPID > 0 {
+		fmt.Fprintf(out, "supervisor pid %d\n\n", doc.SupervisorPID)
+	}
 	w := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(w, "GENERATION\tPID\tSTATE\tSTARTED\tUPTIME\tOPEN CONNS\tDRAINING SINCE")
 	for _, g := range doc.Generations {

@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"syscall"
 
+	"github.com/hashicorp/go-hclog"
+
 	"github.com/flipd/flipd/admin"
 	"github.com/flipd/flipd/runtime"
 )
@@ -15,8 +17,8 @@ import (
 func init() {
 	register(command{
 		name:  "run",
-		usage: "[--config FILE] [--pidfile FILE] [--resume]",
-		short: "Serve the config in the foreground. SIGHUP reloads the config file; SIGTERM or SIGINT stop gracefully (a second SIGINT stops at once).",
+		usage: "[--config FILE] [--pidfile FILE] [--resume] [--no-supervisor]",
+		short: "Serve the config in the foreground, with one pid for life. SIGHUP reloads the config file; SIGTERM or SIGINT stop gracefully (a second SIGINT stops at once).",
 		run:   cmdRun,
 	})
 }
@@ -26,12 +28,40 @@ func init() {
 const defaultConfig = `{"admin": {"listen": "` + runtime.DefaultAdminListen + `"}}`
 
 func cmdRun(args []string) error {
+	generation := len(args) > 0 && args[0] == generationFlag
+	if generation {
+		args = args[1:]
+	}
 	fs := newFlags(commands["run"])
 	configFile := fs.String("config", "", "the JSON config `file` (SIGHUP re-reads it)")
-	pidFile := fs.String("pidfile", "", "write the pid of the serving generation to `file`")
+	pidFile := fs.String("pidfile", "", "write flipd's pid to `file`: the one pid that stays across reloads (with --no-supervisor: the serving generation's)")
 	resume := fs.Bool("resume", false, "start from the last config a generation served (saved in the storage directory), falling back to --config")
+	noSupervisor := fs.Bool("no-supervisor", false, "serve in this process, and let each reload's new generation replace it (the chain model: for systemd units with NotifyAccess=all)")
 	if err := parse(fs, args); err != nil {
 		return err
+	}
+	switch runModeOf(generation, *noSupervisor) {
+	case modeSupervisor:
+		code, ok, err := superviseSelf(args, *pidFile)
+		if err != nil {
+			return err
+		}
+		if ok {
+			// The serving generation's status is flipd's: a shell, a
+			// container runtime or a restart policy sees it as if
+			// flipd had served in this process.
+			os.Exit(code)
+		}
+	case modeGeneration:
+		// The supervisor's pid is the stable one, and it wrote the
+		// PID file (flipd supervise --pidfile, for a supervisor of
+		// one's own).
+		if !generation && *pidFile != "" {
+			hclog.New(&hclog.LoggerOptions{Name: "flipd", Output: os.Stderr}).With("pid", os.Getpid()).Warn(
+				"--pidfile ignored under flipd supervise: the supervisor's pid is the stable one; pass --pidfile to flipd supervise",
+				"supervisor_pid", os.Getppid(), "pidfile", *pidFile)
+		}
+		*pidFile = ""
 	}
 	if *configFile != "" {
 		abs, err := filepath.Abs(*configFile)
@@ -59,32 +89,14 @@ func cmdRun(args []string) error {
 		return err
 	}
 	log := in.Logger()
-	// A reload runs in its own goroutine, so that a stop signal that
-	// comes meanwhile is seen at once, and wins (Instance.Stop). A SIGHUP
-	// during a reload waits in hup's buffer until the reload ends.
-	hupC, reloaded := hup, make(chan struct{}, 1)
+	reloads := newHupReloads(in, *configFile)
 	interrupts := 0
 	for {
 		select {
-		case <-hupC:
-			if *configFile == "" {
-				log.Warn("SIGHUP: no --config file to re-read; use the admin API to load a config")
-				continue
-			}
-			raw, err := os.ReadFile(*configFile)
-			if err != nil {
-				log.Error("SIGHUP: reading config", "error", err)
-				continue
-			}
-			hupC = nil
-			go func() {
-				// Reload logs its outcome; the old generation keeps
-				// serving whatever happens.
-				in.Reload(raw, runtime.ReloadOptions{Source: "file:" + *configFile})
-				reloaded <- struct{}{}
-			}()
-		case <-reloaded:
-			hupC = hup
+		case <-hup:
+			reloads.signal()
+		case <-reloads.done:
+			reloads.finished()
 		case sig := <-stop:
 			// Ctrl-C signals every generation of the process group
 			// once: only a second SIGINT to this process forces.

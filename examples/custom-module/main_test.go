@@ -46,20 +46,37 @@ func TestCustomModuleServesAndReloads(t *testing.T) {
 	}
 	// Orphaned generations become our children, to be reaped here.
 	unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+	// flipd run keeps one pid for life: the process started here is the
+	// supervisor, which stops every generation on SIGTERM. Killing it
+	// instead would leave the serving generation running, holding the
+	// test's output open.
 	defer func() {
-		cmd.Process.Kill()
-		cmd.Wait()
-		if pid := readPid(pidFile); pid > 0 && pid != cmd.Process.Pid {
-			syscall.Kill(pid, syscall.SIGKILL)
-			var ws syscall.WaitStatus
-			syscall.Wait4(pid, &ws, 0, nil)
+		cmd.Process.Signal(syscall.SIGTERM)
+		exited := make(chan error, 1)
+		go func() { exited <- cmd.Wait() }()
+		select {
+		case err := <-exited:
+			if err != nil {
+				t.Errorf("flipd run after SIGTERM: %v, want exit status 0", err)
+			}
+		case <-time.After(20 * time.Second):
+			cmd.Process.Kill()
+			t.Errorf("flipd run did not exit within 20s of SIGTERM")
 		}
 	}()
 
 	if got := greet(t, addr); got != "hi from generation 1" {
 		t.Fatalf("got %q", got)
 	}
+	// The pid file is written once generation 1 is ready, a moment
+	// after it starts answering.
 	old := readPid(pidFile)
+	for wait := time.Now().Add(10 * time.Second); old == 0 && time.Now().Before(wait); old = readPid(pidFile) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if old != cmd.Process.Pid {
+		t.Fatalf("the pid file names %d, want the pid flipd run was started with, %d", old, cmd.Process.Pid)
+	}
 	write("hello again")
 	syscall.Kill(old, syscall.SIGHUP)
 	deadline := time.Now().Add(20 * time.Second)

@@ -27,8 +27,9 @@
 //
 // Routes are tried in order; the first whose [Match] fits the request
 // handles it, and a request no route fits is answered 404. Durations are
-// strings such as "500ms", "10s" or "2m"; "0s" means the same as leaving
-// the field out: the default. Unknown fields are errors.
+// strings such as "500ms", "10s" or "2m" ([runtime.Duration]); a bare
+// number or a negative duration is refused, and "0s" means the same as
+// leaving the field out: the default. Unknown fields are errors.
 //
 // # Handlers
 //

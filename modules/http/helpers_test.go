@@ -13,6 +13,7 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 
+	"github.com/flipd/flipd/internal/poll"
 	"github.com/flipd/flipd/runtime/moduletest"
 )
 
@@ -174,13 +175,7 @@ func static(body string) string {
 // waitFor polls cond until it holds or the test times out.
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(testTimeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	poll.Until(t, testTimeout, what, cond)
 }
 
 func mustRequest(t *testing.T, method, url string) *nethttp.Request {

@@ -276,3 +276,16 @@ func isToken(s string) bool {
 	}
 	return true
 }
+
+// jsonKind names the kind of a JSON value that is not a string.
+func jsonKind(b []byte) string {
+	switch b[0] {
+	case '{':
+		return "object"
+	case '[':
+		return "array"
+	case 't', 'f':
+		return "bool"
+	}
+	return "number"
+}

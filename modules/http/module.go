@@ -44,22 +44,22 @@ type Server struct {
 
 	// ReadHeaderTimeout bounds the time to read a request's header, which
 	// keeps slow clients from holding connections open. Default: "10s".
-	ReadHeaderTimeout duration `json:"read_header_timeout,omitempty"`
+	ReadHeaderTimeout runtime.Duration `json:"read_header_timeout,omitempty"`
 
 	// ReadTimeout bounds the time to read a whole request, body included.
 	// Default: none, so that uploads may take as long as they need.
-	ReadTimeout duration `json:"read_timeout,omitempty"`
+	ReadTimeout runtime.Duration `json:"read_timeout,omitempty"`
 
 	// WriteTimeout bounds the time from the end of reading a request's
 	// header to the end of writing its response. Default: none; a value
 	// here cuts off every longer response, such as large downloads or
 	// streams proxied from an upstream, so set it only if no route serves
 	// such responses.
-	WriteTimeout duration `json:"write_timeout,omitempty"`
+	WriteTimeout runtime.Duration `json:"write_timeout,omitempty"`
 
 	// IdleTimeout is how long a keep-alive connection may wait for its next
 	// request before it is closed. Default: "2m".
-	IdleTimeout duration `json:"idle_timeout,omitempty"`
+	IdleTimeout runtime.Duration `json:"idle_timeout,omitempty"`
 
 	// MaxHeaderBytes limits the size of a request's header, request line
 	// included; larger ones are answered 431. Default: 1048576 (1 MiB).
@@ -76,7 +76,7 @@ type Server struct {
 	// when the drain began at the earliest: a client that sends its next
 	// request sooner is answered, with "Connection: close", instead of
 	// racing the close. Default: "1s".
-	DrainIdleGrace duration `json:"drain_idle_grace,omitempty"`
+	DrainIdleGrace runtime.Duration `json:"drain_idle_grace,omitempty"`
 
 	log   hclog.Logger
 	drain *drain.Server
@@ -107,10 +107,10 @@ func (s *Server) Provision(ctx runtime.Context) error {
 
 	srv := &nethttp.Server{
 		Handler:           rs,
-		ReadHeaderTimeout: s.ReadHeaderTimeout.or(DefaultReadHeaderTimeout),
+		ReadHeaderTimeout: s.ReadHeaderTimeout.Or(DefaultReadHeaderTimeout),
 		ReadTimeout:       time.Duration(s.ReadTimeout),
 		WriteTimeout:      time.Duration(s.WriteTimeout),
-		IdleTimeout:       s.IdleTimeout.or(DefaultIdleTimeout),
+		IdleTimeout:       s.IdleTimeout.Or(DefaultIdleTimeout),
 		MaxHeaderBytes:    DefaultMaxHeaderBytes,
 		ErrorLog:          s.log.StandardLogger(&hclog.StandardLoggerOptions{ForceLevel: hclog.Warn}),
 		Protocols:         new(nethttp.Protocols),

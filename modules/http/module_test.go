@@ -81,7 +81,7 @@ func TestConfigErrors(t *testing.T) {
 			[]string{"route 0: match:", `method "GE T"`}},
 		{"matcher not a string", `{"module": "http", "routes": [{"match": {"host": 5}, "handle": ` + static("ok") + `}]}`,
 			[]string{`"routes.match.host"`, "list of strings"}},
-		{"duration number", `{"module": "http", "idle_timeout": 5}`, []string{`"idle_timeout"`, `"10s"`}},
+		{"duration number", `{"module": "http", "idle_timeout": 5}`, []string{`"idle_timeout"`, `"30s"`, "got 5"}},
 		{"duration unit", `{"module": "http", "read_timeout": "10 parsecs"}`, []string{`"read_timeout"`, `"10 parsecs"`}},
 		{"duration negative", `{"module": "http", "write_timeout": "-1s"}`, []string{`"write_timeout"`, "negative"}},
 		{"max header bytes", `{"module": "http", "max_header_bytes": -1}`, []string{"max_header_bytes", "negative"}},
@@ -137,7 +137,7 @@ func TestDefaults(t *testing.T) {
 	if want := `{"write_timeout":"1m30s"}`; string(b) != want {
 		t.Errorf("marshalled config = %s, want %s", b, want)
 	}
-	if d := srv.IdleTimeout.or(DefaultIdleTimeout); d != 2*time.Minute {
+	if d := srv.IdleTimeout.Or(DefaultIdleTimeout); d != 2*time.Minute {
 		t.Errorf("idle timeout default = %v", d)
 	}
 }

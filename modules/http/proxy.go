@@ -57,11 +57,11 @@ type ReverseProxy struct {
 	// sends it as the server's write buffer fills, except for streaming
 	// responses (text/event-stream, or of unknown length), which are
 	// flushed after each write whatever this says.
-	FlushInterval duration `json:"flush_interval,omitempty"`
+	FlushInterval runtime.Duration `json:"flush_interval,omitempty"`
 
 	// DialTimeout bounds the time to connect to an upstream.
 	// Default: "10s".
-	DialTimeout duration `json:"dial_timeout,omitempty"`
+	DialTimeout runtime.Duration `json:"dial_timeout,omitempty"`
 
 	log       hclog.Logger
 	transport *nethttp.Transport
@@ -89,7 +89,7 @@ func (p *ReverseProxy) Provision(ctx runtime.Context) error {
 		}
 	}
 	p.log = ctx.Logger()
-	dialer := &net.Dialer{Timeout: p.DialTimeout.or(DefaultDialTimeout), KeepAlive: 30 * time.Second}
+	dialer := &net.Dialer{Timeout: p.DialTimeout.Or(DefaultDialTimeout), KeepAlive: 30 * time.Second}
 	p.transport = &nethttp.Transport{
 		// Upstreams are named in the config; the environment's
 		// HTTP_PROXY must not reroute them.

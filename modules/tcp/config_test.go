@@ -22,7 +22,7 @@ func TestConfigErrors(t *testing.T) {
 		{"bad idle_timeout", `{"module": "tcp", "idle_timeout": "5 minutes", "handle": {"module": "echo"}}`,
 			[]string{`"5 minutes"`, "duration"}},
 		{"numeric idle_timeout", `{"module": "tcp", "idle_timeout": 300, "handle": {"module": "echo"}}`,
-			[]string{"300", "duration"}},
+			[]string{`"idle_timeout"`, `want a duration string such as "30s", got 300`}},
 		{"negative idle_timeout", `{"module": "tcp", "idle_timeout": "-1s", "handle": {"module": "echo"}}`,
 			[]string{`"idle_timeout"`, "-1s"}},
 		{"missing upstream", `{"module": "tcp", "handle": {"module": "proxy"}}`,
@@ -39,6 +39,8 @@ func TestConfigErrors(t *testing.T) {
 			[]string{"not both"}},
 		{"negative dial_timeout", `{"module": "tcp", "handle": {"module": "proxy", "upstream": "127.0.0.1:9000", "dial_timeout": "-5s"}}`,
 			[]string{`"dial_timeout"`}},
+		{"numeric dial_timeout", `{"module": "tcp", "handle": {"module": "proxy", "upstream": "127.0.0.1:9000", "dial_timeout": 5}}`,
+			[]string{`"dial_timeout"`, `want a duration string such as "30s", got 5`}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

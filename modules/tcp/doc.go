@@ -12,7 +12,9 @@
 //	}
 //
 // The listener's own fields are those of Server; a handler's are those of
-// its type (Echo, Proxy). Unknown fields are errors.
+// its type (Echo, Proxy). Durations are strings such as "5s" or "1m30s"
+// ([runtime.Duration]): a bare number or a negative duration is refused.
+// Unknown fields are errors.
 //
 // # Handover
 //

@@ -37,5 +37,5 @@ func TestEchoConcurrentClients(t *testing.T) {
 	for err := range errs {
 		t.Error(err)
 	}
-	eventually(t, "every connection is closed", func() bool { return s.OpenConns() == 0 })
+	eventually(t, "every connection to be closed", func() bool { return s.OpenConns() == 0 })
 }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 
+	"github.com/flipd/flipd/internal/poll"
 	"github.com/flipd/flipd/modules/tcp"
 	"github.com/flipd/flipd/runtime/moduletest"
 )
@@ -144,13 +145,7 @@ func expectSilent(t *testing.T, c net.Conn, d time.Duration) {
 // eventually polls cond until it holds or waitLimit passes.
 func eventually(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(waitLimit)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting until %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	poll.Until(t, waitLimit, what, cond)
 }
 
 // upstream runs handle on every connection accepted on a fresh

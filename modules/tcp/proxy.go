@@ -48,7 +48,7 @@ type Proxy struct {
 
 	// DialTimeout bounds each attempt to connect to an upstream: "2s".
 	// Default: "5s".
-	DialTimeout Duration `json:"dial_timeout,omitempty"`
+	DialTimeout runtime.Duration `json:"dial_timeout,omitempty"`
 
 	addrs  []string
 	next   atomic.Uint64
@@ -83,7 +83,7 @@ func (p *Proxy) Provision(ctx runtime.Context) error {
 	case p.DialTimeout < 0:
 		return fmt.Errorf("\"dial_timeout\" is %s: use a positive duration", p.DialTimeout)
 	case p.DialTimeout == 0:
-		p.DialTimeout = Duration(DefaultDialTimeout)
+		p.DialTimeout = runtime.Duration(DefaultDialTimeout)
 	}
 	p.dialer.Timeout = time.Duration(p.DialTimeout)
 	return nil

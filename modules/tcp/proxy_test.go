@@ -90,7 +90,7 @@ func TestProxyDeadUpstream(t *testing.T) {
 	s := start(t, proxyConfig(dead))
 	c := dial(t, s.addr)
 	expectClosed(t, c)
-	eventually(t, "the dial failure is logged", func() bool {
+	eventually(t, "the dial failure to be logged", func() bool {
 		return strings.Contains(s.logs.String(), "cannot reach upstream")
 	})
 	contains(t, "log", s.logs.String(), "upstream="+dead, "refused")

@@ -45,7 +45,7 @@ type Server struct {
 	// stops reading is caught as well as one that stops writing. The
 	// check runs about once per IdleTimeout, so a connection may
 	// outlive its limit by up to that much again. Default: no timeout.
-	IdleTimeout Duration `json:"idle_timeout,omitempty"`
+	IdleTimeout runtime.Duration `json:"idle_timeout,omitempty"`
 
 	handler Handler
 	logger  hclog.Logger

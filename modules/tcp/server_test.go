@@ -153,7 +153,7 @@ func TestServeAfterDrain(t *testing.T) {
 func TestHandlerPanicIsRecovered(t *testing.T) {
 	s := start(t, `{"module": "tcp", "handle": {"module": "test_panic"}}`)
 	expectClosed(t, dial(t, s.addr))
-	eventually(t, "the panic is logged", func() bool {
+	eventually(t, "the panic to be logged", func() bool {
 		return s.OpenConns() == 0 && strings.Contains(s.logs.String(), "handler panicked")
 	})
 }

@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/flipd/flipd/internal/poll"
 	"github.com/flipd/flipd/runtime/drain"
 	"github.com/flipd/flipd/runtime/moduletest"
 )
@@ -113,15 +114,10 @@ func dup(t *testing.T, ln net.Listener) net.Listener {
 	return ln2
 }
 
+// waitFor polls cond until it holds, for at most 5s.
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
+	poll.Until(t, 5*time.Second, what, cond)
 }
 
 // rawConn is a client connection that writes requests by hand.

@@ -13,6 +13,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/flipd/flipd/internal/poll"
 )
 
 func TestHandoverKeepsOpenConnectionAndListener(t *testing.T) {
@@ -423,15 +425,10 @@ func TestNoLeaksOver200Upgrades(t *testing.T) {
 	}
 }
 
+// waitFor polls cond until it holds, for at most 20s.
 func waitFor(t *testing.T, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatal("condition not met within 20s")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	poll.Until(t, 20*time.Second, "the condition", cond)
 }
 
 func copyFile(t *testing.T, from, to string) {

@@ -12,9 +12,13 @@ import (
 	"github.com/hashicorp/go-hclog"
 )
 
-// DefaultUpgradeTimeout is how long a new generation may take to call
-// Ready before it is killed and the upgrade fails.
-const DefaultUpgradeTimeout = time.Minute
+// DefaultReadyTimeout is how long a new generation may take to call
+// Ready before it is killed and the upgrade fails, when
+// Options.UpgradeTimeout is not set. flipd's runtime always sets it, to
+// its config's upgrade.timeout (default runtime.DefaultUpgradeTimeout,
+// 30s), so this longer default is for programs that use this package as
+// a library.
+const DefaultReadyTimeout = time.Minute
 
 // DefaultMaxDraining is how many generations may be draining at once when
 // Options.MaxDraining is not set.
@@ -23,7 +27,7 @@ const DefaultMaxDraining = 2
 // Options control an Upgrader. The zero value is usable.
 type Options struct {
 	// UpgradeTimeout bounds how long Upgrade waits for the new generation
-	// to call Ready; it is then killed. Defaults to DefaultUpgradeTimeout.
+	// to call Ready; it is then killed. Defaults to DefaultReadyTimeout.
 	UpgradeTimeout time.Duration
 	// PIDFile, if set, is rewritten atomically with the pid of the process
 	// that serves: by a new generation when it calls Ready, and by this
@@ -161,7 +165,7 @@ func newUpgrader(opts Options) (*Upgrader, error) {
 		return nil, err
 	}
 	if opts.UpgradeTimeout <= 0 {
-		opts.UpgradeTimeout = DefaultUpgradeTimeout
+		opts.UpgradeTimeout = DefaultReadyTimeout
 	}
 	if opts.MaxDraining <= 0 {
 		opts.MaxDraining = DefaultMaxDraining
