@@ -2,6 +2,7 @@ package runtime
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
@@ -226,3 +227,48 @@ func (*notAListener) FlipdModule() ModuleInfo {
 }
 
 func init() { RegisterModule(new(notAListener)) }
+
+// In a generation's life, the modules start before it reports ready, and
+// stop once it is told to stop, as its drain begins; a reload's
+// validation of the next config starts nothing.
+func TestAGenerationStartsItsModulesBeforeReadyAndStopsThemAsItDrains(t *testing.T) {
+	tag := freshTag(t)
+	config := fmt.Sprintf(`{"admin": {"disabled": true}, "storage": {"dir": %q}, "listeners": {
+		"a": {"address": "tcp/127.0.0.1:0", "module": "hooked", "tag": %q, "name": "a"}}}`, t.TempDir(), tag)
+	f := newFakeUpgrader(1)
+	var atReady string
+	f.onReady = func(*Instance) { atReady = recorded(tag) }
+	in := startOn(t, f, config, Options{})
+	if atReady != "provision:a start:a" {
+		t.Fatalf("at Ready the hooks recorded %q; want the provision, then the start", atReady)
+	}
+	if err := Validate([]byte(config)); err != nil {
+		t.Fatal(err)
+	}
+	in.Stop()
+	waitDone(t, in)
+	if got, want := recorded(tag), "provision:a start:a provision:a stop:a"; got != want {
+		t.Fatalf("after the stop the hooks recorded %q; want %q", got, want)
+	}
+}
+
+// A Start that fails fails the generation's start-up with the module's
+// message, and tells the upgrader, so that the parent hears it.
+func TestAStartThatFailsFailsTheGenerationAndTellsTheParent(t *testing.T) {
+	tag := freshTag(t)
+	config := fmt.Sprintf(`{"admin": {"disabled": true}, "storage": {"dir": %q}, "listeners": {
+		"a": {"address": "tcp/127.0.0.1:0", "module": "hooked", "tag": %q, "name": "a", "fail_start": "a: no database"}}}`, t.TempDir(), tag)
+	f := newFakeUpgrader(2)
+	f.payload, _ = json.Marshal(payload{Version: payloadVersion, Config: []byte(config), Source: "test"})
+	_, err := launchOn(f, config, Options{})
+	want := `listener "a": starting module "hooked": a: no database`
+	if err == nil || err.Error() != want {
+		t.Fatalf("start: %v; want %q", err, want)
+	}
+	f.mu.Lock()
+	failed, ready := f.failed, f.ready
+	f.mu.Unlock()
+	if ready || failed == nil || failed.Error() != want {
+		t.Fatalf("the upgrader heard ready %v, failure %v; want only the failure %q", ready, failed, want)
+	}
+}
