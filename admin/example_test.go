@@ -15,7 +15,7 @@ func ExampleNew() {
 		Config: func() ([]byte, string, error) {
 			return []byte(`{"admin": {"listen": "127.0.0.1:2019"}}`), "example", nil
 		},
-		Admin: func(in *runtime.Instance, cfg runtime.AdminConfig) (runtime.ListenerModule, error) {
+		Admin: func(in *runtime.Instance, cfg runtime.AdminConfig) (runtime.Server, error) {
 			return admin.New(in, cfg, in.Logger())
 		},
 	})

@@ -25,9 +25,10 @@ const (
 	maxHeaderBytes    = 64 << 10
 )
 
-// Server is the admin API of one generation. The runtime serves it on the
-// admin address like a listener module and drains it when the generation
-// hands over or stops.
+// Server is the admin API of one generation. It is a [runtime.Server],
+// not a module (no config builds it): the runtime serves it on the admin
+// address like a listener and drains it when the generation hands over
+// or stops.
 type Server struct {
 	b       Backend
 	log     hclog.Logger
@@ -115,12 +116,6 @@ func (s *Server) OpenConns() int {
 	return s.drain.OpenConns()
 }
 
-// FlipdModule makes Server a [runtime.Module]. The admin API is never
-// registered: the runtime builds it with [New] through Options.Admin.
-func (*Server) FlipdModule() runtime.ModuleInfo {
-	return runtime.ModuleInfo{ID: "admin.api", New: func() runtime.Module { return new(Server) }}
-}
-
 // Handler is the admin API with its security checks, without the drain
 // and the HTTP server's timeouts: for tests, or to mount it elsewhere.
 // The Host check knows the admin port from the configured address, or
@@ -131,7 +126,7 @@ func (s *Server) Handler() http.Handler {
 
 // Interface guards.
 var (
-	_ runtime.ListenerModule = (*Server)(nil)
-	_ runtime.ConnCounter    = (*Server)(nil)
-	_ runtime.SocketOpener   = (*Server)(nil)
+	_ runtime.Server       = (*Server)(nil)
+	_ runtime.ConnCounter  = (*Server)(nil)
+	_ runtime.SocketOpener = (*Server)(nil)
 )

@@ -20,6 +20,8 @@ type Context struct {
 	context.Context
 	logger hclog.Logger
 	load   *loadState
+	// listener names the listener whose modules are being loaded.
+	listener string
 }
 
 // loadState is shared by every module of one config being loaded.
@@ -28,6 +30,8 @@ type loadState struct {
 	generation int
 	// provisioned modules, in order, for Cleanup in reverse.
 	cleanups []CleanerUpper
+	// hooks are the provisioned modules with a Start or a Stop, in order.
+	hooks []hook
 	// inherited is what the previous generation handed over, by key.
 	inherited map[string][]byte
 	// handovers produce what to hand to the next generation, by key.
@@ -94,10 +98,11 @@ func (ctx Context) loadModule(namespace string, raw json.RawMessage, omit ...str
 	if err := DecodeStrict(raw, mod, append(omit, "module")...); err != nil {
 		return nil, fmt.Errorf("module %q: %w", head.Module, err)
 	}
-	sub := Context{Context: ctx.Context, logger: ctx.logger.Named(head.Module), load: ctx.load}
+	sub := Context{Context: ctx.Context, logger: ctx.logger.Named(head.Module), load: ctx.load, listener: ctx.listener}
 	if err := provision(sub, mod); err != nil {
 		return nil, fmt.Errorf("module %q: %w", head.Module, err)
 	}
+	ctx.addHook(mod, head.Module)
 	return mod, nil
 }
 

@@ -3,58 +3,136 @@
 // itself with the new config, so that the new generation provisions
 // everything before the old one stops.
 //
-// # Writing a module
+// # Recipe: a line-based protocol server
 //
-// A module is a Go type, built from JSON, registered from an init
-// function:
+// A listener module is a Go type built from JSON and registered from an
+// init function. Most write only what happens to one connection: a
+// ServeConn method ([ConnHandler]). The runtime opens the socket (or
+// inherits it from the previous generation), accepts, tracks every
+// connection, backs off on temporary accept errors, and drains on a
+// reload or stop. This one answers each line with the line in upper case:
 //
-//	func init() { runtime.RegisterModule(new(Greeter)) }
+//	package shout
 //
-//	// Greeter answers every connection with a greeting.
-//	type Greeter struct {
-//		// Greeting is written to each client. Default: "hello".
-//		Greeting string `json:"greeting,omitempty"`
+//	import (
+//		"bufio"
+//		"context"
+//		"net"
+//		"strings"
 //
-//		conns drain.Conns
-//		ln    net.Listener
+//		"github.com/flipd/flipd/runtime"
+//	)
+//
+//	func init() { runtime.RegisterModule(new(Shout)) }
+//
+//	// Shout answers every line with the line in upper case.
+//	type Shout struct {
+//		// Prefix starts every answer. Default: none.
+//		Prefix string `json:"prefix,omitempty"`
 //	}
 //
-//	func (*Greeter) FlipdModule() runtime.ModuleInfo {
-//		return runtime.ModuleInfo{ID: "listeners.greeter", New: func() runtime.Module { return new(Greeter) }}
+//	func (*Shout) FlipdModule() runtime.ModuleInfo {
+//		return runtime.ModuleInfo{ID: "listeners.shout", New: func() runtime.Module { return new(Shout) }}
 //	}
 //
-// Its ID puts it in a namespace: "listeners" for listener modules
-// (ListenerModule), "listener_wrappers" for wrappers (ListenerWrapper),
-// "http.handlers" and "tcp.handlers" for the handlers of modules/http and
-// modules/tcp. A config names it by its last part:
+//	// ServeConn serves one client; the runtime closes conn afterwards.
+//	func (s *Shout) ServeConn(ctx context.Context, conn net.Conn) error {
+//		lines := bufio.NewScanner(conn)
+//		for lines.Scan() {
+//			if _, err := conn.Write([]byte(s.Prefix + strings.ToUpper(lines.Text()) + "\n")); err != nil {
+//				return err
+//			}
+//		}
+//		return lines.Err()
+//	}
 //
-//	{"listeners": {"hi": {"address": "tcp/127.0.0.1:7001", "module": "greeter", "greeting": "hi"}}}
+// Its ID puts it in the namespace "listeners"; a config names it by the
+// last part, next to the listener's address, with its own fields:
 //
-// Its life, in every generation that serves a config naming it:
+//	{"listeners": {"loud": {"address": "tcp/127.0.0.1:7001", "module": "shout", "prefix": "> "}}}
+//
+// Build flipd with it: a main package that imports cmd/flipdcmd and your
+// package (see examples/custom-module, whose greeter is this recipe's
+// twin):
+//
+//	package main
+//
+//	import (
+//		"github.com/flipd/flipd/cmd/flipdcmd"
+//		_ "github.com/flipd/flipd/modules/standard"
+//		_ "example.com/shout"
+//	)
+//
+//	func main() { flipdcmd.Main() }
+//
+// Test it on its own with the runtime's accept loop: provision it from
+// JSON with runtime/moduletest's Load, serve it on a listener of the
+// test's with &runtime.ConnServer{Handler: mod.(runtime.ConnHandler)},
+// dial, then Drain (see the ConnServer example, which runs this recipe).
+//
+// What ServeConn may count on: it runs on a goroutine of its own per
+// connection, so it must be safe for concurrent use; ctx ends when the
+// drain's deadline passes (conn is closed then too); a panic is recovered
+// and logged; the error it returns is logged at debug level with the
+// client's address. Plain TCP cannot ask a client to leave: on a reload
+// the old generation stops accepting at once (the new one accepts on the
+// same socket, so no client is lost) and lets its connections end by
+// themselves until upgrade.drain_timeout. To say goodbye sooner, add a
+// Stop hook (below) that tells ServeConn to finish after the current
+// line.
+//
+// # Which contract
+//
+//   - [ConnHandler] (ServeConn): the runtime runs the accept loop. Fits
+//     any protocol served one connection at a time: the recipe above,
+//     examples/custom-module.
+//   - [ListenerModule] (Serve and Drain): the module serves the listener
+//     itself. Fits servers that own their accept loop: modules/http,
+//     where net/http accepts. A module whose loop needs settings of its
+//     own runs a [ConnServer] inside and is a ListenerModule whose Serve
+//     and Drain call it (modules/tcp does, for max_conns). Serve must
+//     return nil once Drain has closed its listener, and Drain must wait
+//     for the connections it accepted: see [Server].
+//   - [ListenerWrapper] (WrapListener), namespace "listener_wrappers":
+//     wraps the socket before the listener module sees it (modules/tls).
+//
+// Modules nested in another's config ("http.handlers", "tcp.handlers")
+// implement the interface of their namespace, documented by the module
+// that loads them.
+//
+// # A module's life
+//
+// In every generation that serves a config naming it:
 //
 //  1. New, then JSON decoding: unknown fields are errors. Give duration
 //     fields the type Duration ("30s"; bare numbers are refused).
-//  2. Provision(ctx) if it is a Provisioner: defaults, nested modules
+//  2. Provision(ctx) if it is a [Provisioner]: defaults, nested modules
 //     (ctx.LoadModule), connections to upstreams. No listening sockets:
 //     the runtime owns those, and hands them over between generations.
-//  3. Validate() if it is a Validator.
-//  4. Serve(ln) with its socket, inherited from the previous generation
-//     when the address is the same, and wrapped by the listener's
-//     wrappers (TLS, say).
-//  5. Drain(ctx) when a new generation has taken over, or on stop: stop
-//     accepting, finish what is in flight, return when nothing is left
-//     or ctx ends (runtime/drain does the hard part for HTTP servers and
-//     plain connections). A final stop (SIGTERM, SIGINT, POST /stop)
+//  3. Validate() if it is a [Validator].
+//  4. The runtime opens (or inherits) every listener's socket and wraps
+//     it (WrapListener).
+//  5. Start(ctx) if it is a [Starter]: work that must happen only in the
+//     generation about to serve (obtaining certificates, say). An error
+//     fails the start-up with the module's message; on a reload the old
+//     generation keeps serving.
+//  6. The listeners serve (ServeConn for each connection, or Serve), and
+//     the generation reports ready.
+//  7. Stop(ctx) if it is a [Stopper], when a new generation has taken
+//     over or on a stop: background work ends here.
+//  8. Drain: stop accepting, finish what is in flight, within
+//     upgrade.drain_timeout. A final stop (SIGTERM, SIGINT, POST /stop)
 //     with upgrade.shutdown_delay set first leaves the module serving
 //     for that long while ctx.Readiness() answers ReadinessStopping, so
 //     that readiness probes fail before anything stops accepting.
-//  6. Cleanup() if it is a CleanerUpper, when its config is discarded: a
-//     later step failed, or the process is exiting.
+//  9. Cleanup() if it is a [CleanerUpper], when its config is discarded:
+//     a later step failed, or the process is exiting.
 //
 // Steps 1 to 3 also run, without any socket, when a config is validated
 // ("flipd validate", or before a reload starts a new process), so they
-// must not have effects outside the process.
-//
-// To build flipd with your module, write a main package that imports
-// cmd/flipd's entry point and your package; see examples/custom-module.
+// must not have effects outside the process; steps 4 to 8 run only in the
+// generation that serves. Every module loaded for a config, nested ones
+// included, gets its Start and Stop: Start in the order they were
+// provisioned (nested modules first, a listener's wrappers before its
+// listener module), Stop in reverse.
 package runtime

@@ -32,7 +32,7 @@ type Options struct {
 	// config disables it. The runtime serves it on admin.listen like any
 	// listener: its socket passes from generation to generation. (The
 	// admin package provides it; runtime does not import admin.)
-	Admin func(in *Instance, cfg AdminConfig) (ListenerModule, error)
+	Admin func(in *Instance, cfg AdminConfig) (Server, error)
 }
 
 // State is where a generation is in its life.
@@ -200,7 +200,7 @@ func (in *Instance) start(opts Options) error {
 }
 
 // addAdmin adds the admin API to the listeners, unless it is disabled.
-func (in *Instance) addAdmin(l *loaded, build func(*Instance, AdminConfig) (ListenerModule, error)) error {
+func (in *Instance) addAdmin(l *loaded, build func(*Instance, AdminConfig) (Server, error)) error {
 	if build == nil || l.cfg.Admin.Disabled {
 		return nil
 	}
@@ -291,6 +291,7 @@ func (in *Instance) waitExit() {
 	defer cancel()
 	in.log.Info("draining", "open_conns", l.openConns(), "timeout", timeout)
 	start := time.Now()
+	l.stopModules(ctx)
 
 	errs := make([]error, len(l.listeners))
 	var wg sync.WaitGroup

@@ -17,6 +17,10 @@ type loaded struct {
 	listeners []*listener // in name order
 	cleanup   func() error
 	state     *loadState
+	ctx       context.Context // ends when the config is discarded
+	log       hclog.Logger
+	// started: the modules' Start hooks ran; their Stop hooks are due.
+	started bool
 }
 
 // handoverState collects what the modules hand to the next generation.
@@ -30,9 +34,11 @@ func (l *loaded) handoverState() map[string][]byte {
 
 // listener is one of a config's listeners.
 type listener struct {
-	name     string
-	addr     Address
-	module   ListenerModule
+	name string
+	addr Address
+	// module serves the listener: the listener module, a ConnServer
+	// running a ConnHandler module, or the admin API.
+	module   Server
 	wrappers []ListenerWrapper
 	served   chan error // Serve's result, once serving
 	// accepting is closed when Serve first calls Accept.
@@ -50,7 +56,7 @@ func loadConfig(parent context.Context, raw []byte, logger hclog.Logger, generat
 	}
 	ctx, cleanup := NewContext(parent, logger, storageDir(cfg), generation)
 	ctx.load.inherited = inherited
-	l := &loaded{raw: raw, cfg: cfg, cleanup: cleanup, state: ctx.load}
+	l := &loaded{raw: raw, cfg: cfg, cleanup: cleanup, state: ctx.load, ctx: ctx, log: ctx.logger}
 	for _, name := range cfg.listenerNames() {
 		ln, err := loadListener(ctx, name, cfg.Listeners[name])
 		if err != nil {
@@ -66,7 +72,7 @@ func loadListener(ctx Context, name string, raw json.RawMessage) (*listener, err
 	if err != nil {
 		return nil, err
 	}
-	lctx := Context{Context: ctx.Context, logger: ctx.logger.With("listener", name), load: ctx.load}
+	lctx := Context{Context: ctx.Context, logger: ctx.logger.With("listener", name), load: ctx.load, listener: name}
 	l := &listener{name: name, addr: head.addr}
 	for i, wraw := range head.wrappers {
 		mod, err := lctx.LoadModule("listener_wrappers", wraw)
@@ -83,11 +89,14 @@ func loadListener(ctx Context, name string, raw json.RawMessage) (*listener, err
 	if err != nil {
 		return nil, err
 	}
-	lm, ok := mod.(ListenerModule)
-	if !ok {
-		return nil, fmt.Errorf("module %s is not a listener module", mod.FlipdModule().ID)
+	switch m := mod.(type) {
+	case ListenerModule:
+		l.module = m
+	case ConnHandler:
+		l.module = &ConnServer{Handler: m, Logger: lctx.logger.Named(mod.FlipdModule().ID.Name())}
+	default:
+		return nil, fmt.Errorf("module %s is not a listener module: it needs a ServeConn method (runtime.ConnHandler), or Serve and Drain (runtime.ListenerModule)", mod.FlipdModule().ID)
 	}
-	l.module = lm
 	return l, nil
 }
 
@@ -106,9 +115,11 @@ func (li *listener) listen(reg sockets) (net.Listener, error) {
 	return reg.Listen(li.addr.Network, li.addr.Addr)
 }
 
-// serve opens (or inherits) every listener's socket, wraps it and starts
-// its module. If any socket cannot be had, the ones opened are closed and
-// the error names the listener and address.
+// serve opens (or inherits) every listener's socket and wraps it, runs
+// the modules' Start hooks, and starts every listener's server. If any
+// socket cannot be had, the ones opened are closed and the error names
+// the listener and address; if a Start fails, or a Serve, the error names
+// the module or listener, and the modules started are stopped.
 func (l *loaded) serve(reg sockets) error {
 	lns := make([]net.Listener, 0, len(l.listeners))
 	fail := func(err error) error {
@@ -130,6 +141,11 @@ func (l *loaded) serve(reg sockets) error {
 			lns[len(lns)-1] = ln
 		}
 	}
+	sctx, cancel := context.WithTimeout(l.ctx, l.cfg.Upgrade.Timeout.Or(DefaultUpgradeTimeout))
+	defer cancel()
+	if err := l.start(sctx); err != nil {
+		return fail(err)
+	}
 	for i, li := range l.listeners {
 		li.served = make(chan error, 1)
 		ln := &startListener{Listener: lns[i], accepting: make(chan struct{})}
@@ -137,7 +153,7 @@ func (l *loaded) serve(reg sockets) error {
 		go func(li *listener) { li.served <- li.module.Serve(ln) }(li)
 	}
 	if err := l.awaitServing(); err != nil {
-		return fail(err)
+		return fail(errors.Join(err, l.stop(context.Background())))
 	}
 	return nil
 }

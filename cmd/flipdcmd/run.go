@@ -81,7 +81,7 @@ func cmdRun(args []string) error {
 	in, err := runtime.Start(runtime.Options{
 		Config:  func() ([]byte, string, error) { return initialConfig(*configFile, *resume) },
 		PIDFile: *pidFile,
-		Admin: func(in *runtime.Instance, cfg runtime.AdminConfig) (runtime.ListenerModule, error) {
+		Admin: func(in *runtime.Instance, cfg runtime.AdminConfig) (runtime.Server, error) {
 			return admin.New(in, cfg, in.Logger().Named("admin"))
 		},
 	})

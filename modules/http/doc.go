@@ -53,6 +53,13 @@
 // offers "h2" by ALPN. HTTP/2 over plain TCP ("h2c", prior knowledge only)
 // when the listener sets "h2c": true.
 //
+// # Contract
+//
+// Server is a [runtime.ListenerModule], not a [runtime.ConnHandler]:
+// net/http owns its accept loop and its connections' life (keep-alive,
+// HTTP/2 streams), so the module serves the listener itself, and drains
+// through runtime/drain.
+//
 // The package is named http, like net/http, because its directory is;
 // inside it net/http is imported as nethttp.
 package http

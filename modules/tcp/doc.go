@@ -30,4 +30,11 @@
 //
 // A handler is a module of namespace "tcp.handlers" that implements
 // Handler; see there for the contract, and Echo for the smallest example.
+// The accept loop, connection tracking and drain are the runtime's
+// ([runtime.ConnServer]); the tcp module adds max_conns, idle_timeout
+// and Drainer around it. A handler fits when those settings are wanted,
+// or a listener chooses among several handlers in config; a protocol
+// that needs neither can be a listener module of its own, a
+// [runtime.ConnHandler], with the same ServeConn-shaped method (see the
+// runtime package's recipe).
 package tcp

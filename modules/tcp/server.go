@@ -1,17 +1,13 @@
 package tcp
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
-	"net"
 	"sync"
-	"sync/atomic"
 
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/flipd/flipd/runtime"
-	"github.com/flipd/flipd/runtime/drain"
 )
 
 func init() {
@@ -54,20 +50,8 @@ type Server struct {
 	handler Handler
 	logger  hclog.Logger
 
-	setup   sync.Once
-	stop    chan struct{}      // closed when the drain starts
-	base    context.Context    // parent of every connection's context
-	cancel  context.CancelFunc // ends base: the drain's deadline passed
-	slots   chan struct{}      // one token per connection served; nil without MaxConns
-	conns   drain.Conns
-	serving sync.WaitGroup // accept loops
-	running sync.WaitGroup // connection goroutines
-
-	mu       sync.Mutex
-	draining bool
-	lns      map[net.Listener]struct{}
-
-	handlers atomic.Int64 // connection goroutines, for the drain's error
+	setup sync.Once
+	conns *runtime.ConnServer // the accept loop, tracking and drain
 }
 
 // FlipdModule returns the module's ID, "listeners.tcp".
@@ -101,23 +85,20 @@ func (s *Server) Validate() error {
 	return nil
 }
 
-// OpenConns reports how many connections the server holds open.
-func (s *Server) OpenConns() int {
-	return s.conns.Len()
-}
-
-// init prepares what Serve and Drain share, whichever runs first.
-func (s *Server) init() {
+// loop returns the runtime's accept loop for this server, made on first
+// use with the server's settings.
+func (s *Server) loop() *runtime.ConnServer {
 	s.setup.Do(func() {
-		s.stop = make(chan struct{})
-		s.base, s.cancel = context.WithCancel(context.Background())
-		if s.MaxConns > 0 {
-			s.slots = make(chan struct{}, s.MaxConns)
+		logger := s.logger
+		if logger == nil {
+			logger = hclog.NewNullLogger()
 		}
-		if s.logger == nil {
-			s.logger = hclog.NewNullLogger()
+		s.conns = &runtime.ConnServer{Handler: serveConn{s}, MaxConns: s.MaxConns, Logger: logger}
+		if d, ok := s.handler.(Drainer); ok {
+			s.conns.OnDrain = d.Drain
 		}
 	})
+	return s.conns
 }
 
 // Interface guards.

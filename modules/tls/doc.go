@@ -36,8 +36,8 @@
 // a certificate only when storage has none, or one due for renewal: an
 // upgrade asks the CA for nothing. Renewals happen in the background, in
 // the serving generation, and are picked up without an upgrade. A
-// generation that hands over stops its renewals when it stops accepting,
-// and releases its storage locks before it exits.
+// generation that hands over stops its renewals as it starts to drain
+// (its Stop hook), and releases its storage locks before it exits.
 //
 // Certificate files are read when a config is loaded: replace them and
 // reload. The old generation serves the old certificate to the
@@ -51,8 +51,12 @@
 // holds a valid certificate for every domain). Each refusal names the
 // file, domain or directory, and the running generation keeps serving.
 // Provision obtains nothing, since it also runs when a config is only
-// validated; WrapListener, which runs only in the generation about to
-// serve, does, within start_timeout.
+// validated. The wrapper's Start hook ([runtime.Starter]), which the
+// runtime calls only in the generation about to serve, before it reports
+// ready, obtains what storage lacks, within start_timeout, and starts the
+// session ticket key rotation; an error there fails the reload with its
+// message, naming the listener, and the running generation keeps
+// serving.
 //
 // # Session resumption
 //

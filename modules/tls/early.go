@@ -98,14 +98,20 @@ func (a *earlyAcceptor) stop() []net.Conn {
 }
 
 // listener is what WrapListener returns: a TLS listener that first hands
-// out the connections accepted early, and stops certificate maintenance
-// when it is closed, which is how a generation starts to drain.
+// out the connections accepted early, while Start obtained certificates.
 type listener struct {
 	net.Listener
-	w *Wrapper
+	raw net.Listener // the socket under TLS, for the early acceptor
 
 	mu    sync.Mutex
 	early []net.Conn
+}
+
+// hold keeps conns for the first Accepts.
+func (l *listener) hold(conns []net.Conn) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.early = append(l.early, conns...)
 }
 
 func (l *listener) Accept() (net.Conn, error) {
@@ -126,7 +132,6 @@ func (l *listener) Close() error {
 	closeAll(l.early)
 	l.early = nil
 	l.mu.Unlock()
-	l.w.stopMaintenance()
 	return err
 }
 

@@ -59,7 +59,7 @@ func TestEarlyConnectionsAreServed(t *testing.T) {
 	conns := early.stop()
 	// The listener module starts serving: the held connection comes
 	// first, and the socket still accepts.
-	serveHTTP(t, &listener{Listener: cryptotls.NewListener(ln, g.w.tlsCfg), w: g.w, early: conns})
+	serveHTTP(t, &listener{Listener: cryptotls.NewListener(ln, g.w.tlsCfg), raw: ln, early: conns})
 	if got := <-answer; got != "hello HTTP/2.0" {
 		t.Fatalf("the connection accepted early got %q", got)
 	}

@@ -31,11 +31,18 @@ func Example() {
 		return
 	}
 	ln, _ := net.Listen("tcp", "127.0.0.1:0")
+	// The runtime wraps the socket, then starts the modules: Start
+	// makes the certificates ready.
 	tln, err := mod.(runtime.ListenerWrapper).WrapListener(ln)
 	if err != nil {
 		fmt.Println(err)
 		return
 	}
+	if err := mod.(runtime.Starter).Start(ctx); err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer mod.(runtime.Stopper).Stop(ctx)
 	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintf(w, "hello over %s", r.Proto)
 	})}

@@ -82,7 +82,9 @@ func (g *generation) serve(t *testing.T) string {
 	return g.serveOn(t, "127.0.0.1:0")
 }
 
-// serveOn is serve on a given address.
+// serveOn is serve on a given address: as the runtime does, it wraps the
+// socket, starts the wrapper, and serves; when the test ends, it stops
+// the wrapper.
 func (g *generation) serveOn(t *testing.T, addr string) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", addr)
@@ -94,6 +96,11 @@ func (g *generation) serveOn(t *testing.T, addr string) string {
 		ln.Close()
 		t.Fatalf("WrapListener: %v", err)
 	}
+	if err := g.w.Start(context.Background()); err != nil {
+		ln.Close()
+		t.Fatalf("Start: %v", err)
+	}
+	t.Cleanup(func() { g.w.Stop(context.Background()) })
 	serveHTTP(t, tln)
 	return ln.Addr().String()
 }

@@ -1,8 +1,10 @@
 package tls
 
 import (
+	"context"
 	cryptotls "crypto/tls"
 	"errors"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -57,7 +59,7 @@ func TestInternalCAKeptInStorage(t *testing.T) {
 	}
 }
 
-func TestListenerCloseStopsMaintenance(t *testing.T) {
+func TestStopEndsMaintenance(t *testing.T) {
 	g := mustProvision(t, t.TempDir(), `{"internal": {"domains": ["localhost"]}}`, nil)
 	addr := g.serve(t)
 	if _, _, err := request(addr, &cryptotls.Config{ServerName: "localhost", InsecureSkipVerify: true}); err != nil {
@@ -66,7 +68,7 @@ func TestListenerCloseStopsMaintenance(t *testing.T) {
 	if strings.Contains(g.logs.String(), "stopped background certificate maintenance") {
 		t.Fatal("maintenance stopped while serving")
 	}
-	g.w.stopMaintenance() // what the listener's Close does, as drain starts
+	g.w.Stop(context.Background()) // what the runtime calls as the drain starts
 	logs := g.logs.String()
 	if !strings.Contains(logs, `"@message":"stopped background certificate maintenance"`) || !strings.Contains(logs, `"@module":"certmagic.maintenance"`) {
 		t.Fatalf("no sign that maintenance stopped, through the hclog logger:\n%s", logs)
@@ -93,5 +95,32 @@ func TestZapLogsGoToHclog(t *testing.T) {
 	z.Error("failed")
 	if !strings.Contains(out.String(), `"@level":"warn"`) || !strings.Contains(out.String(), `"@level":"error"`) {
 		t.Fatalf("levels lost:\n%s", out.String())
+	}
+}
+
+// WrapListener only wraps: the certificates are obtained by Start, which
+// the runtime calls in the generation about to serve, so that a config
+// only validated, or a listener whose socket is merely wrapped, orders
+// nothing.
+func TestCertificatesAreObtainedByStartNotByWrapListener(t *testing.T) {
+	g := mustProvision(t, t.TempDir(), `{"internal": {"domains": ["localhost"]}}`, nil)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tln, err := g.w.WrapListener(ln)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tln.Close()
+	if g.w.cachedValid("localhost") {
+		t.Fatal("WrapListener obtained a certificate: that is Start's work")
+	}
+	if err := g.w.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	defer g.w.Stop(context.Background())
+	if !g.w.cachedValid("localhost") {
+		t.Fatal("after Start there is no certificate for localhost")
 	}
 }

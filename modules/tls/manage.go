@@ -41,31 +41,53 @@ func (w *Wrapper) newManagedConfig(domains []string, issuer func(*certmagic.Conf
 	return cfg
 }
 
-// WrapListener implements [runtime.ListenerWrapper]. Before it returns,
-// every managed certificate is in the cache: loaded from storage, which
-// every generation shares, or obtained if storage has none (or only one
-// due for renewal). So a new generation reports ready only once it can
-// serve every name, and an upgrade orders nothing that storage holds.
-// In the first generation, when a certificate must be ordered, it also
-// accepts meanwhile, to answer tls-alpn-01 challenges on this socket; the
-// other connections it accepts are served first (see earlyAcceptor).
-// Connections accepted from the listener it returns are *tls.Conn.
+// WrapListener implements [runtime.ListenerWrapper]: connections
+// accepted from the listener it returns are *tls.Conn. It only wraps:
+// certificates are made ready by Start, which the runtime calls next.
 func (w *Wrapper) WrapListener(ln net.Listener) (net.Listener, error) {
 	if w.tlsCfg == nil {
 		return nil, errors.New("tls: WrapListener called before Provision")
 	}
-	ctx, cancel := context.WithTimeout(w.ctx, w.StartTimeout.Or(DefaultStartTimeout))
+	tln := &listener{Listener: cryptotls.NewListener(ln, w.tlsCfg), raw: ln}
+	w.mu.Lock()
+	w.ln = tln
+	w.mu.Unlock()
+	return tln, nil
+}
+
+// Start implements [runtime.Starter]. Before it returns, every managed
+// certificate is in the cache: loaded from storage, which every
+// generation shares, or obtained if storage has none (or only one due for
+// renewal), within start_timeout. So a new generation reports ready only
+// once it can serve every name, and an upgrade orders nothing that
+// storage holds. In the first generation, when a certificate must be
+// ordered, it also accepts meanwhile on the wrapped socket, to answer
+// tls-alpn-01 challenges there; the other connections it accepts are
+// the listener's first (see earlyAcceptor). Start then starts the session
+// ticket key rotation. The runtime calls it only in the generation about
+// to serve, since Provision also runs when a config is only validated.
+func (w *Wrapper) Start(ctx context.Context) error {
+	if w.tlsCfg == nil {
+		return errors.New("Start called before Provision")
+	}
+	ctx, cancel := context.WithTimeout(ctx, w.StartTimeout.Or(DefaultStartTimeout))
 	defer cancel()
 	start := time.Now()
+	w.mu.Lock()
+	ln := w.ln
+	w.mu.Unlock()
 	var early *earlyAcceptor
-	if w.answersOwnChallenges(ctx) {
-		early = startEarlyAcceptor(ln, w.tlsCfg)
+	if ln != nil && w.answersOwnChallenges(ctx) {
+		early = startEarlyAcceptor(ln.raw, w.tlsCfg)
 	}
 	err := w.manageAll(ctx)
 	conns := early.stop()
 	if err != nil {
 		closeAll(conns)
-		return nil, err
+		return err
+	}
+	if ln != nil {
+		ln.hold(conns)
 	}
 	if w.ACME != nil || w.Internal != nil {
 		w.log.Info("managed certificates ready", "elapsed", time.Since(start).Round(time.Millisecond))
@@ -74,18 +96,26 @@ func (w *Wrapper) WrapListener(ln net.Listener) (net.Listener, error) {
 	w.served = true
 	w.mu.Unlock()
 	w.tickets.start()
-	return &listener{Listener: cryptotls.NewListener(ln, w.tlsCfg), w: w, early: conns}, nil
+	return nil
+}
+
+// Stop implements [runtime.Stopper]: as its generation starts to drain,
+// it stops certificate renewals and the session ticket key rotation,
+// which the next generation carries on.
+func (w *Wrapper) Stop(ctx context.Context) error {
+	w.stopMaintenance()
+	return nil
 }
 
 func (w *Wrapper) manageAll(ctx context.Context) error {
 	if w.ACME != nil {
 		if err := w.manage(ctx, w.acme, w.ACME.Domains); err != nil {
-			return fmt.Errorf("tls: acme: %s: %w", w.ACME.Directory, err)
+			return fmt.Errorf("acme: %s: %w", w.ACME.Directory, err)
 		}
 	}
 	if w.Internal != nil {
 		if err := w.manage(ctx, w.internal, w.Internal.Domains); err != nil {
-			return fmt.Errorf("tls: internal: %w", err)
+			return fmt.Errorf("internal: %w", err)
 		}
 	}
 	return nil

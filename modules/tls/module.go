@@ -105,8 +105,9 @@ type Wrapper struct {
 	// ticketRing is processTickets, unless a test sets its own.
 	ticketRing *ticketRing
 
-	mu       sync.Mutex // guards issuerOf and served
-	served   bool       // WrapListener ran: this config serves
+	mu       sync.Mutex // guards issuerOf, ln and served
+	ln       *listener  // what WrapListener returned
+	served   bool       // Start ran: this config serves
 	stopOnce sync.Once
 }
 
@@ -137,9 +138,9 @@ func (*Wrapper) FlipdModule() runtime.ModuleInfo {
 // Provision implements [runtime.Provisioner]. It reads and checks every
 // file, checks that the ACME directory answers (unless storage already
 // holds valid certificates for every domain), and builds the TLS config.
-// It obtains nothing: that waits for WrapListener, which only a serving
-// generation calls, since Provision also runs when a config is merely
-// validated.
+// It obtains nothing: that waits for Start, which the runtime calls only
+// in a serving generation, since Provision also runs when a config is
+// merely validated.
 func (w *Wrapper) Provision(ctx runtime.Context) error {
 	w.log = ctx.Logger()
 	w.zlog = newZapLogger(w.log.Named("certmagic"))
@@ -283,6 +284,8 @@ func (w *Wrapper) Cleanup() error {
 // Interface guards.
 var (
 	_ runtime.ListenerWrapper = (*Wrapper)(nil)
+	_ runtime.Starter         = (*Wrapper)(nil)
+	_ runtime.Stopper         = (*Wrapper)(nil)
 	_ runtime.Provisioner     = (*Wrapper)(nil)
 	_ runtime.Validator       = (*Wrapper)(nil)
 	_ runtime.CleanerUpper    = (*Wrapper)(nil)

@@ -1,6 +1,8 @@
 // Package greeter is a listener module written outside flipd, to show how
 // anyone adds one: it answers every TCP connection with a greeting and
-// the generation that served it, then closes.
+// the generation that served it, then closes. It writes only what
+// happens to one connection (ServeConn); the runtime accepts, tracks
+// and drains.
 //
 // Config:
 //
@@ -12,10 +14,10 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"strings"
 	"time"
 
 	"github.com/flipd/flipd/runtime"
-	"github.com/flipd/flipd/runtime/drain"
 )
 
 func init() { runtime.RegisterModule(new(Greeter)) }
@@ -26,8 +28,6 @@ type Greeter struct {
 	Greeting string `json:"greeting,omitempty"`
 
 	generation int
-	ln         net.Listener
-	conns      drain.Conns
 }
 
 // FlipdModule registers Greeter as "listeners.greeter".
@@ -46,49 +46,22 @@ func (g *Greeter) Provision(ctx runtime.Context) error {
 
 // Validate refuses greetings that would break the line protocol.
 func (g *Greeter) Validate() error {
-	for _, r := range g.Greeting {
-		if r == '\n' || r == '\r' {
-			return errors.New("greeting: must be one line")
-		}
+	if strings.ContainsAny(g.Greeting, "\r\n") {
+		return errors.New("greeting: must be one line")
 	}
 	return nil
 }
 
-// Serve greets every connection on ln until Drain closes it.
-func (g *Greeter) Serve(ln net.Listener) error {
-	g.ln = ln
-	for {
-		c, err := ln.Accept()
-		if errors.Is(err, net.ErrClosed) {
-			return nil
-		}
-		if err != nil {
-			time.Sleep(10 * time.Millisecond) // EMFILE and the like
-			continue
-		}
-		go func(c net.Conn) {
-			c = g.conns.Track(c)
-			defer c.Close()
-			c.SetWriteDeadline(time.Now().Add(5 * time.Second))
-			fmt.Fprintf(c, "%s from generation %d\n", g.Greeting, g.generation)
-		}(c)
-	}
+// ServeConn greets one client; the runtime closes conn afterwards.
+func (g *Greeter) ServeConn(ctx context.Context, conn net.Conn) error {
+	conn.SetWriteDeadline(time.Now().Add(5 * time.Second))
+	_, err := fmt.Fprintf(conn, "%s from generation %d\n", g.Greeting, g.generation)
+	return err
 }
 
-// Drain stops accepting and waits for greetings being written.
-func (g *Greeter) Drain(ctx context.Context) error {
-	if g.ln != nil {
-		g.ln.Close()
-	}
-	return g.conns.Drain(ctx)
-}
-
-// OpenConns reports the connections being greeted.
-func (g *Greeter) OpenConns() int { return g.conns.Len() }
-
+// Interface guards.
 var (
-	_ runtime.ListenerModule = (*Greeter)(nil)
-	_ runtime.Provisioner    = (*Greeter)(nil)
-	_ runtime.Validator      = (*Greeter)(nil)
-	_ runtime.ConnCounter    = (*Greeter)(nil)
+	_ runtime.ConnHandler = (*Greeter)(nil)
+	_ runtime.Provisioner = (*Greeter)(nil)
+	_ runtime.Validator   = (*Greeter)(nil)
 )

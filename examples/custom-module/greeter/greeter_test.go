@@ -9,24 +9,26 @@ import (
 	"time"
 
 	"github.com/flipd/flipd/examples/custom-module/greeter"
+	"github.com/flipd/flipd/runtime"
 	"github.com/flipd/flipd/runtime/moduletest"
 )
 
 // A module can be tested on its own: provision it from JSON as the runtime
-// does, serve it on a socket of the test's, drain it.
+// does, serve it on a socket of the test's with the runtime's accept loop,
+// drain it.
 func TestGreeter(t *testing.T) {
 	log, _ := moduletest.NewLogger(t)
 	mod, err := moduletest.Load(t, log, "listeners", []byte(`{"module": "greeter", "greeting": "hi"}`))
 	if err != nil {
 		t.Fatal(err)
 	}
-	g := mod.(*greeter.Greeter)
+	srv := &runtime.ConnServer{Handler: mod.(*greeter.Greeter), Logger: log}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	served := make(chan error, 1)
-	go func() { served <- g.Serve(ln) }()
+	go func() { served <- srv.Serve(ln) }()
 
 	c, err := net.Dial("tcp", ln.Addr().String())
 	if err != nil {
@@ -41,7 +43,7 @@ func TestGreeter(t *testing.T) {
 
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	if err := g.Drain(ctx); err != nil {
+	if err := srv.Drain(ctx); err != nil {
 		t.Fatal(err)
 	}
 	if err := <-served; err != nil {

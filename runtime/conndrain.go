@@ -1,4 +1,4 @@
-package tcp
+package runtime
 
 import (
 	"context"
@@ -8,13 +8,11 @@ import (
 )
 
 // Drain stops accepting at once, closing every listener given to Serve,
-// and lets the open connections end by themselves: an echo client keeps
-// its echo until it closes, a proxied connection lasts until both ends
-// are done. If the handler is a Drainer it is told, so that it can end
-// its connections sooner. When ctx ends first, Drain closes the
-// connections left, ends their handlers' contexts, and returns an error
-// that says how many connections it closed and wraps ctx.Err().
-func (s *Server) Drain(ctx context.Context) error {
+// calls OnDrain, and lets the open connections end by themselves. When
+// ctx ends first, it closes the connections left, ends their handlers'
+// contexts, and returns an error that says how many connections it
+// closed and wraps ctx.Err().
+func (s *ConnServer) Drain(ctx context.Context) error {
 	s.init()
 	s.mu.Lock()
 	first := !s.draining
@@ -27,9 +25,9 @@ func (s *Server) Drain(ctx context.Context) error {
 	}
 	s.mu.Unlock()
 	if first {
-		s.logger.Info("draining", "open_conns", s.conns.Len())
-		if d, ok := s.handler.(Drainer); ok {
-			d.Drain()
+		s.Logger.Info("draining", "open_conns", s.conns.Len())
+		if s.OnDrain != nil {
+			s.OnDrain()
 		}
 	}
 
@@ -37,24 +35,24 @@ func (s *Server) Drain(ctx context.Context) error {
 	// tracked, so the wait below cannot miss one.
 	if err := waitCtx(ctx, &s.serving); err != nil {
 		s.cancel()
-		return errors.Join(fmt.Errorf("tcp: an accept loop was still running when the drain ended: %w", err), s.conns.Drain(ctx))
+		return errors.Join(fmt.Errorf("an accept loop was still running when the drain ended: %w", err), s.conns.Drain(ctx))
 	}
 	// The handlers' contexts end only once conns.Drain has closed what
 	// is left: ending them first would let handlers close their own
 	// connections, and the count in the error would miss them.
 	if err := s.conns.Drain(ctx); err != nil {
 		s.cancel()
-		s.logger.Warn("drain deadline passed; closed connections", "error", err)
+		s.Logger.Warn("drain deadline passed; closed connections", "error", err)
 		return err
 	}
 	// Every connection is closed; the handlers are returning.
 	if err := waitCtx(ctx, &s.running); err != nil {
 		s.cancel()
 		n := s.handlers.Load()
-		return fmt.Errorf("tcp: %d %s still running when the drain ended: %w", n, plural(n, "handler"), err)
+		return fmt.Errorf("%d %s still running when the drain ended: %w", n, plural(n, "handler"), err)
 	}
 	s.cancel()
-	s.logger.Info("drained")
+	s.Logger.Info("drained")
 	return nil
 }
 
