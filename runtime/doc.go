@@ -1,4 +1,4 @@
-// Package runtime turns runtime/upgrade into a daemon: it loads a JSON
+// Package runtime turns upgrade into a daemon: it loads a JSON
 // config, builds its listener modules, serves, and reloads by re-executing
 // itself with the new config, so that the new generation provisions
 // everything before the old one stops.

@@ -58,7 +58,7 @@
 // Server is a [runtime.ListenerModule], not a [runtime.ConnHandler]:
 // net/http owns its accept loop and its connections' life (keep-alive,
 // HTTP/2 streams), so the module serves the listener itself, and drains
-// through runtime/drain.
+// through drain.
 //
 // The package is named http, like net/http, because its directory is;
 // inside it net/http is imported as nethttp.

@@ -10,8 +10,8 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 
+	"github.com/flipd/flipd/drain"
 	"github.com/flipd/flipd/runtime"
-	"github.com/flipd/flipd/runtime/drain"
 )
 
 func init() {

@@ -8,8 +8,8 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/flipd/flipd/drain"
 	mhttp "github.com/flipd/flipd/modules/http"
-	"github.com/flipd/flipd/runtime/drain"
 )
 
 // ServeConfig is a server that flipd's throughput is compared with.
@@ -18,7 +18,7 @@ type ServeConfig struct {
 	Body string `json:"body"`
 	// Variant adds flipd's layers to the bare server one by one, to find
 	// what costs throughput: "" (bare), "timeouts" (the http module's
-	// default timeouts), "drain" (those, and runtime/drain around it).
+	// default timeouts), "drain" (those, and drain around it).
 	Variant string `json:"variant,omitempty"`
 }
 

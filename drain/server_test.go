@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/flipd/flipd/runtime/drain"
+	"github.com/flipd/flipd/drain"
 )
 
 // blocking returns a handler that signals entered and waits for release,

@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/flipd/flipd/runtime/drain"
+	"github.com/flipd/flipd/drain"
 )
 
 // idleConns opens n keep-alive connections to addr, sends one request on

@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/flipd/flipd/runtime/drain"
+	"github.com/flipd/flipd/drain"
 )
 
 // tcpPair returns both ends of a loopback TCP connection.

@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/flipd/flipd/runtime/drain"
+	"github.com/flipd/flipd/drain"
 )
 
 // helperEnv, when set to an IdleGrace, makes the test binary a drain

@@ -187,7 +187,7 @@ func (o *Options) measureThroughput(t *Targets) error {
 	}
 	sides := []side{{"flipd", ls[0].Addr, f.pid()}}
 	for _, v := range []struct{ variant, name string }{
-		{"", "bare net/http"}, {"timeouts", "bare + the module's timeouts"}, {"drain", "bare + timeouts + runtime/drain"},
+		{"", "bare net/http"}, {"timeouts", "bare + the module's timeouts"}, {"drain", "bare + timeouts + drain"},
 	} {
 		addr, err := freeAddr("")
 		if err != nil {

@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/flipd/flipd/runtime/drain"
+	"github.com/flipd/flipd/drain"
 )
 
 // stallListener hands out connections whose reads wait until gate is

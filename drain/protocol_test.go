@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/flipd/flipd/runtime/drain"
+	"github.com/flipd/flipd/drain"
 )
 
 // TestProtocolDetection checks that the drain tells HTTP/1 connections,

@@ -9,7 +9,7 @@ import (
 	"os"
 	"testing"
 
-	"github.com/flipd/flipd/runtime/upgrade"
+	"github.com/flipd/flipd/upgrade"
 )
 
 // upgrader is the part of the API a typical program uses; both the real

@@ -7,7 +7,7 @@
 // It has the API of github.com/cloudflare/tableflip, so a program written
 // for tableflip switches by changing one import:
 //
-//	import tableflip "github.com/flipd/flipd/runtime/upgrade"
+//	import tableflip "github.com/flipd/flipd/upgrade"
 //
 // and it adds what tableflip lacks: a documented, versioned handshake; a
 // typed error (*ChildError) that carries what the failed child reported;
@@ -33,7 +33,7 @@
 //
 //	ln, err := upg.Listen("tcp", "127.0.0.1:8080") // inherited, or new
 //	srv := &http.Server{Handler: h}
-//	d := drain.New(srv, drain.Options{})            // see runtime/drain
+//	d := drain.New(srv, drain.Options{})            // see drain
 //	go d.Serve(ln)
 //	if err := upg.Ready(); err != nil { ... }
 //	<-upg.Exit()

@@ -18,7 +18,7 @@ package upgradetest
 import (
 	"context"
 
-	"github.com/flipd/flipd/runtime/upgrade"
+	"github.com/flipd/flipd/upgrade"
 )
 
 // Upgrader has the methods of upgrade.Upgrader; none of them does

@@ -16,8 +16,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/flipd/flipd/drain"
 	"github.com/flipd/flipd/internal/poll"
-	"github.com/flipd/flipd/runtime/drain"
 	"github.com/flipd/flipd/runtime/moduletest"
 )
 

@@ -15,7 +15,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/flipd/flipd/runtime/drain"
+	"github.com/flipd/flipd/drain"
 )
 
 // TestHTTP2GetsGoawayWhileHTTP1IsBusy is the review's repro: one slow

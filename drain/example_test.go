@@ -10,7 +10,7 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/flipd/flipd/runtime/drain"
+	"github.com/flipd/flipd/drain"
 )
 
 func ExampleServer() {

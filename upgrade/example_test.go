@@ -12,8 +12,8 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/flipd/flipd/runtime/drain"
-	"github.com/flipd/flipd/runtime/upgrade"
+	"github.com/flipd/flipd/drain"
+	"github.com/flipd/flipd/upgrade"
 )
 
 // A net/http service that upgrades itself on SIGHUP without dropping a
