@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/flipd/flipd/drain"
-	mhttp "github.com/flipd/flipd/modules/http"
+	"github.com/flipd/flipd/modules/flipdhttp"
 )
 
 // ServeConfig is a server that flipd's throughput is compared with.
@@ -30,13 +30,13 @@ func serveBare(cfg ServeConfig, stop <-chan struct{}, say func(string)) error {
 	if err != nil {
 		return err
 	}
-	srv := &http.Server{Handler: &mhttp.StaticResponse{Status: http.StatusOK, Body: cfg.Body}}
+	srv := &http.Server{Handler: &flipdhttp.StaticResponse{Status: http.StatusOK, Body: cfg.Body}}
 	serve := srv.Serve
 	switch cfg.Variant {
 	case "":
 	case "timeouts", "drain":
-		srv.ReadHeaderTimeout, srv.IdleTimeout = mhttp.DefaultReadHeaderTimeout, mhttp.DefaultIdleTimeout
-		srv.MaxHeaderBytes = mhttp.DefaultMaxHeaderBytes
+		srv.ReadHeaderTimeout, srv.IdleTimeout = flipdhttp.DefaultReadHeaderTimeout, flipdhttp.DefaultIdleTimeout
+		srv.MaxHeaderBytes = flipdhttp.DefaultMaxHeaderBytes
 		if cfg.Variant == "drain" {
 			serve = drain.New(srv, drain.Options{}).Serve
 		}
