@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/flipd/flipd/runtime"
-	"github.com/flipd/flipd/runtime/upgrade"
+	"github.com/flipd/flipd/upgrade"
 )
 
 const config = `{"listeners": {"echo": {"address": "tcp/127.0.0.1:7000", "module": "tcp", "handle": {"module": "echo"}}}}`

@@ -6,7 +6,7 @@ import (
 	"net/http"
 
 	"github.com/flipd/flipd/runtime"
-	"github.com/flipd/flipd/runtime/upgrade"
+	"github.com/flipd/flipd/upgrade"
 )
 
 // errorBody is every error's answer. Field names the part of the config

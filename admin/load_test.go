@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/flipd/flipd/runtime"
-	"github.com/flipd/flipd/runtime/upgrade"
+	"github.com/flipd/flipd/upgrade"
 )
 
 // streamLines reads the NDJSON answer of a /load line by line.

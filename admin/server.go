@@ -12,8 +12,8 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 
+	"github.com/flipd/flipd/drain"
 	"github.com/flipd/flipd/runtime"
-	"github.com/flipd/flipd/runtime/drain"
 )
 
 // Timeouts of the admin HTTP server. There is no write timeout: a /load

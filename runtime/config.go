@@ -125,7 +125,7 @@ type LoggingConfig struct {
 const (
 	// DefaultUpgradeTimeout is the default of upgrade.timeout: how long a
 	// new generation may take to load its config and report ready. The
-	// runtime always passes its own timeout to runtime/upgrade, so that
+	// runtime always passes its own timeout to upgrade, so that
 	// package's longer DefaultReadyTimeout, for programs that use it as
 	// a library, never applies to flipd.
 	DefaultUpgradeTimeout = 30 * time.Second

@@ -12,7 +12,7 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 
-	"github.com/flipd/flipd/runtime/drain"
+	"github.com/flipd/flipd/drain"
 )
 
 // Accept errors such as EMFILE (too many open files) pass once

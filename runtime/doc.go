@@ -1,4 +1,4 @@
-// Package runtime turns runtime/upgrade into a daemon: it loads a JSON
+// Package runtime turns upgrade into a daemon: it loads a JSON
 // config, builds its listener modules, serves, and reloads by re-executing
 // itself with the new config, so that the new generation provisions
 // everything before the old one stops.
@@ -87,14 +87,14 @@
 //     any protocol served one connection at a time: the recipe above,
 //     examples/custom-module.
 //   - [ListenerModule] (Serve and Drain): the module serves the listener
-//     itself. Fits servers that own their accept loop: modules/http,
+//     itself. Fits servers that own their accept loop: modules/flipdhttp,
 //     where net/http accepts. A module whose loop needs settings of its
 //     own runs a [ConnServer] inside and is a ListenerModule whose Serve
 //     and Drain call it (modules/tcp does, for max_conns). Serve must
 //     return nil once Drain has closed its listener, and Drain must wait
 //     for the connections it accepted: see [Server].
 //   - [ListenerWrapper] (WrapListener), namespace "listener_wrappers":
-//     wraps the socket before the listener module sees it (modules/tls).
+//     wraps the socket before the listener module sees it (modules/flipdtls).
 //
 // Modules nested in another's config ("http.handlers", "tcp.handlers")
 // implement the interface of their namespace, documented by the module

@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/flipd/flipd/runtime/upgrade"
+	"github.com/flipd/flipd/upgrade"
 )
 
 // fakeUpgrader stands in for *upgrade.Upgrader in the instance's own

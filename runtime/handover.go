@@ -4,7 +4,7 @@ import (
 	"os"
 	"syscall"
 
-	"github.com/flipd/flipd/runtime/upgrade"
+	"github.com/flipd/flipd/upgrade"
 )
 
 // handOver records that the generation pid serves now; if a stop came

@@ -12,7 +12,7 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 
-	"github.com/flipd/flipd/runtime/upgrade"
+	"github.com/flipd/flipd/upgrade"
 )
 
 // Options start a generation.

@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/flipd/flipd/runtime/upgrade"
+	"github.com/flipd/flipd/upgrade"
 )
 
 // A generation is starting until it has told its upgrader it is ready,

@@ -12,7 +12,7 @@ import (
 //     accept loop, tracking and drain for it ([ConnServer]). Most
 //     protocols fit here: a line protocol, a proxy, modules/tcp.
 //   - [ListenerModule]: it serves the listener itself, for servers that
-//     own their accept loop, such as net/http's (modules/http).
+//     own their accept loop, such as net/http's (modules/flipdhttp).
 //
 // When a module implements both, the runtime uses ListenerModule.
 
@@ -54,7 +54,7 @@ type Server interface {
 // ListenerModule is the contract of a listener module that serves its
 // listener itself: what is configured (Module) and what serves (Server).
 // Write one only when something else owns the accept loop (net/http, as
-// in modules/http) or the loop needs settings of its own (run a
+// in modules/flipdhttp) or the loop needs settings of its own (run a
 // [ConnServer] inside, as modules/tcp does); otherwise write a
 // [ConnHandler].
 type ListenerModule interface {

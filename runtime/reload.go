@@ -7,7 +7,7 @@ import (
 	"os"
 	"time"
 
-	"github.com/flipd/flipd/runtime/upgrade"
+	"github.com/flipd/flipd/upgrade"
 )
 
 // ReloadOptions tune one reload.

@@ -8,7 +8,7 @@ import (
 	"strconv"
 	"testing"
 
-	"github.com/flipd/flipd/runtime/upgrade"
+	"github.com/flipd/flipd/upgrade"
 )
 
 // A reload validates, starts the new generation and returns once it

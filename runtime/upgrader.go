@@ -3,7 +3,7 @@ package runtime
 import (
 	"context"
 
-	"github.com/flipd/flipd/runtime/upgrade"
+	"github.com/flipd/flipd/upgrade"
 )
 
 // upgrader is what an Instance uses of *upgrade.Upgrader, which is the

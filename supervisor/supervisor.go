@@ -1,5 +1,5 @@
 // Package supervisor keeps one process ID for the whole life of a service
-// that upgrades itself by re-executing (a program built on runtime/upgrade,
+// that upgrades itself by re-executing (a program built on upgrade,
 // or flipd itself).
 //
 // In the chain model each new generation is a child of the old one, and
@@ -48,7 +48,7 @@
 //     never gets them (they are logged, not dropped silently).
 //   - A SIGHUP while a reload is in flight (RELOADING=1 seen, READY=1 not
 //     yet) is forwarded anyway, with a log line: the serving generation
-//     decides (runtime/upgrade refuses it with ErrUpgradeInProgress and the
+//     decides (upgrade refuses it with ErrUpgradeInProgress and the
 //     program logs that). Holding it here would hide the refusal from the
 //     generation's log and could replay a stale reload later.
 //

@@ -9,7 +9,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/flipd/flipd/bench"
+	"github.com/flipd/flipd/internal/bench"
 )
 
 func run() {

@@ -60,7 +60,7 @@ func contains(pids []int, pid int) bool {
 
 // TestChaosChildReadyThenExit replaces the binary with a script that says
 // "ready" on the status pipe and exits, then asks for POST /upgrade.
-// runtime/upgrade documents that the status line decides: the upgrade
+// upgrade documents that the status line decides: the upgrade
 // succeeds and the old generation drains away. Then nothing serves, and
 // flipd must say so clearly (a warning or error naming the pid that
 // exited), rather than an operator finding out from refused connections.

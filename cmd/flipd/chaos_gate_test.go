@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/flipd/flipd/modules/tls/tlstest"
+	"github.com/flipd/flipd/modules/flipdtls/tlstest"
 )
 
 // gate makes a generation's start as slow as a test wants, with nothing

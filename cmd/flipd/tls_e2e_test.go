@@ -19,7 +19,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/flipd/flipd/modules/tls/tlstest"
+	"github.com/flipd/flipd/modules/flipdtls/tlstest"
 )
 
 // tlsSite serves body over TLS on addr, wrapped by wrapper (a "tls"

@@ -13,7 +13,7 @@ import (
 // meanwhile is seen at once, and wins (Instance.Stop).
 //
 // A SIGHUP during a reload is refused, with a log line that says so, as
-// runtime/upgrade refuses a second upgrade (ErrUpgradeInProgress). It is
+// upgrade refuses a second upgrade (ErrUpgradeInProgress). It is
 // not queued: once the reload succeeds this generation no longer serves,
 // and a reload it started later would be refused anyway, or would replay a
 // stale request after the operator already sent the next one to the new

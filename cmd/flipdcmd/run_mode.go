@@ -15,7 +15,7 @@ import (
 
 // generationFlag marks a `flipd run` started by its own supervisor: it
 // serves as a generation. It is not in the flag set (nobody types it), and
-// it is always the first argument after "run". runtime/upgrade starts
+// it is always the first argument after "run". upgrade starts
 // every new generation with this process's os.Args, so it carries over.
 const generationFlag = "--generation"
 
@@ -59,7 +59,7 @@ func underSupervisor() bool {
 	return err == nil && pid > 0 && pid == os.Getppid()
 }
 
-// markArgs puts flag right after "run" in os.Args, which runtime/upgrade
+// markArgs puts flag right after "run" in os.Args, which upgrade
 // gives every new generation: they then run in the mode this one chose.
 func markArgs(flag string) {
 	if len(os.Args) < 2 || os.Args[1] != "run" || slices.Contains(os.Args[2:], flag) {

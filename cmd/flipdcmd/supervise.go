@@ -15,7 +15,7 @@ func init() {
 	register(command{
 		name:  "supervise",
 		usage: "[--pidfile FILE] [--log-level LEVEL] -- COMMAND [ARGS...]",
-		short: "Run a program built on runtime/upgrade under a supervisor that keeps one pid for life, reaps every generation and forwards signals to the serving one.",
+		short: "Run a program built on upgrade under a supervisor that keeps one pid for life, reaps every generation and forwards signals to the serving one.",
 		run:   cmdSupervise,
 	})
 }

@@ -1,6 +1,6 @@
 // Command library-http shows a plain net/http service that upgrades itself
-// without dropping a request, using runtime/upgrade for the socket handover
-// and runtime/drain to let the old generation finish what it accepted.
+// without dropping a request, using upgrade for the socket handover
+// and drain to let the old generation finish what it accepted.
 // It is the shape of tableflip's own http example, with two changes: the
 // import, and drain.Server instead of http.Server.Shutdown, which would
 // drop requests racing the close of idle keep-alive connections.
@@ -36,8 +36,8 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 
-	"github.com/flipd/flipd/runtime/drain"
-	"github.com/flipd/flipd/runtime/upgrade"
+	"github.com/flipd/flipd/drain"
+	"github.com/flipd/flipd/upgrade"
 )
 
 // maxBody bounds what a POST may send; the handler reads all of it.

@@ -14,7 +14,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/flipd/flipd/runtime/upgrade"
+	"github.com/flipd/flipd/upgrade"
 )
 
 const (

@@ -3,7 +3,7 @@
 package standard
 
 import (
-	_ "github.com/flipd/flipd/modules/http"
+	_ "github.com/flipd/flipd/modules/flipdhttp"
+	_ "github.com/flipd/flipd/modules/flipdtls"
 	_ "github.com/flipd/flipd/modules/tcp"
-	_ "github.com/flipd/flipd/modules/tls"
 )

@@ -1,0 +1,84 @@
+package drain_test
+
+import (
+	"net"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/flipd/flipd/drain"
+)
+
+// stallListener hands out connections whose reads wait until gate is
+// closed: a server too starved to read what its clients sent.
+type stallListener struct {
+	net.Listener
+	gate chan struct{}
+}
+
+func (l *stallListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	return &stallConn{TCPConn: c.(*net.TCPConn), gate: l.gate}, nil
+}
+
+type stallConn struct {
+	*net.TCPConn
+	gate chan struct{}
+}
+
+func (c *stallConn) Read(p []byte) (int, error) {
+	<-c.gate
+	return c.TCPConn.Read(p)
+}
+
+// A connection looks silent to net/http until it reads the request, and a
+// stalled server reads late. A request that waits in the socket when the
+// grace ends is not cut: it is answered once the server reads it.
+func TestRequestWaitingUnreadIsNotCut(t *testing.T) {
+	const grace = 200 * time.Millisecond
+	ln := listen(t)
+	gate := make(chan struct{})
+	t.Cleanup(func() {
+		select {
+		case <-gate:
+		default:
+			close(gate)
+		}
+	})
+	g := serve(t, &stallListener{Listener: ln, gate: gate}, echo, drain.Options{IdleGrace: grace, CloseWindow: -1})
+	c := dialRaw(t, ln.Addr().String())
+	waitFor(t, "the connection to be tracked", func() bool { return g.d.OpenConns() == 1 })
+
+	type result struct {
+		resp *http.Response
+		body string
+		err  error
+	}
+	got := make(chan result, 1)
+	go func() {
+		resp, body, err := c.tryPost("waiting")
+		got <- result{resp, body, err}
+	}()
+	done := g.shutdownAsync(t, 10*time.Second)
+	time.Sleep(3 * grace) // the grace is over; the request waits unread
+	select {
+	case r := <-got:
+		t.Fatalf("the request ended before the server read it: %v", r.err)
+	default:
+	}
+	close(gate)
+
+	r := <-got
+	if r.err != nil {
+		t.Fatalf("request waiting in the socket when the grace ended: %v", r.err)
+	}
+	if r.resp.StatusCode != http.StatusOK || r.body != "waiting" || !r.resp.Close {
+		t.Fatalf("got %s %q close=%v, want 200 %q with Connection: close", r.resp.Status, r.body, r.resp.Close, "waiting")
+	}
+	if err := <-done; err != nil {
+		t.Fatalf("Shutdown: %v", err)
+	}
+}

@@ -1,0 +1,179 @@
+package flipdhttp
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/flipd/flipd/drain"
+	"github.com/flipd/flipd/runtime"
+)
+
+func init() {
+	runtime.RegisterModule(new(Server))
+}
+
+// Defaults of the server's limits, used when a field is unset or zero.
+const (
+	DefaultReadHeaderTimeout = 10 * time.Second
+	DefaultIdleTimeout       = 2 * time.Minute
+	DefaultMaxHeaderBytes    = 1 << 20
+)
+
+// Server is the "http" listener module (ID listeners.http): an HTTP
+// server that sends each request to the first of its routes that matches.
+//
+// It speaks HTTP/1.1, and HTTP/2 where the client and the connection allow:
+// over TLS (a "tls" listener wrapper) HTTP/2 is negotiated with ALPN when
+// the wrapper offers "h2"; over plain TCP only when "h2c" is true.
+//
+// When a new generation takes over, the server drains without losing a
+// request: it stops accepting, answers HTTP/1.1 requests in flight with
+// "Connection: close", closes keep-alive connections once they have been
+// silent for drain_idle_grace, and sends HTTP/2 clients a GOAWAY.
+type Server struct {
+	// Routes are tried in order for each request; the first whose matchers
+	// all match handles it. A request no route matches is answered
+	// 404 Not Found.
+	Routes []Route `json:"routes,omitempty"`
+
+	// ReadHeaderTimeout bounds the time to read a request's header, which
+	// keeps slow clients from holding connections open. Default: "10s".
+	ReadHeaderTimeout runtime.Duration `json:"read_header_timeout,omitempty"`
+
+	// ReadTimeout bounds the time to read a whole request, body included.
+	// Default: none, so that uploads may take as long as they need.
+	ReadTimeout runtime.Duration `json:"read_timeout,omitempty"`
+
+	// WriteTimeout bounds the time from the end of reading a request's
+	// header to the end of writing its response. Default: none; a value
+	// here cuts off every longer response, such as large downloads or
+	// streams proxied from an upstream, so set it only if no route serves
+	// such responses.
+	WriteTimeout runtime.Duration `json:"write_timeout,omitempty"`
+
+	// IdleTimeout is how long a keep-alive connection may wait for its next
+	// request before it is closed. Default: "2m".
+	IdleTimeout runtime.Duration `json:"idle_timeout,omitempty"`
+
+	// MaxHeaderBytes limits the size of a request's header, request line
+	// included; larger ones are answered 431. Default: 1048576 (1 MiB).
+	MaxHeaderBytes int `json:"max_header_bytes,omitempty"`
+
+	// H2C serves HTTP/2 over plain TCP to clients that start with the
+	// HTTP/2 preface ("prior knowledge"), besides HTTP/1.1. The HTTP/1.1
+	// "Upgrade: h2c" dance is not supported. Over TLS, HTTP/2 needs no
+	// setting. Default: false.
+	H2C bool `json:"h2c,omitempty"`
+
+	// DrainIdleGrace is how long, while draining, an HTTP/1 keep-alive
+	// connection must have been silent before it is closed, counted from
+	// when the drain began at the earliest: a client that sends its next
+	// request sooner is answered, with "Connection: close", instead of
+	// racing the close. Default: "1s".
+	DrainIdleGrace runtime.Duration `json:"drain_idle_grace,omitempty"`
+
+	log   hclog.Logger
+	drain *drain.Server
+}
+
+// FlipdModule implements [runtime.Module].
+func (*Server) FlipdModule() runtime.ModuleInfo {
+	return runtime.ModuleInfo{
+		ID:  "listeners.http",
+		New: func() runtime.Module { return new(Server) },
+	}
+}
+
+// Provision implements [runtime.Provisioner]: it checks the routes, loads
+// their handlers and prepares the http.Server, without opening sockets.
+func (s *Server) Provision(ctx runtime.Context) error {
+	s.log = ctx.Logger()
+	rs := make(router, len(s.Routes))
+	for i := range s.Routes {
+		if err := s.Routes[i].provision(ctx); err != nil {
+			return fmt.Errorf("route %d: %w", i, err)
+		}
+		rs[i] = &s.Routes[i]
+	}
+	if len(rs) == 0 {
+		s.log.Warn("no routes: every request will be answered 404")
+	}
+
+	srv := &http.Server{
+		Handler:           rs,
+		ReadHeaderTimeout: s.ReadHeaderTimeout.Or(DefaultReadHeaderTimeout),
+		ReadTimeout:       time.Duration(s.ReadTimeout),
+		WriteTimeout:      time.Duration(s.WriteTimeout),
+		IdleTimeout:       s.IdleTimeout.Or(DefaultIdleTimeout),
+		MaxHeaderBytes:    DefaultMaxHeaderBytes,
+		ErrorLog:          s.log.StandardLogger(&hclog.StandardLoggerOptions{ForceLevel: hclog.Warn}),
+		Protocols:         new(http.Protocols),
+	}
+	if s.MaxHeaderBytes > 0 {
+		srv.MaxHeaderBytes = s.MaxHeaderBytes
+	}
+	// HTTP2 covers TLS connections, whose listener offers "h2" by ALPN;
+	// net/http's Serve hands those to its HTTP/2 server.
+	srv.Protocols.SetHTTP1(true)
+	srv.Protocols.SetHTTP2(true)
+	srv.Protocols.SetUnencryptedHTTP2(s.H2C)
+
+	s.drain = drain.New(srv, drain.Options{
+		IdleGrace: time.Duration(s.DrainIdleGrace),
+		Logger:    s.log,
+	})
+	return nil
+}
+
+// Validate implements [runtime.Validator].
+func (s *Server) Validate() error {
+	if s.MaxHeaderBytes < 0 {
+		return fmt.Errorf("max_header_bytes: must not be negative, got %d", s.MaxHeaderBytes)
+	}
+	return nil
+}
+
+// Serve implements [runtime.ListenerModule]. It returns nil once Drain
+// has closed ln.
+func (s *Server) Serve(ln net.Listener) error {
+	if s.drain == nil {
+		return errors.New("http server: Serve called before Provision")
+	}
+	s.log.Debug("serving http", "addr", ln.Addr())
+	if err := s.drain.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("serving http on %s: %w", ln.Addr(), err)
+	}
+	return nil
+}
+
+// Drain implements [runtime.ListenerModule]: it stops accepting, lets the
+// requests in flight finish, and returns once every connection is closed
+// or ctx ends, whichever comes first.
+func (s *Server) Drain(ctx context.Context) error {
+	if s.drain == nil {
+		return nil
+	}
+	return s.drain.Shutdown(ctx)
+}
+
+// OpenConns implements [runtime.ConnCounter].
+func (s *Server) OpenConns() int {
+	if s.drain == nil {
+		return 0
+	}
+	return s.drain.OpenConns()
+}
+
+// Interface guards.
+var (
+	_ runtime.ListenerModule = (*Server)(nil)
+	_ runtime.ConnCounter    = (*Server)(nil)
+	_ runtime.Provisioner    = (*Server)(nil)
+	_ runtime.Validator      = (*Server)(nil)
+)
