@@ -39,6 +39,23 @@ var slowUpstream = func() string {
 	return ln.Addr().String()
 }()
 
+// getSlow starts a GET of /slow on addr; the body, or the error, arrives
+// on the channel.
+func getSlow(addr string) <-chan string {
+	slow := make(chan string, 1)
+	go func() {
+		resp, err := http.Get("http://" + addr + "/slow")
+		if err != nil {
+			slow <- err.Error()
+			return
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		slow <- string(b)
+	}()
+	return slow
+}
+
 type apiAnswer struct {
 	status int
 	body   map[string]any
@@ -77,17 +94,7 @@ func TestAdminLoadSwitchesGenerations(t *testing.T) {
 	admin, addr := freeAddr(t), freeAddr(t)
 	d := startFlipd(t, adminConfig(admin, addr, "one"))
 	// A request in flight keeps generation 1 draining for a while.
-	slow := make(chan string, 1)
-	go func() {
-		resp, err := http.Get("http://" + addr + "/slow")
-		if err != nil {
-			slow <- err.Error()
-			return
-		}
-		b, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		slow <- string(b)
-	}()
+	slow := getSlow(addr)
 	time.Sleep(200 * time.Millisecond)
 
 	newConfig := adminConfig(admin, addr, "two")
@@ -144,12 +151,7 @@ func TestAdminRefusalsLeaveGenerationAndConfig(t *testing.T) {
 			if a.status != tc.status || !strings.Contains(strings.ToLower(a.raw), strings.ToLower(tc.want)) || a.body["error"] == nil {
 				t.Fatalf("POST /load: %d %s; want %d with an error containing %q", a.status, a.raw, tc.status, tc.want)
 			}
-			if got := api(t, "GET", base+"/config", ""); got.raw != config {
-				t.Fatalf("the config changed after a refused load:\n%s", got.raw)
-			}
-			if got := get(t, "http://"+addr+"/"); got != "one" {
-				t.Fatalf("generation 1 answered %q after a refused load", got)
-			}
+			requireLoadRefused(t, base, config, addr)
 		})
 	}
 	if p := d.pid(); p != d.cmd.Process.Pid {
@@ -336,6 +338,18 @@ func TestAdminMetrics(t *testing.T) {
 		if !strings.Contains(m.raw, want) {
 			t.Fatalf("/metrics lacks %q:\n%s", want, m.raw)
 		}
+	}
+}
+
+// requireLoadRefused fails t unless the admin API at base still has config
+// and generation 1 still answers "one" on addr.
+func requireLoadRefused(t *testing.T, base, config, addr string) {
+	t.Helper()
+	if got := api(t, "GET", base+"/config", ""); got.raw != config {
+		t.Fatalf("the config changed after a refused load:\n%s", got.raw)
+	}
+	if got := get(t, "http://"+addr+"/"); got != "one" {
+		t.Fatalf("generation 1 answered %q after a refused load", got)
 	}
 }
 

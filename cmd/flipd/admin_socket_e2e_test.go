@@ -47,47 +47,26 @@ func unixAPI(t *testing.T, path, method, urlPath, body string, header ...string)
 	return a
 }
 
+// statusBody is what the tests read of GET /status.
+type statusBody struct {
+	SupervisorPID int                `json:"supervisor_pid"`
+	Generations   []generationStatus `json:"generations"`
+}
+
+// generationStatus is one generation in GET /status.
+type generationStatus struct {
+	Generation int    `json:"generation"`
+	Pid        int    `json:"pid"`
+	State      string `json:"state"`
+}
+
 // answering is the generation that answered a GET /status.
-func answering(a apiAnswer) (g struct {
-	Generation, Pid int
-	State           string
-}) {
-	var body struct {
-		Generations []struct {
-			Generation, Pid int
-			State           string
-		}
-	}
+func answering(a apiAnswer) (g generationStatus) {
+	var body statusBody
 	if json.Unmarshal([]byte(a.raw), &body) == nil && len(body.Generations) > 0 {
 		g = body.Generations[0]
 	}
 	return g
-}
-
-// startFlipdIn is startFlipd with the daemon's working directory set to
-// cwd, to see which files it creates there.
-func startFlipdIn(t *testing.T, cwd, config string) *daemon {
-	t.Helper()
-	dir := t.TempDir()
-	d := &daemon{t: t, dir: dir, config: filepath.Join(dir, "flipd.json"),
-		pidFile: filepath.Join(dir, "flipd.pid"), logFile: filepath.Join(dir, "flipd.log"), pids: map[int]bool{}}
-	d.writeConfig(config)
-	logf, err := os.Create(d.logFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer logf.Close()
-	d.cmd = exec.Command(flipdBin, "run", "--no-supervisor", "--config", d.config, "--pidfile", d.pidFile) // the chain model
-	d.cmd.Dir = cwd
-	d.cmd.Stdout, d.cmd.Stderr = logf, logf
-	d.cmd.Env = append(os.Environ(), "GORACE=atexit_sleep_ms=0", "XDG_DATA_HOME="+filepath.Join(dir, "data"))
-	if err := d.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	d.pids[d.cmd.Process.Pid] = true
-	t.Cleanup(d.kill)
-	d.waitFor("the first generation to write its pid file", func() bool { return d.pid() == d.cmd.Process.Pid })
-	return d
 }
 
 // runFlipdFails runs "flipd run" on config and wants it to exit with an
@@ -103,7 +82,7 @@ func runFlipdFails(t *testing.T, config string) string {
 	defer cancel()
 	cmd := exec.CommandContext(ctx, flipdBin, "run", "--config", file, "--pidfile", filepath.Join(dir, "flipd.pid"))
 	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "GORACE=atexit_sleep_ms=0", "XDG_DATA_HOME="+filepath.Join(dir, "data"))
+	cmd.Env = flipdEnv(dir)
 	out, err := cmd.CombinedOutput()
 	if err == nil || ctx.Err() != nil {
 		t.Fatalf("flipd run did not fail at once (%v):\n%s", err, out)
@@ -134,7 +113,7 @@ func TestAdminAbstractSocketWithTokenServesAndCreatesNoFile(t *testing.T) {
 	addr := freeAddr(t)
 	config := strings.Replace(adminConfig("unix/"+name, addr, "one"), `"admin": {`, `"admin": {"token": "s3cret", `, 1)
 	cwd := t.TempDir()
-	d := startFlipdIn(t, cwd, config)
+	d := launch(t, config, launchOptions{cwd: cwd})
 
 	if a := unixAPI(t, name, "GET", "/status", ""); a.status != 401 {
 		t.Fatalf("GET /status on the abstract socket without the token: %d %s, want 401", a.status, a.raw)

@@ -22,7 +22,7 @@ import (
 func TestChaosParentKilledMidHandshakeChildServesAloneAndReloads(t *testing.T) {
 	g, up, admin, web := newGate(t), startHeldUpstream(t), freeAddr(t), freeAddr(t)
 	config := func(body string) string { return chaosConfig(admin, web, up.addr, g.wrapper, body) }
-	d := startDaemon(t, flipdBin, config("one"))
+	d := startFlipd(t, config("one"))
 	load := startLoad("http://"+web+"/", 4)
 	time.Sleep(200 * time.Millisecond)
 
@@ -67,18 +67,13 @@ func contains(pids []int, pid int) bool {
 func TestChaosChildReadyThenExit(t *testing.T) {
 	up, admin, web := startHeldUpstream(t), freeAddr(t), freeAddr(t)
 	bin := copyBinary(t)
-	d := startDaemon(t, bin, chaosConfig(admin, web, up.addr, "", "one"))
+	d := launch(t, chaosConfig(admin, web, up.addr, "", "one"), launchOptions{bin: bin})
 	load := startLoad("http://"+web+"/", 4)
 	time.Sleep(200 * time.Millisecond)
 	old := d.pid()
 
 	script := "#!/bin/sh\necho '{\"status\": \"ready\", \"pid\": '$$'}' >&4\nexit 0\n"
-	if err := os.WriteFile(bin+".new", []byte(script), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Rename(bin+".new", bin); err != nil {
-		t.Fatal(err)
-	}
+	replaceFile(t, bin, script)
 	if n := load.failures(); n > 0 {
 		t.Fatalf("%d requests failed before the upgrade; log:\n%s", n, d.log())
 	}
@@ -117,7 +112,7 @@ func TestChaosFullStorageKeepsServingAndSaysSo(t *testing.T) {
 		return strings.Replace(chaosConfig(admin, web, up.addr, "", body), `{"admin":`,
 			fmt.Sprintf(`{"storage": {"dir": %q}, "admin":`, storage), 1)
 	}
-	d := startDaemon(t, flipdBin, config("one"))
+	d := startFlipd(t, config("one"))
 	saved := filepath.Join(storage, "last-config.json")
 	if b, err := os.ReadFile(saved); err != nil || string(b) != config("one") {
 		t.Fatalf("generation 1 did not save its config: %v\n%s", err, b)
@@ -197,7 +192,7 @@ func TestChaosDeletedBinaryConfigReloadStillWorks(t *testing.T) {
 	up, admin, web := startHeldUpstream(t), freeAddr(t), freeAddr(t)
 	bin := copyBinary(t)
 	config := func(body string) string { return chaosConfig(admin, web, up.addr, "", body) }
-	d := startDaemon(t, bin, config("one"))
+	d := launch(t, config("one"), launchOptions{bin: bin})
 	load := startLoad("http://"+web+"/", 4)
 	d.reload(config("two"))
 	waitAnswer(t, "http://"+web+"/", "two")

@@ -13,9 +13,6 @@ import (
 	"path/filepath"
 	"sort"
 	"strconv"
-	"strings"
-	"sync"
-	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -26,31 +23,6 @@ import (
 // lie, full disks, deleted binaries) and check the same three promises
 // each time: the service answered throughout, no request failed, and
 // afterwards exactly one generation serves (or none, after a stop).
-
-// startDaemon is startFlipd with a binary of the test's choosing (a copy
-// the test may delete or replace) and extra environment.
-func startDaemon(t *testing.T, bin, config string, env ...string) *daemon {
-	t.Helper()
-	dir := t.TempDir()
-	d := &daemon{t: t, dir: dir, config: filepath.Join(dir, "flipd.json"),
-		pidFile: filepath.Join(dir, "flipd.pid"), logFile: filepath.Join(dir, "flipd.log"), pids: map[int]bool{}}
-	d.writeConfig(config)
-	logf, err := os.Create(d.logFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer logf.Close()
-	d.cmd = exec.Command(bin, "run", "--no-supervisor", "--config", d.config, "--pidfile", d.pidFile) // the chain model
-	d.cmd.Stdout, d.cmd.Stderr = logf, logf
-	d.cmd.Env = append(append(os.Environ(), "GORACE=atexit_sleep_ms=0", "XDG_DATA_HOME="+filepath.Join(dir, "data")), env...)
-	if err := d.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	d.pids[d.cmd.Process.Pid] = true
-	t.Cleanup(d.kill)
-	d.waitFor("the first generation to write its pid file", func() bool { return d.pid() == d.cmd.Process.Pid })
-	return d
-}
 
 // copyBinary copies flipd into a directory of the test's own, so that the
 // test can delete or replace it without touching the other tests' binary.
@@ -67,6 +39,18 @@ func copyBinary(t *testing.T) string {
 	return bin
 }
 
+// replaceFile puts content, executable, in path's place at once, as an
+// upgrade of the binary does.
+func replaceFile(t *testing.T, path, content string) {
+	t.Helper()
+	if err := os.WriteFile(path+".new", []byte(content), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(path+".new", path); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // chaosConfig serves body on web, sends /held to a held upstream, puts
 // the admin API on admin and, if gate is not "", a TLS listener whose
 // certificate comes through a gate (so that provisioning waits on it).
@@ -80,16 +64,6 @@ func chaosConfig(admin, web, upstream, gate string, body string) string {
 		"web": {"address": "tcp/%s", "module": "http", "routes": [
 			{"match": {"path": ["/held"]}, "handle": {"module": "reverse_proxy", "upstreams": [%q]}},
 			{"handle": {"module": "static_response", "body": %q}}]}%s}}`, admin, web, upstream, body, gated)
-}
-
-// freePort is freeAddr without a test to fail.
-func freePort() string {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		panic(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
 }
 
 // heldUpstream answers /held only when the test releases it, so that a
@@ -150,131 +124,15 @@ func (h *heldUpstream) inFlight(t *testing.T, web string) <-chan string {
 	return result
 }
 
-// loadLoop sends POSTs (which no client retries, so nothing hides a drop)
-// from clients that keep their connection alive and from clients that
-// open one per request, and counts every failure with its error.
-type loadLoop struct {
-	stop   chan struct{}
-	wg     sync.WaitGroup
-	ok     atomic.Int64
-	mu     sync.Mutex
-	errs   map[string]int
-	failed int
-}
-
-func startLoad(url string, clients int) *loadLoop {
-	l := &loadLoop{stop: make(chan struct{}), errs: map[string]int{}}
-	for i := 0; i < clients; i++ {
-		l.wg.Add(1)
-		go l.client(url, i%2 == 0)
-	}
-	return l
-}
-
-func (l *loadLoop) client(url string, keepAlive bool) {
-	defer l.wg.Done()
-	tr := &http.Transport{DisableKeepAlives: !keepAlive, MaxIdleConnsPerHost: 1}
-	defer tr.CloseIdleConnections()
-	c := &http.Client{Transport: tr, Timeout: 20 * time.Second}
-	for i := 0; i < 1_000_000; i++ {
-		select {
-		case <-l.stop:
-			return
-		default:
-		}
-		resp, err := c.Post(url, "text/plain", strings.NewReader("payload"))
-		if err != nil {
-			l.fail(err.Error())
-			continue
-		}
-		_, err = io.Copy(io.Discard, resp.Body)
-		resp.Body.Close()
-		switch {
-		case err != nil:
-			l.fail(err.Error())
-		case resp.StatusCode != 200:
-			l.fail(resp.Status)
-		default:
-			l.ok.Add(1)
-		}
-		time.Sleep(2 * time.Millisecond) // leave the 2 cores to flipd
-	}
-}
-
-func (l *loadLoop) fail(err string) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.failed++
-	l.errs[time.Now().Format("15:04:05.000")+" "+err]++
-}
-
-// finish stops the clients, waits for the requests in flight, and fails
-// the test if any request failed or none was answered.
-func (l *loadLoop) finish(t *testing.T, d *daemon) {
-	t.Helper()
-	close(l.stop)
-	l.wg.Wait()
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	t.Logf("%d requests answered, %d failed", l.ok.Load(), l.failed)
-	if l.failed > 0 || l.ok.Load() == 0 {
-		errs := make([]string, 0, len(l.errs))
-		for e, n := range l.errs {
-			errs = append(errs, fmt.Sprintf("%dx %s", n, e))
-		}
-		sort.Strings(errs)
-		if len(errs) > 20 {
-			errs = append(errs[:20], "...")
-		}
-		t.Errorf("%d of %d requests failed:\n  %s\nlog:\n%s", l.failed, l.ok.Load()+int64(l.failed),
-			strings.Join(errs, "\n  "), d.log())
-	}
-}
-
-// failures counts the requests that failed so far.
-func (l *loadLoop) failures() int {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.failed
-}
-
-// end stops the clients and counts, for a case where failures are
-// expected (nothing serves) and checked by other means.
-func (l *loadLoop) end() (ok int64, failed int) {
-	close(l.stop)
-	l.wg.Wait()
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.ok.Load(), l.failed
-}
-
 // alive lists the live (not zombie) processes running this daemon's
 // config: every generation, serving, starting or draining.
 func (d *daemon) alive() []int {
-	var pids []int
-	for _, pid := range processesWith(d.config) {
-		stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-		if err != nil {
-			continue
-		}
-		// The state follows the command name in parentheses.
-		if i := strings.LastIndexByte(string(stat), ')'); i > 0 && i+2 < len(stat) && stat[i+2] == 'Z' {
-			continue
-		}
+	pids := liveProcessesWith(d.config)
+	for _, pid := range pids {
 		d.pids[pid] = true
-		pids = append(pids, pid)
 	}
 	sort.Ints(pids)
 	return pids
-}
-
-// statusBody is the part of GET /status the chaos tests read.
-type statusBody struct {
-	Generations []struct {
-		Generation int    `json:"generation"`
-		Pid        int    `json:"pid"`
-		State      string `json:"state"`
-	} `json:"generations"`
 }
 
 // oneGenerationServes waits until exactly one flipd process is alive, and

@@ -63,7 +63,7 @@ type chaosCase struct {
 
 func startChaosCase(t *testing.T) *chaosCase {
 	c := &chaosCase{t: t, gate: newGate(t), up: startHeldUpstream(t), admin: freeAddr(t), web: freeAddr(t)}
-	c.d = startDaemon(t, flipdBin, c.config("one"))
+	c.d = startFlipd(t, c.config("one"))
 	c.load = startLoad("http://"+c.web+"/", 4)
 	c.held = c.up.inFlight(t, c.web)
 	return c

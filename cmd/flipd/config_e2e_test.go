@@ -45,12 +45,7 @@ func TestAdminLoadRefusesAmbiguousConfigsAndKeepsServing(t *testing.T) {
 			if tc.field != "" && a.body["field"] != tc.field {
 				t.Fatalf("POST /load: %s; want field %q", a.raw, tc.field)
 			}
-			if got := api(t, "GET", base+"/config", ""); got.raw != config {
-				t.Fatalf("the config changed after a refused load:\n%s", got.raw)
-			}
-			if got := get(t, "http://"+addr+"/"); got != "one" {
-				t.Fatalf("generation 1 answered %q after a refused load", got)
-			}
+			requireLoadRefused(t, base, config, addr)
 		})
 	}
 	if p := d.pid(); p != d.cmd.Process.Pid {

@@ -12,8 +12,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -224,48 +222,7 @@ func TestReloadLoopUnderLoadDropsNothing(t *testing.T) {
 	d := startFlipd(t, staticConfig(addr, "gen"))
 	url := "http://" + addr + "/"
 
-	var ok, failed atomic.Int64
-	var errMu sync.Mutex
-	errs := map[string]int{}
-	fail := func(err string) {
-		failed.Add(1)
-		errMu.Lock()
-		errs[err]++
-		errMu.Unlock()
-	}
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	client := func(keepAlive bool) {
-		defer wg.Done()
-		tr := &http.Transport{DisableKeepAlives: !keepAlive, MaxIdleConnsPerHost: 1}
-		defer tr.CloseIdleConnections()
-		c := &http.Client{Transport: tr, Timeout: 10 * time.Second}
-		for i := 0; i < 100000; i++ {
-			select {
-			case <-stop:
-				return
-			default:
-			}
-			// POST: a client never retries it, so nothing hides a drop.
-			resp, err := c.Post(url, "text/plain", strings.NewReader("payload"))
-			if err != nil {
-				fail(err.Error())
-				continue
-			}
-			io.Copy(io.Discard, resp.Body)
-			resp.Body.Close()
-			if resp.StatusCode != 200 {
-				fail(resp.Status)
-				continue
-			}
-			ok.Add(1)
-		}
-	}
-	for i := 0; i < 8; i++ {
-		wg.Add(2)
-		go client(true)
-		go client(false)
-	}
+	load := startLoadWith(url, loadOptions{keepAlive: 8, fresh: 8, timeout: 10 * time.Second, requests: 100000})
 	pids := []int{d.pid()}
 	for i := 0; i < 20; i++ {
 		// Keep within max_draining: wait for the generation before last.
@@ -275,14 +232,13 @@ func TestReloadLoopUnderLoadDropsNothing(t *testing.T) {
 		pids = append(pids, d.reload(staticConfig(addr, fmt.Sprintf("gen%d", i))))
 	}
 	time.Sleep(200 * time.Millisecond)
-	close(stop)
-	wg.Wait()
+	ok, failed := load.end()
 	for _, pid := range pids[:len(pids)-1] {
 		d.waitExit(pid)
 	}
-	t.Logf("%d requests, %d failed, over 20 reloads", ok.Load(), failed.Load())
-	if failed.Load() > 0 || ok.Load() == 0 {
-		t.Fatalf("%d of %d requests failed: %v", failed.Load(), ok.Load()+failed.Load(), errs)
+	t.Logf("%d requests, %d failed, over 20 reloads", ok, failed)
+	if failed > 0 || ok == 0 {
+		t.Fatalf("%d of %d requests failed:\n%s", failed, ok+int64(failed), load.errors())
 	}
 }
 
@@ -290,16 +246,7 @@ func TestStopDrainsAndExits(t *testing.T) {
 	addr := freeAddr(t)
 	d := startFlipd(t, staticConfig(addr, "one"))
 	d.cmd.Process.Signal(syscall.SIGTERM)
-	done := make(chan error, 1)
-	go func() { done <- d.cmd.Wait() }()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatalf("flipd exited with %v; log:\n%s", err, d.log())
-		}
-	case <-time.After(20 * time.Second):
-		t.Fatalf("flipd did not stop; log:\n%s", d.log())
-	}
+	d.waitStopped(20 * time.Second)
 	if c, err := net.DialTimeout("tcp", addr, time.Second); err == nil {
 		c.Close()
 		t.Fatal("still listening after stop")

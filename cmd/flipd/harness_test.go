@@ -6,7 +6,6 @@ import (
 	"bytes"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -70,39 +69,7 @@ type daemon struct {
 // generation has written its pid file.
 func startFlipd(t *testing.T, config string, extraArgs ...string) *daemon {
 	t.Helper()
-	return startFlipdFrom(t, flipdBin, t.TempDir(), config, extraArgs...)
-}
-
-// startFlipdFrom is startFlipd with the executable bin, in dir.
-func startFlipdFrom(t *testing.T, bin, dir, config string, extraArgs ...string) *daemon {
-	t.Helper()
-	d := &daemon{t: t, dir: dir, config: filepath.Join(dir, "flipd.json"),
-		pidFile: filepath.Join(dir, "flipd.pid"), logFile: filepath.Join(dir, "flipd.log"), pids: map[int]bool{}}
-	for i, arg := range extraArgs { // a --pidfile of the test's own
-		if arg == "--pidfile" && i+1 < len(extraArgs) {
-			d.pidFile = extraArgs[i+1]
-		}
-	}
-	d.writeConfig(config)
-	logf, err := os.Create(d.logFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer logf.Close()
-	// --no-supervisor: these tests follow the chain model, where the pid
-	// file names the serving generation (supervised_run_test.go tests
-	// flipd run's default, one pid for life).
-	args := append([]string{"run", "--no-supervisor", "--config", d.config, "--pidfile", d.pidFile}, extraArgs...) // the last --pidfile wins
-	d.cmd = exec.Command(bin, args...)
-	d.cmd.Stdout, d.cmd.Stderr = logf, logf
-	d.cmd.Env = append(os.Environ(), "GORACE=atexit_sleep_ms=0", "XDG_DATA_HOME="+filepath.Join(dir, "data"))
-	if err := d.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	d.pids[d.cmd.Process.Pid] = true
-	t.Cleanup(d.kill)
-	d.waitFor("the first generation to write its pid file", func() bool { return d.pid() == d.cmd.Process.Pid })
-	return d
+	return launch(t, config, launchOptions{args: extraArgs})
 }
 
 func (d *daemon) writeConfig(config string) {
@@ -125,17 +92,6 @@ func (d *daemon) pid() int {
 func (d *daemon) log() string {
 	b, _ := os.ReadFile(d.logFile)
 	return string(b)
-}
-
-func (d *daemon) waitFor(what string, cond func() bool) {
-	d.t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			d.t.Fatalf("timed out waiting for %s; log:\n%s", what, d.log())
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
 }
 
 // reload writes config, sends SIGHUP and waits for a new generation to
@@ -209,17 +165,6 @@ func reaped(pid int, first *exec.Cmd) bool {
 		return true
 	}
 	return syscall.Kill(pid, 0) == syscall.ESRCH
-}
-
-// freeAddr returns a loopback address nobody listens on (yet).
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
 }
 
 // get fetches url with a fresh connection and returns the body.

@@ -9,7 +9,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -182,11 +181,8 @@ func (r *flipdRun) logs() *daemon { return &daemon{t: r.t, logFile: r.logFile} }
 func liveProcessesWith(arg string) []int {
 	var live []int
 	for _, pid := range processesWith(arg) {
-		b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-		if s := string(b); err == nil {
-			if f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:]); len(f) > 0 && f[0] != "Z" {
-				live = append(live, pid)
-			}
+		if f := procStat(pid); len(f) > 0 && f[0] != "Z" {
+			live = append(live, pid)
 		}
 	}
 	return live
@@ -204,12 +200,7 @@ func TestRunKeepsThePidItWasStartedWith(t *testing.T) {
 		t.Errorf("the supervisor leaves zombies: %v", z)
 	}
 
-	var st struct {
-		SupervisorPID int `json:"supervisor_pid"`
-		Generations   []struct {
-			Generation, Pid int
-		} `json:"generations"`
-	}
+	var st statusBody
 	a := api(t, "GET", "http://"+r.admin+"/status", "")
 	if err := json.Unmarshal([]byte(a.raw), &st); err != nil || st.SupervisorPID != r.pid {
 		t.Errorf("GET /status says supervisor_pid %d (%v), want %d: %s", st.SupervisorPID, err, r.pid, a.raw)

@@ -5,7 +5,6 @@ package main
 import (
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -30,19 +29,7 @@ func TestRunCtrlCInATerminalDrainsOnce(t *testing.T) {
 		}
 	}
 	write(1)
-	logf, err := os.Create(logPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer logf.Close()
-	cmd := exec.Command(flipdBin, "run", "--config", config)
-	cmd.Stdin, cmd.Stdout, cmd.Stderr = slave, logf, logf
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true, Ctty: 0}
-	cmd.Env = append(os.Environ(), "GORACE=atexit_sleep_ms=0")
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	slave.Close()
+	cmd := startOnTerminal(t, slave, logPath, flipdBin, "run", "--config", config)
 	s := &supervised{t: t, cmd: cmd, addr: web, logFile: logPath, exited: make(chan struct{})}
 	go func() { s.err = cmd.Wait(); close(s.exited) }()
 	t.Cleanup(func() {

@@ -4,9 +4,7 @@ package main
 
 import (
 	"fmt"
-	"io"
 	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -27,31 +25,20 @@ func startSlowStarting(t *testing.T, config string) *daemon {
 	if err != nil {
 		t.Skip("needs bash for the slow-starting wrapper")
 	}
-	dir := t.TempDir()
-	real, exe, fifo := filepath.Join(dir, "flipd-real"), filepath.Join(dir, "flipd"), filepath.Join(dir, "wait")
-	b, err := os.ReadFile(flipdBin)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(exe, b, 0o755); err != nil {
-		t.Fatal(err)
-	}
+	exe := copyBinary(t)
+	dir := filepath.Dir(exe)
+	real, fifo := filepath.Join(dir, "flipd-real"), filepath.Join(dir, "wait")
 	if err := os.Link(exe, real); err != nil {
 		t.Fatal(err)
 	}
 	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	d := startFlipdFrom(t, exe, dir, config)
+	d := launch(t, config, launchOptions{bin: exe, dir: dir})
 	// read -t is a bash builtin: no process that could keep the
 	// inherited sockets open after the script is killed.
 	script := fmt.Sprintf("#!%s\nread -t 5 <>%q\nexec %q \"$@\"\n", bash, fifo, real)
-	if err := os.WriteFile(exe+".tmp", []byte(script), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Rename(exe+".tmp", exe); err != nil {
-		t.Fatal(err)
-	}
+	replaceFile(t, exe, script)
 	return d
 }
 
@@ -77,16 +64,7 @@ func (d *daemon) waitStarting() int {
 // that no process of this daemon is left and addr no longer listens.
 func (d *daemon) waitAllGone(addr string) {
 	d.t.Helper()
-	done := make(chan error, 1)
-	go func() { done <- d.cmd.Wait() }()
-	select {
-	case err := <-done:
-		if err != nil {
-			d.t.Fatalf("flipd exited with %v; log:\n%s", err, d.log())
-		}
-	case <-time.After(30 * time.Second):
-		d.t.Fatalf("flipd did not stop; log:\n%s", d.log())
-	}
+	d.waitStopped(30 * time.Second)
 	d.waitFor("every generation to exit", func() bool {
 		for _, pid := range processesWith(d.config) {
 			if !reaped(pid, d.cmd) {
@@ -132,17 +110,7 @@ func TestAdminStopDuringLoadStopsEveryGeneration(t *testing.T) {
 func TestOneSIGINTToEveryGenerationLetsTheDrainFinish(t *testing.T) {
 	admin, addr := freeAddr(t), freeAddr(t)
 	d := startFlipd(t, adminConfig(admin, addr, "one"))
-	slow := make(chan string, 1)
-	go func() {
-		resp, err := http.Get("http://" + addr + "/slow")
-		if err != nil {
-			slow <- err.Error()
-			return
-		}
-		b, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		slow <- string(b)
-	}()
+	slow := getSlow(addr)
 	// The request is in flight in generation 1 (the status request is
 	// the other connection).
 	d.waitFor("the slow request to reach generation 1", func() bool {

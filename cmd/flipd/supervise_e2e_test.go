@@ -169,14 +169,11 @@ func requireNoneLeft(t *testing.T, exe, addr string) {
 
 // parentOf is pid's parent pid, 0 if pid is gone (a zombie counts as there).
 func parentOf(pid int) int {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return 0
+	if f := procStat(pid); len(f) >= 2 {
+		ppid, _ := strconv.Atoi(f[1])
+		return ppid
 	}
-	s := string(b)
-	f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
-	ppid, _ := strconv.Atoi(f[1])
-	return ppid
+	return 0
 }
 
 // TestSuperviseRunsFlipdRun runs the daemon itself under the supervisor,

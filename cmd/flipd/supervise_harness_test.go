@@ -3,7 +3,6 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"io"
 	"net/http"
@@ -60,20 +59,10 @@ func startSupervised(t *testing.T, addr string, argv ...string) *supervised {
 	dir := t.TempDir()
 	s := &supervised{t: t, addr: addr, pidFile: filepath.Join(dir, "flipd.pid"),
 		logFile: filepath.Join(dir, "supervise.log"), exited: make(chan struct{})}
-	logf, err := os.Create(s.logFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer logf.Close()
 	for i, a := range argv {
 		argv[i] = strings.ReplaceAll(a, "PIDFILE", s.pidFile)
 	}
-	s.cmd = exec.Command(argv[0], argv[1:]...)
-	s.cmd.Stdout, s.cmd.Stderr = logf, logf
-	s.cmd.Env = append(os.Environ(), "GORACE=atexit_sleep_ms=0")
-	if err := s.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
+	s.cmd = startLogged(t, s.logFile, "", append(os.Environ(), "GORACE=atexit_sleep_ms=0"), argv...)
 	go func() { s.err = s.cmd.Wait(); close(s.exited) }()
 	t.Cleanup(func() {
 		select {
@@ -97,13 +86,8 @@ func (s *supervised) log() string {
 // waitLog waits until the log holds text n times.
 func (s *supervised) waitLog(text string, n int) {
 	s.t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for strings.Count(s.log(), text) < n {
-		if time.Now().After(deadline) {
-			s.t.Fatalf("the log holds %q fewer than %d times", text, n)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	eventually(s.t, 10*time.Second, fmt.Sprintf("the log to hold %q %d times", text, n),
+		func() bool { return strings.Count(s.log(), text) >= n })
 }
 
 // generation asks the service which generation serves; 0 if none answers.
@@ -196,77 +180,6 @@ func (s *supervised) waitExit(timeout time.Duration) int {
 	return s.cmd.ProcessState.ExitCode()
 }
 
-// postLoad sends POSTs from keep-alive and new-connection clients until
-// stopped, and counts answers by generation and failures by error.
-type postLoad struct {
-	mu       sync.Mutex
-	ok       int
-	failures map[string]int
-	gens     map[int]bool
-	cancel   context.CancelFunc
-	wg       sync.WaitGroup
-}
-
-func startPostLoad(addr string) *postLoad {
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	l := &postLoad{failures: map[string]int{}, gens: map[int]bool{}, cancel: cancel}
-	for i := range 12 {
-		keepAlive := i < 8
-		l.wg.Go(func() { l.client(ctx, "http://"+addr+"/", keepAlive) })
-	}
-	return l
-}
-
-func (l *postLoad) client(ctx context.Context, url string, keepAlive bool) {
-	tr := &http.Transport{DisableKeepAlives: !keepAlive, MaxIdleConnsPerHost: 1}
-	defer tr.CloseIdleConnections()
-	c := &http.Client{Transport: tr, Timeout: 10 * time.Second}
-	for i := 0; i < 200_000 && ctx.Err() == nil; i++ {
-		// POST: a client never retries it, so nothing hides a drop.
-		resp, err := c.Post(url, "text/plain", strings.NewReader("payload"))
-		if err != nil {
-			l.record(0, err.Error())
-			continue
-		}
-		b, err := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		switch {
-		case err != nil:
-			l.record(0, "reading body: "+err.Error())
-		case resp.StatusCode != http.StatusOK:
-			l.record(0, resp.Status)
-		default:
-			l.record(answerField(string(b), "generation"), "")
-		}
-	}
-}
-
-func (l *postLoad) record(gen int, failure string) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if failure != "" {
-		l.failures[failure]++
-		return
-	}
-	l.ok++
-	l.gens[gen] = true
-}
-
-// stop stops the clients and fails t if a request failed or none was made.
-func (l *postLoad) stop(t *testing.T) {
-	t.Helper()
-	l.cancel()
-	l.wg.Wait()
-	failed := 0
-	for _, n := range l.failures {
-		failed += n
-	}
-	t.Logf("%d POSTs answered by %d generations, %d failed", l.ok, len(l.gens), failed)
-	if failed > 0 || l.ok == 0 {
-		t.Errorf("%d of %d POSTs failed: %v", failed, failed+l.ok, l.failures)
-	}
-}
-
 // liveProcessesOf lists the live (not zombie) processes running exe.
 func liveProcessesOf(exe string) []int {
 	var pids []int
@@ -283,21 +196,46 @@ func liveProcessesOf(exe string) []int {
 	return pids
 }
 
+// childRunning waits for the child of parent that runs exe and returns its
+// pid.
+func childRunning(t *testing.T, parent int, exe string) int {
+	t.Helper()
+	var child int
+	eventually(t, 10*time.Second, fmt.Sprintf("a child of pid %d that runs %s", parent, exe), func() bool {
+		for _, pid := range liveProcessesOf(exe) {
+			if parentOf(pid) == parent {
+				child = pid
+				return true
+			}
+		}
+		return false
+	})
+	return child
+}
+
 // zombieChildren lists the zombies whose parent is pid.
 func zombieChildren(pid int) []int {
 	var pids []int
 	entries, _ := os.ReadDir("/proc")
 	for _, e := range entries {
-		b, err := os.ReadFile("/proc/" + e.Name() + "/stat")
+		p, err := strconv.Atoi(e.Name())
 		if err != nil {
 			continue
 		}
-		s := string(b)
-		f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
-		if len(f) >= 2 && f[0] == "Z" && f[1] == strconv.Itoa(pid) {
-			p, _ := strconv.Atoi(e.Name())
+		if f := procStat(p); len(f) >= 2 && f[0] == "Z" && f[1] == strconv.Itoa(pid) {
 			pids = append(pids, p)
 		}
 	}
 	return pids
+}
+
+// procStat is what /proc/pid/stat says after the command name: the state,
+// the parent's pid and on; nil once pid is gone.
+func procStat(pid int) []string {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return nil
+	}
+	s := string(b)
+	return strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
 }

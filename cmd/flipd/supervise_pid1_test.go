@@ -82,20 +82,3 @@ func requireUnshare(t *testing.T) {
 		t.Skipf("unshare -pf --mount-proc does not work here: %v: %s", err, out)
 	}
 }
-
-// childRunning waits for the child of parent that runs exe and returns its
-// pid.
-func childRunning(t *testing.T, parent int, exe string) int {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for time.Now().Before(deadline) {
-		for _, pid := range liveProcessesOf(exe) {
-			if parentOf(pid) == parent {
-				return pid
-			}
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	t.Fatalf("no child of pid %d runs %s", parent, exe)
-	return 0
-}

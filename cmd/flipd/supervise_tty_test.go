@@ -27,21 +27,7 @@ func TestSuperviseCtrlCInATerminalStopsOnce(t *testing.T) {
 	master, slave := openPty(t)
 	addr := freeAddr(t)
 	logPath := filepath.Join(t.TempDir(), "supervise.log")
-	logf, err := os.Create(logPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer logf.Close()
-	cmd := exec.Command(flipdBin, "supervise", "--", lh, "-listen", addr, "-drain-timeout", "20s")
-	cmd.Stdin, cmd.Stdout, cmd.Stderr = slave, logf, logf
-	// A session of its own with the terminal as controlling tty: the
-	// supervisor's group is the terminal's foreground group, as in a shell.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true, Ctty: 0}
-	cmd.Env = append(os.Environ(), "GORACE=atexit_sleep_ms=0")
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	slave.Close()
+	cmd := startOnTerminal(t, slave, logPath, flipdBin, "supervise", "--", lh, "-listen", addr, "-drain-timeout", "20s")
 	exited := make(chan error, 1)
 	go func() { exited <- cmd.Wait() }()
 	s := &supervised{t: t, addr: addr, logFile: logPath, exited: make(chan struct{})}
@@ -108,4 +94,26 @@ func openPty(t *testing.T) (master, slave *os.File) {
 		t.Skip("opening the pseudo-terminal:", err)
 	}
 	return master, slave
+}
+
+// startOnTerminal starts argv as a shell starts a foreground job: in a
+// session of its own with slave as its controlling terminal and stdin, so
+// that its group is the terminal's foreground group. Its output goes to a
+// new logPath; slave, which argv holds now, is closed.
+func startOnTerminal(t *testing.T, slave *os.File, logPath string, argv ...string) *exec.Cmd {
+	t.Helper()
+	logf, err := os.Create(logPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer logf.Close()
+	cmd := exec.Command(argv[0], argv[1:]...)
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = slave, logf, logf
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true, Ctty: 0}
+	cmd.Env = append(os.Environ(), "GORACE=atexit_sleep_ms=0")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	slave.Close()
+	return cmd
 }

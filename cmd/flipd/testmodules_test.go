@@ -40,5 +40,5 @@ func startTestFlipd(t *testing.T, config string) *daemon {
 		t.Fatal(err)
 	}
 	t.Setenv(asFlipdEnv, "1") // inherited by every generation
-	return startFlipdFrom(t, self, t.TempDir(), config)
+	return launch(t, config, launchOptions{bin: self})
 }
