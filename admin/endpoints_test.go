@@ -9,7 +9,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/flipd/flipd/runtime"
+	"github.com/flipd/flipd"
+	"github.com/flipd/flipd/engine"
 	"github.com/flipd/flipd/upgrade"
 )
 
@@ -17,7 +18,7 @@ const config = `{"listeners": {"echo": {"address": "tcp/127.0.0.1:7000", "module
 
 func TestLoad(t *testing.T) {
 	b := newFake()
-	ts := startServer(t, b, runtime.AdminConfig{})
+	ts := startServer(t, b, engine.AdminConfig{})
 
 	r := ts.do(t, request{method: "POST", path: "/load", body: config})
 	if r.status != http.StatusOK {
@@ -26,7 +27,7 @@ func TestLoad(t *testing.T) {
 	if ct := r.header.Get("Content-Type"); ct != "application/json" {
 		t.Errorf("Content-Type %q", ct)
 	}
-	var got runtime.ReloadResult
+	var got engine.ReloadResult
 	if err := json.Unmarshal(r.body, &got); err != nil {
 		t.Fatal(err)
 	}
@@ -50,7 +51,7 @@ func TestLoadErrors(t *testing.T) {
 		err    error
 		status int
 	}{
-		{"invalid config", &runtime.ConfigError{Field: "listeners.web.address", Err: errors.New("missing port")}, http.StatusBadRequest},
+		{"invalid config", &flipd.ConfigError{Field: "listeners.web.address", Err: errors.New("missing port")}, http.StatusBadRequest},
 		{"in progress", upgrade.ErrUpgradeInProgress, http.StatusConflict},
 		{"already upgraded", upgrade.ErrAlreadyUpgraded, http.StatusConflict},
 		{"too many draining", &upgrade.DrainingError{Pids: []int{10, 11}, Max: 2}, http.StatusConflict},
@@ -64,12 +65,12 @@ func TestLoadErrors(t *testing.T) {
 		{"other", errOther, http.StatusInternalServerError},
 	}
 	b := newFake()
-	ts := startServer(t, b, runtime.AdminConfig{})
+	ts := startServer(t, b, engine.AdminConfig{})
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			fail := func(runtime.ReloadOptions) (runtime.ReloadResult, error) { return runtime.ReloadResult{}, tt.err }
+			fail := func(engine.ReloadOptions) (engine.ReloadResult, error) { return engine.ReloadResult{}, tt.err }
 			b.mu.Lock()
-			b.reload = func(_ []byte, o runtime.ReloadOptions) (runtime.ReloadResult, error) { return fail(o) }
+			b.reload = func(_ []byte, o engine.ReloadOptions) (engine.ReloadResult, error) { return fail(o) }
 			b.upgrade = fail
 			b.mu.Unlock()
 			for _, path := range []string{"/load", "/upgrade"} {
@@ -79,7 +80,7 @@ func TestLoadErrors(t *testing.T) {
 				}
 				r := ts.do(t, request{method: "POST", path: path, body: body})
 				wantError(t, r, tt.status, tt.err.Error())
-				var ce *runtime.ConfigError
+				var ce *flipd.ConfigError
 				if errors.As(tt.err, &ce) && r.json(t)["field"] != ce.Field {
 					t.Errorf("%s: field %v, want %q", path, r.json(t)["field"], ce.Field)
 				}
@@ -90,7 +91,7 @@ func TestLoadErrors(t *testing.T) {
 
 func TestLoadRefusesBadJSONBeforeTheBackend(t *testing.T) {
 	b := newFake()
-	ts := startServer(t, b, runtime.AdminConfig{})
+	ts := startServer(t, b, engine.AdminConfig{})
 	for _, body := range []string{"", "  \n", `{"listeners": `, "not json"} {
 		r := ts.do(t, request{method: "POST", path: "/load", body: body})
 		wantError(t, r, http.StatusBadRequest, "")
@@ -102,7 +103,7 @@ func TestLoadRefusesBadJSONBeforeTheBackend(t *testing.T) {
 
 func TestUpgrade(t *testing.T) {
 	b := newFake()
-	ts := startServer(t, b, runtime.AdminConfig{})
+	ts := startServer(t, b, engine.AdminConfig{})
 	for _, body := range []string{"", "{}", " { } "} {
 		r := ts.do(t, request{method: "POST", path: "/upgrade", body: body})
 		if r.status != http.StatusOK || r.json(t)["generation"] != float64(4) {
@@ -123,7 +124,7 @@ func TestUpgrade(t *testing.T) {
 
 func TestStop(t *testing.T) {
 	b := newFake()
-	ts := startServer(t, b, runtime.AdminConfig{})
+	ts := startServer(t, b, engine.AdminConfig{})
 	r := ts.do(t, request{method: "POST", path: "/stop"})
 	if r.status != http.StatusAccepted {
 		t.Fatalf("status %d: %s", r.status, r.body)
@@ -141,7 +142,7 @@ func TestStop(t *testing.T) {
 func TestConfig(t *testing.T) {
 	b := newFake()
 	b.config = []byte(config)
-	ts := startServer(t, b, runtime.AdminConfig{})
+	ts := startServer(t, b, engine.AdminConfig{})
 	r := ts.do(t, request{method: "GET", path: "/config"})
 	if r.status != http.StatusOK || string(r.body) != config || r.header.Get("Content-Type") != "application/json" {
 		t.Errorf("%d %q %q", r.status, r.header.Get("Content-Type"), r.body)
@@ -151,20 +152,20 @@ func TestConfig(t *testing.T) {
 func TestStatus(t *testing.T) {
 	b := newFake()
 	now := time.Now().UTC().Truncate(time.Second)
-	b.status = runtime.Status{
-		Generation: 5, Pid: 505, State: runtime.StateActive, Started: now.Add(-10 * time.Second),
-		Uptime: runtime.Duration(10 * time.Second), OpenConns: 7, Source: "api",
-		Older: []runtime.OlderGeneration{
-			{Generation: 3, Pid: 303, State: runtime.StateDraining, Started: now.Add(-time.Hour)},
-			{Generation: 4, Pid: 404, State: runtime.StateDraining, Started: now.Add(-time.Minute)},
+	b.status = engine.Status{
+		Generation: 5, Pid: 505, State: engine.StateActive, Started: now.Add(-10 * time.Second),
+		Uptime: flipd.Duration(10 * time.Second), OpenConns: 7, Source: "api",
+		Older: []engine.OlderGeneration{
+			{Generation: 3, Pid: 303, State: engine.StateDraining, Started: now.Add(-time.Hour)},
+			{Generation: 4, Pid: 404, State: engine.StateDraining, Started: now.Add(-time.Minute)},
 		},
 	}
-	b.stats = runtime.Stats{History: []runtime.UpgradeRecord{
-		{From: 3, To: 4, Pid: 404, Result: "ok", Source: "api", Started: now.Add(-time.Minute), Duration: runtime.Duration(time.Second)},
-		{From: 4, To: 5, Pid: 505, Result: "ok", Source: "api", Started: now.Add(-11 * time.Second), Duration: runtime.Duration(time.Second)},
-		{From: 5, To: 6, Pid: 606, Result: "failed", Error: "boom", Source: "api", Started: now, Duration: runtime.Duration(time.Millisecond)},
+	b.stats = engine.Stats{History: []engine.UpgradeRecord{
+		{From: 3, To: 4, Pid: 404, Result: "ok", Source: "api", Started: now.Add(-time.Minute), Duration: flipd.Duration(time.Second)},
+		{From: 4, To: 5, Pid: 505, Result: "ok", Source: "api", Started: now.Add(-11 * time.Second), Duration: flipd.Duration(time.Second)},
+		{From: 5, To: 6, Pid: 606, Result: "failed", Error: "boom", Source: "api", Started: now, Duration: flipd.Duration(time.Millisecond)},
 	}}
-	ts := startServer(t, b, runtime.AdminConfig{})
+	ts := startServer(t, b, engine.AdminConfig{})
 	r := ts.do(t, request{method: "GET", path: "/status"})
 	if r.status != http.StatusOK || r.header.Get("Content-Type") != "application/json" {
 		t.Fatalf("%d %q %s", r.status, r.header.Get("Content-Type"), r.body)
@@ -211,7 +212,7 @@ func TestStatus(t *testing.T) {
 }
 
 func TestStatusWithoutHistory(t *testing.T) {
-	ts := startServer(t, newFake(), runtime.AdminConfig{})
+	ts := startServer(t, newFake(), engine.AdminConfig{})
 	m := ts.do(t, request{method: "GET", path: "/status"}).json(t)
 	if gens, _ := m["generations"].([]any); len(gens) != 1 {
 		t.Errorf("generations %v, want this one", m["generations"])
@@ -222,7 +223,7 @@ func TestStatusWithoutHistory(t *testing.T) {
 }
 
 func TestRouting(t *testing.T) {
-	ts := startServer(t, newFake(), runtime.AdminConfig{})
+	ts := startServer(t, newFake(), engine.AdminConfig{})
 	tests := []struct {
 		method, path string
 		status       int

@@ -5,7 +5,8 @@ import (
 	"errors"
 	"net/http"
 
-	"github.com/flipd/flipd/runtime"
+	"github.com/flipd/flipd"
+	"github.com/flipd/flipd/engine"
 	"github.com/flipd/flipd/upgrade"
 )
 
@@ -20,7 +21,7 @@ type errorBody struct {
 // status that tells a client what happened and whether to retry.
 func statusOf(err error) int {
 	var (
-		configErr   *runtime.ConfigError
+		configErr   *flipd.ConfigError
 		childErr    *upgrade.ChildError
 		drainingErr *upgrade.DrainingError
 	)
@@ -29,7 +30,7 @@ func statusOf(err error) int {
 		return http.StatusBadRequest
 	case errors.Is(err, upgrade.ErrUpgradeInProgress),
 		errors.Is(err, upgrade.ErrAlreadyUpgraded),
-		errors.Is(err, runtime.ErrStopping),
+		errors.Is(err, engine.ErrStopping),
 		errors.As(err, &drainingErr):
 		return http.StatusConflict
 	case errors.As(err, &childErr):
@@ -51,7 +52,7 @@ func statusOf(err error) int {
 // bodyOf is the JSON answer for err.
 func bodyOf(err error) errorBody {
 	body := errorBody{Error: err.Error()}
-	var configErr *runtime.ConfigError
+	var configErr *flipd.ConfigError
 	if errors.As(err, &configErr) {
 		body.Field = configErr.Field
 	}

@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/flipd/flipd/runtime"
+	"github.com/flipd/flipd/engine"
 )
 
 // countingBackend is a Backend for the fuzzer: every write succeeds, so
@@ -24,7 +24,7 @@ type countingBackend struct {
 	reads  atomic.Int32 // Status, ConfigJSON, Stats
 }
 
-func (b *countingBackend) Reload(raw []byte, _ runtime.ReloadOptions) (runtime.ReloadResult, error) {
+func (b *countingBackend) Reload(raw []byte, _ engine.ReloadOptions) (engine.ReloadResult, error) {
 	b.writes.Add(1)
 	if len(bytes.TrimSpace(raw)) == 0 || !json.Valid(raw) {
 		b.t.Errorf("Reload got a body that is not JSON: %q", raw)
@@ -32,16 +32,16 @@ func (b *countingBackend) Reload(raw []byte, _ runtime.ReloadOptions) (runtime.R
 	return okResult(), nil
 }
 
-func (b *countingBackend) Upgrade(runtime.ReloadOptions) (runtime.ReloadResult, error) {
+func (b *countingBackend) Upgrade(engine.ReloadOptions) (engine.ReloadResult, error) {
 	b.writes.Add(1)
 	return okResult(), nil
 }
 
 func (b *countingBackend) Stop() { b.writes.Add(1) }
 
-func (b *countingBackend) Status() runtime.Status {
+func (b *countingBackend) Status() engine.Status {
 	b.reads.Add(1)
-	return runtime.Status{Generation: 3, Pid: 4003, State: runtime.StateActive, Started: time.Unix(0, 0)}
+	return engine.Status{Generation: 3, Pid: 4003, State: engine.StateActive, Started: time.Unix(0, 0)}
 }
 
 func (b *countingBackend) ConfigJSON() []byte {
@@ -49,9 +49,9 @@ func (b *countingBackend) ConfigJSON() []byte {
 	return []byte(`{"admin":{"token":"s3cret"}}`)
 }
 
-func (b *countingBackend) Stats() runtime.Stats {
+func (b *countingBackend) Stats() engine.Stats {
 	b.reads.Add(1)
-	return runtime.Stats{}
+	return engine.Stats{}
 }
 
 // FuzzAdminRequest sends one request of any method, path, Host, Origin,
@@ -84,7 +84,7 @@ func FuzzAdminRequest(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, method, path, host, origin, ctype, auth string, body []byte) {
 		b := &countingBackend{t: t}
-		s, err := New(b, runtime.AdminConfig{Listen: "127.0.0.1:2019", Token: "s3cret", Origins: []string{"https://ok.example"}, MaxBodyBytes: 4096}, nil)
+		s, err := New(b, engine.AdminConfig{Listen: "127.0.0.1:2019", Token: "s3cret", Origins: []string{"https://ok.example"}, MaxBodyBytes: 4096}, nil)
 		if err != nil {
 			t.Fatal(err)
 		}

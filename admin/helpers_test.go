@@ -14,32 +14,33 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 
-	"github.com/flipd/flipd/runtime"
+	"github.com/flipd/flipd"
+	"github.com/flipd/flipd/engine"
 )
 
 // fakeBackend is a Backend whose answers the test chooses.
 type fakeBackend struct {
 	mu       sync.Mutex
-	reload   func(raw []byte, opts runtime.ReloadOptions) (runtime.ReloadResult, error)
-	upgrade  func(opts runtime.ReloadOptions) (runtime.ReloadResult, error)
-	status   runtime.Status
-	stats    runtime.Stats
+	reload   func(raw []byte, opts engine.ReloadOptions) (engine.ReloadResult, error)
+	upgrade  func(opts engine.ReloadOptions) (engine.ReloadResult, error)
+	status   engine.Status
+	stats    engine.Stats
 	config   []byte
 	calls    []string // "reload", "upgrade"
 	lastRaw  []byte
-	lastOpts runtime.ReloadOptions
+	lastOpts engine.ReloadOptions
 	stopped  chan struct{}
 }
 
 func newFake() *fakeBackend {
 	return &fakeBackend{
-		status:  runtime.Status{Generation: 3, Pid: 4003, State: runtime.StateActive, Started: time.Now().Add(-time.Minute), Uptime: runtime.Duration(time.Minute), Source: "api"},
+		status:  engine.Status{Generation: 3, Pid: 4003, State: engine.StateActive, Started: time.Now().Add(-time.Minute), Uptime: flipd.Duration(time.Minute), Source: "api"},
 		config:  []byte(`{"listeners":{}}`),
 		stopped: make(chan struct{}),
 	}
 }
 
-func (f *fakeBackend) Reload(raw []byte, opts runtime.ReloadOptions) (runtime.ReloadResult, error) {
+func (f *fakeBackend) Reload(raw []byte, opts engine.ReloadOptions) (engine.ReloadResult, error) {
 	f.mu.Lock()
 	f.calls = append(f.calls, "reload")
 	f.lastRaw, f.lastOpts = raw, opts
@@ -51,7 +52,7 @@ func (f *fakeBackend) Reload(raw []byte, opts runtime.ReloadOptions) (runtime.Re
 	return fn(raw, opts)
 }
 
-func (f *fakeBackend) Upgrade(opts runtime.ReloadOptions) (runtime.ReloadResult, error) {
+func (f *fakeBackend) Upgrade(opts engine.ReloadOptions) (engine.ReloadResult, error) {
 	f.mu.Lock()
 	f.calls = append(f.calls, "upgrade")
 	f.lastOpts = opts
@@ -65,7 +66,7 @@ func (f *fakeBackend) Upgrade(opts runtime.ReloadOptions) (runtime.ReloadResult,
 
 func (f *fakeBackend) Stop() { close(f.stopped) }
 
-func (f *fakeBackend) Status() runtime.Status {
+func (f *fakeBackend) Status() engine.Status {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return f.status
@@ -77,7 +78,7 @@ func (f *fakeBackend) ConfigJSON() []byte {
 	return f.config
 }
 
-func (f *fakeBackend) Stats() runtime.Stats {
+func (f *fakeBackend) Stats() engine.Stats {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return f.stats
@@ -89,10 +90,10 @@ func (f *fakeBackend) Calls() []string {
 	return append([]string(nil), f.calls...)
 }
 
-func okResult() runtime.ReloadResult {
-	return runtime.ReloadResult{
-		Generation: 4, Pid: 4004, Duration: runtime.Duration(6 * time.Millisecond),
-		Draining: runtime.OlderGeneration{Generation: 3, Pid: 4003, State: runtime.StateDraining},
+func okResult() engine.ReloadResult {
+	return engine.ReloadResult{
+		Generation: 4, Pid: 4004, Duration: flipd.Duration(6 * time.Millisecond),
+		Draining: engine.OlderGeneration{Generation: 3, Pid: 4003, State: engine.StateDraining},
 		Drains:   2,
 	}
 }
@@ -108,7 +109,7 @@ type testServer struct {
 
 // startServer serves a Server for b on 127.0.0.1, on a port of the
 // kernel's choosing unless cfg.Listen names one.
-func startServer(t *testing.T, b Backend, cfg runtime.AdminConfig) *testServer {
+func startServer(t *testing.T, b Backend, cfg engine.AdminConfig) *testServer {
 	t.Helper()
 	if cfg.Listen == "" {
 		cfg.Listen = "127.0.0.1:0"
@@ -124,7 +125,7 @@ func startServer(t *testing.T, b Backend, cfg runtime.AdminConfig) *testServer {
 	return serveOn(t, b, cfg, ln)
 }
 
-func serveOn(t *testing.T, b Backend, cfg runtime.AdminConfig, ln net.Listener) *testServer {
+func serveOn(t *testing.T, b Backend, cfg engine.AdminConfig, ln net.Listener) *testServer {
 	t.Helper()
 	s, err := New(b, cfg, hclog.New(&hclog.LoggerOptions{Output: testWriter{t}, Level: hclog.Debug}))
 	if err != nil {

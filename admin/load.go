@@ -9,7 +9,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/flipd/flipd/runtime"
+	"github.com/flipd/flipd/engine"
 )
 
 // ndjson is the media type of the progress stream.
@@ -25,7 +25,7 @@ func (s *Server) handleLoad(w http.ResponseWriter, r *http.Request, body []byte)
 		writeError(w, http.StatusBadRequest, "the body is not valid JSON")
 		return
 	}
-	s.reload(w, r, func(opts runtime.ReloadOptions) (runtime.ReloadResult, error) {
+	s.reload(w, r, func(opts engine.ReloadOptions) (engine.ReloadResult, error) {
 		return s.b.Reload(body, opts)
 	})
 }
@@ -42,12 +42,12 @@ func (s *Server) handleUpgrade(w http.ResponseWriter, r *http.Request, body []by
 // reload runs a reload and answers with its result, streaming its
 // progress if the client asked for it. It answers only once the new
 // generation serves, or failed to.
-func (s *Server) reload(w http.ResponseWriter, r *http.Request, run func(runtime.ReloadOptions) (runtime.ReloadResult, error)) {
+func (s *Server) reload(w http.ResponseWriter, r *http.Request, run func(engine.ReloadOptions) (engine.ReloadResult, error)) {
 	// The read timeout covers reading the request; waiting for the new
 	// generation may take up to upgrade.timeout.
 	_ = http.NewResponseController(w).SetReadDeadline(time.Time{})
 
-	opts := runtime.ReloadOptions{Source: "api"}
+	opts := engine.ReloadOptions{Source: "api"}
 	var stream *progressStream
 	if acceptsNDJSON(r) {
 		stream = &progressStream{w: w}
@@ -82,7 +82,7 @@ type progressStream struct {
 }
 
 // progress writes one step; it may be called from any goroutine.
-func (p *progressStream) progress(ev runtime.Progress) {
+func (p *progressStream) progress(ev engine.Progress) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.done {
@@ -106,7 +106,7 @@ func (p *progressStream) finish() bool {
 
 // last writes the final line: the result, or the error with the status
 // it would have had, since the real status (200) is already sent.
-func (p *progressStream) last(res runtime.ReloadResult, err error) {
+func (p *progressStream) last(res engine.ReloadResult, err error) {
 	if err != nil {
 		body := bodyOf(err)
 		p.line(struct {

@@ -11,7 +11,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/flipd/flipd/runtime"
+	"github.com/flipd/flipd"
+	"github.com/flipd/flipd/engine"
 	"github.com/flipd/flipd/upgrade"
 )
 
@@ -44,10 +45,10 @@ func (s *streamLines) next() map[string]json.RawMessage {
 	return m
 }
 
-func (s *streamLines) progress() runtime.Progress {
+func (s *streamLines) progress() engine.Progress {
 	s.t.Helper()
 	m := s.next()
-	var p runtime.Progress
+	var p engine.Progress
 	if err := json.Unmarshal(m["progress"], &p); err != nil || len(m) != 1 {
 		s.t.Fatalf("line %v is not a progress line", m)
 	}
@@ -64,15 +65,15 @@ func (s *streamLines) end() {
 // steppingReload reports progress as the runtime does, and waits for the
 // test between "started" and "ready", so that the test sees the first
 // lines arrive while the reload is still running.
-func steppingReload(release <-chan struct{}, err error) func(opts runtime.ReloadOptions) (runtime.ReloadResult, error) {
-	return func(opts runtime.ReloadOptions) (runtime.ReloadResult, error) {
-		opts.Progress(runtime.Progress{Step: "validated", Generation: 4})
-		opts.Progress(runtime.Progress{Step: "started", Generation: 4, Pid: 4004})
+func steppingReload(release <-chan struct{}, err error) func(opts engine.ReloadOptions) (engine.ReloadResult, error) {
+	return func(opts engine.ReloadOptions) (engine.ReloadResult, error) {
+		opts.Progress(engine.Progress{Step: "validated", Generation: 4})
+		opts.Progress(engine.Progress{Step: "started", Generation: 4, Pid: 4004})
 		<-release
 		if err != nil {
-			return runtime.ReloadResult{}, err
+			return engine.ReloadResult{}, err
 		}
-		opts.Progress(runtime.Progress{Step: "ready", Generation: 4, Pid: 4004, OpenConns: 2})
+		opts.Progress(engine.Progress{Step: "ready", Generation: 4, Pid: 4004, OpenConns: 2})
 		return okResult(), nil
 	}
 }
@@ -81,8 +82,8 @@ func TestLoadStreamsProgress(t *testing.T) {
 	b := newFake()
 	release := make(chan struct{})
 	step := steppingReload(release, nil)
-	b.reload = func(_ []byte, opts runtime.ReloadOptions) (runtime.ReloadResult, error) { return step(opts) }
-	ts := startServer(t, b, runtime.AdminConfig{})
+	b.reload = func(_ []byte, opts engine.ReloadOptions) (engine.ReloadResult, error) { return step(opts) }
+	ts := startServer(t, b, engine.AdminConfig{})
 
 	s := openStream(t, ts, "/load", config)
 	if s.resp.StatusCode != http.StatusOK || s.resp.Header.Get("Content-Type") != "application/x-ndjson" {
@@ -98,7 +99,7 @@ func TestLoadStreamsProgress(t *testing.T) {
 	if p := s.progress(); p.Step != "ready" || p.OpenConns != 2 {
 		t.Errorf("third progress %+v", p)
 	}
-	var res runtime.ReloadResult
+	var res engine.ReloadResult
 	if err := json.Unmarshal(s.next()["result"], &res); err != nil || res != okResult() {
 		t.Errorf("result %+v (%v), want %+v", res, err, okResult())
 	}
@@ -111,7 +112,7 @@ func TestLoadStreamEndsWithTheError(t *testing.T) {
 	close(release)
 	childErr := &upgrade.ChildError{Generation: 4, Pid: 4004, Reason: upgrade.ReasonReported, Message: "bind: address already in use"}
 	b.upgrade = steppingReload(release, childErr)
-	ts := startServer(t, b, runtime.AdminConfig{})
+	ts := startServer(t, b, engine.AdminConfig{})
 
 	s := openStream(t, ts, "/upgrade", "")
 	s.progress()
@@ -130,10 +131,10 @@ func TestLoadStreamEndsWithTheError(t *testing.T) {
 
 func TestLoadStreamInvalidConfigIsAPlain400(t *testing.T) {
 	b := newFake()
-	b.reload = func([]byte, runtime.ReloadOptions) (runtime.ReloadResult, error) {
-		return runtime.ReloadResult{}, &runtime.ConfigError{Field: "listeners.web", Err: errors.New(`unknown module "htp"`)}
+	b.reload = func([]byte, engine.ReloadOptions) (engine.ReloadResult, error) {
+		return engine.ReloadResult{}, &flipd.ConfigError{Field: "listeners.web", Err: errors.New(`unknown module "htp"`)}
 	}
-	ts := startServer(t, b, runtime.AdminConfig{})
+	ts := startServer(t, b, engine.AdminConfig{})
 	r := ts.do(t, request{method: "POST", path: "/load", body: config, header: map[string]string{"Accept": "application/x-ndjson"}})
 	wantError(t, r, http.StatusBadRequest, `listeners.web: unknown module "htp"`)
 }
@@ -148,9 +149,9 @@ func TestConcurrentLoads(t *testing.T) {
 		running, maxSeen atomic.Int32
 		release          = make(chan struct{})
 	)
-	b.reload = func([]byte, runtime.ReloadOptions) (runtime.ReloadResult, error) {
+	b.reload = func([]byte, engine.ReloadOptions) (engine.ReloadResult, error) {
 		if !one.TryLock() {
-			return runtime.ReloadResult{}, upgrade.ErrUpgradeInProgress
+			return engine.ReloadResult{}, upgrade.ErrUpgradeInProgress
 		}
 		defer one.Unlock()
 		r := running.Add(1)
@@ -161,7 +162,7 @@ func TestConcurrentLoads(t *testing.T) {
 		<-release // until every other request was refused
 		return okResult(), nil
 	}
-	ts := startServer(t, b, runtime.AdminConfig{})
+	ts := startServer(t, b, engine.AdminConfig{})
 
 	statuses := make(chan int, n)
 	for range n {
@@ -200,12 +201,12 @@ func TestConcurrentLoads(t *testing.T) {
 func TestDrainFinishesALoadInFlight(t *testing.T) {
 	b := newFake()
 	entered, release := make(chan struct{}), make(chan struct{})
-	b.reload = func([]byte, runtime.ReloadOptions) (runtime.ReloadResult, error) {
+	b.reload = func([]byte, engine.ReloadOptions) (engine.ReloadResult, error) {
 		close(entered)
 		<-release
 		return okResult(), nil
 	}
-	ts := startServer(t, b, runtime.AdminConfig{})
+	ts := startServer(t, b, engine.AdminConfig{})
 	answer := make(chan response, 1)
 	go func() {
 		resp, err := ts.send(request{method: "POST", path: "/load", body: config})

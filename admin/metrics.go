@@ -9,7 +9,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
-	"github.com/flipd/flipd/runtime"
+	"github.com/flipd/flipd/engine"
 )
 
 // upgradeResults are the results always reported, at zero if need be, so
@@ -66,8 +66,8 @@ func (c statsCollector) Collect(ch chan<- prometheus.Metric) {
 	for _, r := range slices.Compact(results) {
 		ch <- prometheus.MustNewConstMetric(upgradesDesc, prometheus.CounterValue, float64(stats.Upgrades[r]), r)
 	}
-	ch <- constHistogram(upgradeSecondsDesc, stats.UpgradeSeconds, runtime.UpgradeBuckets)
-	ch <- constHistogram(drainSecondsDesc, stats.DrainSeconds, runtime.DrainBuckets)
+	ch <- constHistogram(upgradeSecondsDesc, stats.UpgradeSeconds, engine.UpgradeBuckets)
+	ch <- constHistogram(drainSecondsDesc, stats.DrainSeconds, engine.DrainBuckets)
 	ch <- prometheus.MustNewConstMetric(generationDesc, prometheus.GaugeValue, float64(st.Generation))
 	ch <- prometheus.MustNewConstMetric(liveDesc, prometheus.GaugeValue, float64(1+len(st.Older)))
 	ch <- prometheus.MustNewConstMetric(openConnsDesc, prometheus.GaugeValue, float64(st.OpenConns))
@@ -75,7 +75,7 @@ func (c statsCollector) Collect(ch chan<- prometheus.Metric) {
 
 // constHistogram turns h into a Prometheus histogram; a histogram with no
 // observation yet has the default bounds, all at zero.
-func constHistogram(desc *prometheus.Desc, h runtime.Histogram, bounds []float64) prometheus.Metric {
+func constHistogram(desc *prometheus.Desc, h engine.Histogram, bounds []float64) prometheus.Metric {
 	buckets := make(map[float64]uint64, len(bounds))
 	if len(h.Bounds) > 0 && len(h.Bounds) == len(h.Buckets) {
 		for i, b := range h.Bounds {

@@ -3,7 +3,7 @@ package admin
 import (
 	"bytes"
 	"net/http"
-	goruntime "runtime"
+	"runtime"
 	"testing"
 	"time"
 
@@ -11,7 +11,7 @@ import (
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 
-	"github.com/flipd/flipd/runtime"
+	"github.com/flipd/flipd/engine"
 )
 
 func scrape(t *testing.T, ts *testServer) map[string]*dto.MetricFamily {
@@ -39,18 +39,18 @@ func gauge(t *testing.T, families map[string]*dto.MetricFamily, name string) flo
 
 func TestMetrics(t *testing.T) {
 	b := newFake()
-	b.status = runtime.Status{Generation: 7, Pid: 707, State: runtime.StateActive, OpenConns: 5, Older: []runtime.OlderGeneration{
-		{Generation: 5, Pid: 505, State: runtime.StateDraining, Started: time.Now()},
-		{Generation: 6, Pid: 606, State: runtime.StateDraining, Started: time.Now()},
+	b.status = engine.Status{Generation: 7, Pid: 707, State: engine.StateActive, OpenConns: 5, Older: []engine.OlderGeneration{
+		{Generation: 5, Pid: 505, State: engine.StateDraining, Started: time.Now()},
+		{Generation: 6, Pid: 606, State: engine.StateDraining, Started: time.Now()},
 	}}
-	b.stats = runtime.Stats{
+	b.stats = engine.Stats{
 		Upgrades: map[string]uint64{"ok": 3, "failed": 1, "weird": 2},
-		UpgradeSeconds: runtime.Histogram{Count: 3, Sum: 1.5, Bounds: runtime.UpgradeBuckets,
+		UpgradeSeconds: engine.Histogram{Count: 3, Sum: 1.5, Bounds: engine.UpgradeBuckets,
 			Buckets: []uint64{0, 0, 0, 0, 1, 1, 2, 3, 3, 3, 3, 3, 3}},
-		DrainSeconds: runtime.Histogram{Count: 1, Sum: 12, Bounds: runtime.DrainBuckets,
+		DrainSeconds: engine.Histogram{Count: 1, Sum: 12, Bounds: engine.DrainBuckets,
 			Buckets: []uint64{0, 0, 0, 0, 0, 0, 1, 1, 1, 1}},
 	}
-	ts := startServer(t, b, runtime.AdminConfig{})
+	ts := startServer(t, b, engine.AdminConfig{})
 	families := scrape(t, ts)
 
 	upgrades := families["flipd_upgrades_total"]
@@ -73,7 +73,7 @@ func TestMetrics(t *testing.T) {
 		t.Fatalf("flipd_upgrade_duration_seconds: %v", h)
 	}
 	hist := h.Metric[0].GetHistogram()
-	if hist.GetSampleCount() != 3 || hist.GetSampleSum() != 1.5 || len(hist.Bucket) < len(runtime.UpgradeBuckets) {
+	if hist.GetSampleCount() != 3 || hist.GetSampleSum() != 1.5 || len(hist.Bucket) < len(engine.UpgradeBuckets) {
 		t.Errorf("upgrade histogram %v", hist)
 	}
 	for _, bk := range hist.Bucket {
@@ -99,7 +99,7 @@ func TestMetrics(t *testing.T) {
 	if families["go_goroutines"] == nil {
 		t.Error("no Go collector metrics")
 	}
-	if goruntime.GOOS == "linux" && families["process_cpu_seconds_total"] == nil {
+	if runtime.GOOS == "linux" && families["process_cpu_seconds_total"] == nil {
 		t.Error("no process collector metrics")
 	}
 
@@ -115,7 +115,7 @@ func TestMetrics(t *testing.T) {
 }
 
 func TestMetricsBeforeAnyUpgrade(t *testing.T) {
-	ts := startServer(t, newFake(), runtime.AdminConfig{})
+	ts := startServer(t, newFake(), engine.AdminConfig{})
 	families := scrape(t, ts)
 	for _, name := range []string{"flipd_upgrade_duration_seconds", "flipd_drain_duration_seconds"} {
 		f := families[name]

@@ -3,14 +3,14 @@ package admin
 import (
 	"net/http"
 
-	"github.com/flipd/flipd/runtime"
+	"github.com/flipd/flipd"
 )
 
 // readyBody is the answer to GET /ready: the same as the http module's
 // "health" handler.
 type readyBody struct {
-	Status     runtime.Readiness `json:"status"`
-	Generation int               `json:"generation"`
+	Status     flipd.Readiness `json:"status"`
+	Generation int             `json:"generation"`
 }
 
 // handleReady is GET /ready: 200 while the generation that answers serves

@@ -5,38 +5,39 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/flipd/flipd/runtime"
+	"github.com/flipd/flipd"
+	"github.com/flipd/flipd/engine"
 )
 
-// Readiness follows the fake's state, as runtime.Instance's does.
-func (f *fakeBackend) Readiness() runtime.Readiness {
+// Readiness follows the fake's state, as engine.Instance's does.
+func (f *fakeBackend) Readiness() flipd.Readiness {
 	switch f.Status().State {
-	case runtime.StateStopping:
-		return runtime.ReadinessStopping
-	case runtime.StateDraining:
-		return runtime.ReadinessDraining
+	case engine.StateStopping:
+		return flipd.ReadinessStopping
+	case engine.StateDraining:
+		return flipd.ReadinessDraining
 	}
-	return runtime.ReadinessReady
+	return flipd.ReadinessReady
 }
 
-func (b *countingBackend) Readiness() runtime.Readiness {
+func (b *countingBackend) Readiness() flipd.Readiness {
 	b.reads.Add(1)
-	return runtime.ReadinessReady
+	return flipd.ReadinessReady
 }
 
 // GET /ready answers 200 while the generation serves and 503 while it
 // stops or drains, with the generation's readiness in the body.
 func TestReadyFollowsTheGenerationsReadiness(t *testing.T) {
 	b := newFake()
-	ts := startServer(t, b, runtime.AdminConfig{})
+	ts := startServer(t, b, engine.AdminConfig{})
 	for _, tc := range []struct {
-		state  runtime.State
+		state  engine.State
 		status int
 		body   string
 	}{
-		{runtime.StateActive, http.StatusOK, `{"status":"ready","generation":3}`},
-		{runtime.StateStopping, http.StatusServiceUnavailable, `{"status":"stopping","generation":3}`},
-		{runtime.StateDraining, http.StatusServiceUnavailable, `{"status":"draining","generation":3}`},
+		{engine.StateActive, http.StatusOK, `{"status":"ready","generation":3}`},
+		{engine.StateStopping, http.StatusServiceUnavailable, `{"status":"stopping","generation":3}`},
+		{engine.StateDraining, http.StatusServiceUnavailable, `{"status":"draining","generation":3}`},
 	} {
 		b.mu.Lock()
 		b.status.State = tc.state
@@ -58,10 +59,10 @@ func TestReadyFollowsTheGenerationsReadiness(t *testing.T) {
 // stopping, and the answer says so.
 func TestLoadWhileStoppingIsAConflict(t *testing.T) {
 	b := newFake()
-	b.reload = func([]byte, runtime.ReloadOptions) (runtime.ReloadResult, error) {
-		return runtime.ReloadResult{}, runtime.ErrStopping
+	b.reload = func([]byte, engine.ReloadOptions) (engine.ReloadResult, error) {
+		return engine.ReloadResult{}, engine.ErrStopping
 	}
-	ts := startServer(t, b, runtime.AdminConfig{})
+	ts := startServer(t, b, engine.AdminConfig{})
 	r := ts.do(t, request{method: "POST", path: "/load", body: `{}`})
 	if r.status != http.StatusConflict || !strings.Contains(string(r.body), "stopping") {
 		t.Fatalf("POST /load while stopping = %d %s, want 409 naming the stop", r.status, r.body)

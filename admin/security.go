@@ -13,7 +13,7 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/flipd/flipd/runtime"
+	"github.com/flipd/flipd/engine"
 )
 
 // guard refuses the requests a browser could be tricked into sending, and
@@ -35,7 +35,7 @@ type authority struct {
 	port string
 }
 
-func newGuard(addr runtime.Address, cfg runtime.AdminConfig) *guard {
+func newGuard(addr engine.Address, cfg engine.AdminConfig) *guard {
 	g := &guard{unix: addr.Network == "unix" || addr.Network == "unixpacket"}
 	if cfg.Token != "" {
 		g.token, g.hasTok = sha256.Sum256([]byte(cfg.Token)), true

@@ -8,12 +8,12 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/flipd/flipd/runtime"
+	"github.com/flipd/flipd/engine"
 )
 
 func TestRebindingHostIsRefused(t *testing.T) {
 	b := newFake()
-	ts := startServer(t, b, runtime.AdminConfig{})
+	ts := startServer(t, b, engine.AdminConfig{})
 	_, port, _ := net.SplitHostPort(ts.host)
 	tests := []struct {
 		host   string
@@ -66,11 +66,11 @@ func TestHostAllowed(t *testing.T) {
 		{"localhost:2019", "evil.example:2019", false},
 	}
 	for _, tt := range tests {
-		addr, err := runtime.ParseAddress(tt.listen)
+		addr, err := engine.ParseAddress(tt.listen)
 		if err != nil {
 			t.Fatal(err)
 		}
-		g := newGuard(addr, runtime.AdminConfig{})
+		g := newGuard(addr, engine.AdminConfig{})
 		if got := g.hostAllowed(tt.host); got != tt.ok {
 			t.Errorf("listening on %s, Host %q allowed: %v, want %v", tt.listen, tt.host, got, tt.ok)
 		}
@@ -78,11 +78,11 @@ func TestHostAllowed(t *testing.T) {
 }
 
 func TestHostAllowedOnAWildcardAddress(t *testing.T) {
-	addr, err := runtime.AdminConfig{Listen: "0.0.0.0:2019", Token: "t"}.Address()
+	addr, err := engine.AdminConfig{Listen: "0.0.0.0:2019", Token: "t"}.Address()
 	if err != nil {
 		t.Fatal(err)
 	}
-	g := newGuard(addr, runtime.AdminConfig{})
+	g := newGuard(addr, engine.AdminConfig{})
 	for host, ok := range map[string]bool{"10.1.2.3:2019": true, "localhost:2019": true, "evil.example:2019": false, "10.1.2.3:80": false} {
 		if got := g.hostAllowed(host); got != ok {
 			t.Errorf("Host %q allowed: %v, want %v", host, got, ok)
@@ -92,7 +92,7 @@ func TestHostAllowedOnAWildcardAddress(t *testing.T) {
 
 func TestCrossOriginIsRefused(t *testing.T) {
 	b := newFake()
-	ts := startServer(t, b, runtime.AdminConfig{Origins: []string{"https://dash.example", "tools.example:8443"}})
+	ts := startServer(t, b, engine.AdminConfig{Origins: []string{"https://dash.example", "tools.example:8443"}})
 	tests := []struct {
 		header, value string
 		status        int
@@ -141,7 +141,7 @@ func portOf(hostport string) string {
 
 func TestWritesNeedJSON(t *testing.T) {
 	b := newFake()
-	ts := startServer(t, b, runtime.AdminConfig{})
+	ts := startServer(t, b, engine.AdminConfig{})
 	for _, ct := range []string{"", "text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x", "application/jsonx", "application/json;;"} {
 		for _, path := range []string{"/load", "/upgrade", "/stop"} {
 			r := ts.do(t, request{method: "POST", path: path, body: config, header: map[string]string{"Content-Type": ct}})
@@ -159,7 +159,7 @@ func TestWritesNeedJSON(t *testing.T) {
 
 func TestBodyLimit(t *testing.T) {
 	b := newFake()
-	ts := startServer(t, b, runtime.AdminConfig{})
+	ts := startServer(t, b, engine.AdminConfig{})
 	big := `{"x": "` + strings.Repeat("a", 10<<20) + `"}`
 
 	// With a Content-Length, refused before reading.
@@ -187,7 +187,7 @@ func TestBodyLimit(t *testing.T) {
 
 func TestBodyLimitIsConfigurable(t *testing.T) {
 	b := newFake()
-	ts := startServer(t, b, runtime.AdminConfig{MaxBodyBytes: 100})
+	ts := startServer(t, b, engine.AdminConfig{MaxBodyBytes: 100})
 	fits := `{"a": "` + strings.Repeat("x", 100-9) + `"}`
 	if r := ts.do(t, request{method: "POST", path: "/load", body: fits}); r.status != http.StatusOK {
 		t.Errorf("100 bytes: %d %s", r.status, r.body)
@@ -198,7 +198,7 @@ func TestBodyLimitIsConfigurable(t *testing.T) {
 
 func TestToken(t *testing.T) {
 	b := newFake()
-	ts := startServer(t, b, runtime.AdminConfig{Token: "s3cret"})
+	ts := startServer(t, b, engine.AdminConfig{Token: "s3cret"})
 	for _, auth := range []string{"", "Bearer", "Bearer wrong", "Bearer s3cre", "Bearer s3cretX", "Basic czNjcmV0", "s3cret"} {
 		for _, req := range []request{
 			{method: "GET", path: "/status"},
@@ -230,7 +230,7 @@ func TestUnixSocketAcceptsAnyHost(t *testing.T) {
 		t.Skipf("unix sockets: %v", err)
 	}
 	b := newFake()
-	ts := serveOn(t, b, runtime.AdminConfig{Listen: "unix/" + path}, ln)
+	ts := serveOn(t, b, engine.AdminConfig{Listen: "unix/" + path}, ln)
 	for _, host := range []string{"localhost", "evil.example:2019", "flipd"} {
 		if r := ts.do(t, request{method: "GET", path: "/status", header: map[string]string{"Host": host}}); r.status != http.StatusOK {
 			t.Errorf("GET /status, Host %s: %d %s", host, r.status, r.body)

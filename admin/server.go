@@ -12,8 +12,9 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 
+	"github.com/flipd/flipd"
 	"github.com/flipd/flipd/drain"
-	"github.com/flipd/flipd/runtime"
+	"github.com/flipd/flipd/engine"
 )
 
 // Timeouts of the admin HTTP server. There is no write timeout: a /load
@@ -25,7 +26,7 @@ const (
 	maxHeaderBytes    = 64 << 10
 )
 
-// Server is the admin API of one generation. It is a [runtime.Server],
+// Server is the admin API of one generation. It is a [flipd.Server],
 // not a module (no config builds it): the runtime serves it on the admin
 // address like a listener and drains it when the generation hands over
 // or stops.
@@ -40,7 +41,7 @@ type Server struct {
 
 	// successor is the generation a reload through this server handed
 	// over to; stopping is set by POST /stop, which stops the backend once.
-	successor atomic.Pointer[runtime.ReloadResult]
+	successor atomic.Pointer[engine.ReloadResult]
 	stopping  atomic.Bool
 	stopOnce  sync.Once
 }
@@ -48,7 +49,7 @@ type Server struct {
 // New returns the admin API server for b, configured by cfg. The runtime
 // opens the socket at cfg.Address() and hands it to [Server.Serve]; New
 // only checks that the address is usable. A nil log discards the logs.
-func New(b Backend, cfg runtime.AdminConfig, log hclog.Logger) (*Server, error) {
+func New(b Backend, cfg engine.AdminConfig, log hclog.Logger) (*Server, error) {
 	if b == nil {
 		return nil, errors.New("admin: no backend")
 	}
@@ -70,7 +71,7 @@ func New(b Backend, cfg runtime.AdminConfig, log hclog.Logger) (*Server, error) 
 		metrics: newMetricsHandler(b),
 	}
 	if s.maxBody == 0 {
-		s.maxBody = runtime.DefaultAdminMaxBodyBytes
+		s.maxBody = engine.DefaultAdminMaxBodyBytes
 	}
 	s.handler = s.logRequests(s.guard.wrap(s.routes()))
 	srv := &http.Server{
@@ -126,7 +127,7 @@ func (s *Server) Handler() http.Handler {
 
 // Interface guards.
 var (
-	_ runtime.Server       = (*Server)(nil)
-	_ runtime.ConnCounter  = (*Server)(nil)
-	_ runtime.SocketOpener = (*Server)(nil)
+	_ flipd.Server       = (*Server)(nil)
+	_ flipd.ConnCounter  = (*Server)(nil)
+	_ flipd.SocketOpener = (*Server)(nil)
 )

@@ -8,7 +8,7 @@ import (
 )
 
 // OpenListener creates the admin API's socket when no earlier generation
-// left one to inherit (it makes Server a runtime.SocketOpener; an
+// left one to inherit (it makes Server a flipd.SocketOpener; an
 // inherited socket is served as it is, never chmodded).
 //
 // A unix socket file is created with mode 0600 by bind itself, under a

@@ -5,7 +5,7 @@ import (
 	"os"
 	"testing"
 
-	"github.com/flipd/flipd/runtime"
+	"github.com/flipd/flipd/engine"
 )
 
 func TestAbstractAdminSocketServesWithoutAFile(t *testing.T) {
@@ -13,7 +13,7 @@ func TestAbstractAdminSocketServesWithoutAFile(t *testing.T) {
 	cwd := t.TempDir()
 	t.Chdir(cwd)
 	b := newFake()
-	cfg := runtime.AdminConfig{Listen: "unix/" + name, Token: "t"}
+	cfg := engine.AdminConfig{Listen: "unix/" + name, Token: "t"}
 	s, err := New(b, cfg, nil)
 	if err != nil {
 		t.Fatal(err)

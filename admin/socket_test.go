@@ -15,7 +15,8 @@ import (
 	"github.com/hashicorp/go-hclog"
 	"golang.org/x/sys/unix"
 
-	"github.com/flipd/flipd/runtime"
+	"github.com/flipd/flipd"
+	"github.com/flipd/flipd/engine"
 )
 
 // socketServer is a Server for a unix admin socket at path, whose logs
@@ -23,7 +24,7 @@ import (
 func socketServer(t *testing.T, path string) (*Server, *syncBuffer) {
 	t.Helper()
 	logs := &syncBuffer{}
-	s, err := New(newFake(), runtime.AdminConfig{Listen: "unix/" + path}, hclog.New(&hclog.LoggerOptions{Output: logs}))
+	s, err := New(newFake(), engine.AdminConfig{Listen: "unix/" + path}, hclog.New(&hclog.LoggerOptions{Output: logs}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -160,19 +161,19 @@ func TestPathThatIsNotASocketIsNeverRemoved(t *testing.T) {
 }
 
 func TestAbstractAdminSocketNeedsAToken(t *testing.T) {
-	_, err := New(newFake(), runtime.AdminConfig{Listen: "unix/@flipd-admin"}, nil)
+	_, err := New(newFake(), engine.AdminConfig{Listen: "unix/@flipd-admin"}, nil)
 	if err == nil || !strings.Contains(err.Error(), "admin.token") {
 		t.Fatalf("New with an abstract socket and no token: %v; want an error naming admin.token", err)
 	}
-	_, err = runtime.ParseConfig([]byte(`{"admin": {"listen": "unix/@flipd-admin"}}`))
-	var ce *runtime.ConfigError
+	_, err = engine.ParseConfig([]byte(`{"admin": {"listen": "unix/@flipd-admin"}}`))
+	var ce *flipd.ConfigError
 	if !errors.As(err, &ce) || ce.Field != "admin.listen" {
 		t.Fatalf("a config with an abstract admin socket and no token: %v; want a config error on admin.listen", err)
 	}
-	if _, err := runtime.ParseConfig([]byte(`{"admin": {"listen": "unix/@flipd-admin", "token": "t"}}`)); err != nil {
+	if _, err := engine.ParseConfig([]byte(`{"admin": {"listen": "unix/@flipd-admin", "token": "t"}}`)); err != nil {
 		t.Fatalf("an abstract admin socket with a token: %v", err)
 	}
-	if _, err := New(newFake(), runtime.AdminConfig{Listen: "unix/@flipd-admin", Token: "t"}, nil); err != nil {
+	if _, err := New(newFake(), engine.AdminConfig{Listen: "unix/@flipd-admin", Token: "t"}, nil); err != nil {
 		t.Fatalf("New with an abstract socket and a token: %v", err)
 	}
 }

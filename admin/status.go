@@ -7,7 +7,8 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/flipd/flipd/runtime"
+	"github.com/flipd/flipd"
+	"github.com/flipd/flipd/engine"
 	"github.com/flipd/flipd/supervisor"
 )
 
@@ -17,7 +18,7 @@ type statusBody struct {
 	// answered, then the older ones still draining.
 	Generations []generationStatus `json:"generations"`
 	// Upgrades are the most recent reloads, oldest first.
-	Upgrades []runtime.UpgradeRecord `json:"upgrades"`
+	Upgrades []engine.UpgradeRecord `json:"upgrades"`
 	// SupervisorPID is the pid of the supervisor in front of the
 	// generations (flipd run, flipd supervise): the one pid that stays
 	// the same across reloads. Absent in the chain model.
@@ -26,11 +27,11 @@ type statusBody struct {
 
 // generationStatus is one live generation.
 type generationStatus struct {
-	Generation int              `json:"generation"`
-	Pid        int              `json:"pid"`
-	State      runtime.State    `json:"state"`
-	Started    time.Time        `json:"started"`
-	Uptime     runtime.Duration `json:"uptime"`
+	Generation int            `json:"generation"`
+	Pid        int            `json:"pid"`
+	State      engine.State   `json:"state"`
+	Started    time.Time      `json:"started"`
+	Uptime     flipd.Duration `json:"uptime"`
 	// OpenConns is known only for the generation that answered: the
 	// others are other processes.
 	OpenConns     *int      `json:"open_conns,omitempty"`
@@ -48,7 +49,7 @@ func (s *Server) handleStatus(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, buildStatus(s.b.Status(), s.b.Stats(), time.Now()))
 }
 
-func buildStatus(st runtime.Status, stats runtime.Stats, now time.Time) statusBody {
+func buildStatus(st engine.Status, stats engine.Stats, now time.Time) statusBody {
 	conns := st.OpenConns
 	body := statusBody{
 		Generations: []generationStatus{{
@@ -66,22 +67,22 @@ func buildStatus(st runtime.Status, stats runtime.Stats, now time.Time) statusBo
 		SupervisorPID: supervisorPID(),
 	}
 	if body.Upgrades == nil {
-		body.Upgrades = []runtime.UpgradeRecord{}
+		body.Upgrades = []engine.UpgradeRecord{}
 	}
 	older := slices.Clone(st.Older)
-	slices.SortFunc(older, func(a, b runtime.OlderGeneration) int { return b.Generation - a.Generation })
+	slices.SortFunc(older, func(a, b engine.OlderGeneration) int { return b.Generation - a.Generation })
 	newer := st.Started // when the generation after older[i] started
 	for _, o := range older {
 		state := o.State
 		if state == "" {
-			state = runtime.StateDraining
+			state = engine.StateDraining
 		}
 		body.Generations = append(body.Generations, generationStatus{
 			Generation:    o.Generation,
 			Pid:           o.Pid,
 			State:         state,
 			Started:       o.Started,
-			Uptime:        runtime.Duration(now.Sub(o.Started).Round(time.Millisecond)),
+			Uptime:        flipd.Duration(now.Sub(o.Started).Round(time.Millisecond)),
 			DrainingSince: drainingSince(o.Generation, stats.History, newer),
 		})
 		newer = o.Started
@@ -102,7 +103,7 @@ func supervisorPID() int {
 // drainingSince is when generation gen handed over: when the upgrade to
 // the next one succeeded, or failing a record of it (history is bounded),
 // when the next one started.
-func drainingSince(gen int, history []runtime.UpgradeRecord, nextStarted time.Time) time.Time {
+func drainingSince(gen int, history []engine.UpgradeRecord, nextStarted time.Time) time.Time {
 	for _, u := range slices.Backward(history) {
 		if u.From == gen && u.Result == "ok" {
 			return u.Started.Add(time.Duration(u.Duration))

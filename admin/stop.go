@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"net/http"
 
-	"github.com/flipd/flipd/runtime"
+	"github.com/flipd/flipd/engine"
 )
 
 // stopping is the answer to POST /stop.
@@ -51,7 +51,7 @@ func (s *Server) handedOver() (string, bool) {
 	if s.stopping.Load() {
 		return "", false
 	}
-	if st := s.b.Status(); st.State == runtime.StateDraining {
+	if st := s.b.Status(); st.State == engine.StateDraining {
 		return fmt.Sprintf("generation %d (pid %d) has already handed over to a newer generation, or is stopping: it drains and exits; send /stop to the generation that serves", st.Generation, st.Pid), true
 	}
 	return "", false

@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/flipd/flipd/runtime"
+	"github.com/flipd/flipd/engine"
 )
 
 // notStopped fails the test if the backend was told to stop.
@@ -23,7 +23,7 @@ func TestStopAfterThisGenerationHandedOverIsRefused(t *testing.T) {
 	for _, path := range []string{"/load", "/upgrade"} {
 		t.Run(path, func(t *testing.T) {
 			b := newFake()
-			ts := startServer(t, b, runtime.AdminConfig{})
+			ts := startServer(t, b, engine.AdminConfig{})
 			body := config
 			if path == "/upgrade" {
 				body = "{}"
@@ -45,8 +45,8 @@ func TestStopToADrainingGenerationIsRefused(t *testing.T) {
 	// A handover that came another way (SIGHUP, flipd reload through an
 	// earlier connection): the generation only knows it drains.
 	b := newFake()
-	b.status.State = runtime.StateDraining
-	ts := startServer(t, b, runtime.AdminConfig{})
+	b.status.State = engine.StateDraining
+	ts := startServer(t, b, engine.AdminConfig{})
 	r := ts.do(t, request{method: "POST", path: "/stop"})
 	wantError(t, r, http.StatusConflict, "already handed over")
 	notStopped(t, b)
@@ -54,7 +54,7 @@ func TestStopToADrainingGenerationIsRefused(t *testing.T) {
 
 func TestStopTwiceStopsOnceAndAnswersBoth(t *testing.T) {
 	b := newFake()
-	ts := startServer(t, b, runtime.AdminConfig{})
+	ts := startServer(t, b, engine.AdminConfig{})
 	for i := range 2 {
 		r := ts.do(t, request{method: "POST", path: "/stop"})
 		if r.status != http.StatusAccepted {
@@ -63,7 +63,7 @@ func TestStopTwiceStopsOnceAndAnswersBoth(t *testing.T) {
 		// The real backend drains once stopped; the second stop
 		// must still not read that as a handover.
 		b.mu.Lock()
-		b.status.State = runtime.StateDraining
+		b.status.State = engine.StateDraining
 		b.mu.Unlock()
 	}
 	<-b.stopped
@@ -71,10 +71,10 @@ func TestStopTwiceStopsOnceAndAnswersBoth(t *testing.T) {
 
 func TestFailedLoadDoesNotCountAsAHandover(t *testing.T) {
 	b := newFake()
-	b.reload = func([]byte, runtime.ReloadOptions) (runtime.ReloadResult, error) {
-		return runtime.ReloadResult{}, errOther
+	b.reload = func([]byte, engine.ReloadOptions) (engine.ReloadResult, error) {
+		return engine.ReloadResult{}, errOther
 	}
-	ts := startServer(t, b, runtime.AdminConfig{})
+	ts := startServer(t, b, engine.AdminConfig{})
 	if r := ts.do(t, request{method: "POST", path: "/load", body: config}); r.status == http.StatusOK {
 		t.Fatalf("POST /load: %d %s", r.status, r.body)
 	}

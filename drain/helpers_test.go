@@ -17,8 +17,8 @@ import (
 	"time"
 
 	"github.com/flipd/flipd/drain"
+	"github.com/flipd/flipd/flipdtest"
 	"github.com/flipd/flipd/internal/poll"
-	"github.com/flipd/flipd/runtime/moduletest"
 )
 
 // echo answers 200 with the request body.
@@ -181,4 +181,4 @@ func (c *rawConn) expectClosed(t *testing.T) {
 }
 
 // selfSigned returns a certificate for 127.0.0.1 and a pool that trusts it.
-func selfSigned(t *testing.T) (tls.Certificate, *x509.CertPool) { return moduletest.LoopbackCert(t) }
+func selfSigned(t *testing.T) (tls.Certificate, *x509.CertPool) { return flipdtest.LoopbackCert(t) }

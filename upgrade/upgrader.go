@@ -15,7 +15,7 @@ import (
 // DefaultReadyTimeout is how long a new generation may take to call
 // Ready before it is killed and the upgrade fails, when
 // Options.UpgradeTimeout is not set. flipd's runtime always sets it, to
-// its config's upgrade.timeout (default runtime.DefaultUpgradeTimeout,
+// its config's upgrade.timeout (default engine.DefaultUpgradeTimeout,
 // 30s), so this longer default is for programs that use this package as
 // a library.
 const DefaultReadyTimeout = time.Minute

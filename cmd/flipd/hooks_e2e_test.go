@@ -11,7 +11,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/flipd/flipd/runtime"
+	"github.com/flipd/flipd"
 )
 
 // hookProbe is a ConnHandler listener module that appends "start <pid>"
@@ -22,8 +22,8 @@ type hookProbe struct {
 	FailStart string `json:"fail_start,omitempty"`
 }
 
-func (*hookProbe) FlipdModule() runtime.ModuleInfo {
-	return runtime.ModuleInfo{ID: "listeners.hook_probe", New: func() runtime.Module { return new(hookProbe) }}
+func (*hookProbe) FlipdModule() flipd.ModuleInfo {
+	return flipd.ModuleInfo{ID: "listeners.hook_probe", New: func() flipd.Module { return new(hookProbe) }}
 }
 
 func (p *hookProbe) note(event string) error {
@@ -53,7 +53,7 @@ func (p *hookProbe) ServeConn(ctx context.Context, c net.Conn) error {
 	return err
 }
 
-func init() { runtime.RegisterModule(new(hookProbe)) }
+func init() { flipd.RegisterModule(new(hookProbe)) }
 
 // A module's Start runs only in the generation about to serve: not when
 // the config is validated, not in the generation that serves already. A

@@ -9,7 +9,7 @@ import (
 	"os"
 	"testing"
 
-	"github.com/flipd/flipd/runtime"
+	"github.com/flipd/flipd"
 )
 
 // asFlipdEnv makes this test binary run as flipd (see TestMain), with the
@@ -22,14 +22,14 @@ type failServe struct {
 	Message string `json:"message"`
 }
 
-func (*failServe) FlipdModule() runtime.ModuleInfo {
-	return runtime.ModuleInfo{ID: "listeners.fail_serve", New: func() runtime.Module { return new(failServe) }}
+func (*failServe) FlipdModule() flipd.ModuleInfo {
+	return flipd.ModuleInfo{ID: "listeners.fail_serve", New: func() flipd.Module { return new(failServe) }}
 }
 
 func (f *failServe) Serve(ln net.Listener) error     { return errors.New(f.Message) }
 func (f *failServe) Drain(ctx context.Context) error { return nil }
 
-func init() { runtime.RegisterModule(new(failServe)) }
+func init() { flipd.RegisterModule(new(failServe)) }
 
 // startTestFlipd is startFlipd with this test binary as flipd: the
 // modules of this file are available to config.

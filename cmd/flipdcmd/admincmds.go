@@ -9,7 +9,8 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/flipd/flipd/runtime"
+	"github.com/flipd/flipd"
+	"github.com/flipd/flipd/engine"
 )
 
 func init() {
@@ -80,16 +81,16 @@ func cmdStop(args []string) error {
 // statusDoc is GET /status.
 type statusDoc struct {
 	Generations []struct {
-		Generation    int              `json:"generation"`
-		Pid           int              `json:"pid"`
-		State         string           `json:"state"`
-		Started       time.Time        `json:"started"`
-		Uptime        runtime.Duration `json:"uptime"`
-		OpenConns     *int             `json:"open_conns"`
-		DrainingSince time.Time        `json:"draining_since"`
+		Generation    int            `json:"generation"`
+		Pid           int            `json:"pid"`
+		State         string         `json:"state"`
+		Started       time.Time      `json:"started"`
+		Uptime        flipd.Duration `json:"uptime"`
+		OpenConns     *int           `json:"open_conns"`
+		DrainingSince time.Time      `json:"draining_since"`
 	} `json:"generations"`
-	Upgrades      []runtime.UpgradeRecord `json:"upgrades"`
-	SupervisorPID int                     `json:"supervisor_pid"`
+	Upgrades      []engine.UpgradeRecord `json:"upgrades"`
+	SupervisorPID int                    `json:"supervisor_pid"`
 }
 
 func cmdStatus(args []string) error {

@@ -15,7 +15,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/flipd/flipd/runtime"
+	"github.com/flipd/flipd/engine"
 )
 
 // adminClient talks to a running flipd's admin API.
@@ -33,7 +33,7 @@ type adminFlags struct {
 
 func addAdminFlags(fs *flag.FlagSet, configUsage string) adminFlags {
 	return adminFlags{
-		address: fs.String("address", "", "the admin API's `address` (host:port, or a unix socket path); default: the config's admin.listen, else "+runtime.DefaultAdminListen),
+		address: fs.String("address", "", "the admin API's `address` (host:port, or a unix socket path); default: the config's admin.listen, else "+engine.DefaultAdminListen),
 		token:   fs.String("token", os.Getenv("FLIPD_ADMIN_TOKEN"), "bearer `token` for the admin API (default $FLIPD_ADMIN_TOKEN, or the config's admin.token)"),
 		config:  fs.String("config", "", configUsage),
 	}
@@ -42,13 +42,13 @@ func addAdminFlags(fs *flag.FlagSet, configUsage string) adminFlags {
 // client resolves the admin address: --address, else the config file's
 // admin.listen, else the default.
 func (f adminFlags) client() (*adminClient, error) {
-	adminCfg := runtime.AdminConfig{Listen: *f.address, Token: *f.token}
+	adminCfg := engine.AdminConfig{Listen: *f.address, Token: *f.token}
 	if *f.config != "" && (*f.address == "" || *f.token == "") {
 		raw, err := os.ReadFile(*f.config)
 		if err != nil {
 			return nil, err
 		}
-		cfg, err := runtime.ParseConfig(raw)
+		cfg, err := engine.ParseConfig(raw)
 		if err != nil {
 			return nil, err
 		}
@@ -139,7 +139,7 @@ func (c *adminClient) reload(path string, body []byte, out io.Writer) error {
 	}
 	defer resp.Body.Close()
 	if !strings.HasPrefix(resp.Header.Get("Content-Type"), "application/x-ndjson") {
-		var res runtime.ReloadResult
+		var res engine.ReloadResult
 		if err := json.NewDecoder(resp.Body).Decode(&res); err != nil {
 			return fmt.Errorf("reading the answer: %w", err)
 		}
@@ -150,9 +150,9 @@ func (c *adminClient) reload(path string, body []byte, out io.Writer) error {
 	s.Buffer(make([]byte, 64<<10), 1<<20)
 	for s.Scan() {
 		var line struct {
-			Progress *runtime.Progress     `json:"progress"`
-			Result   *runtime.ReloadResult `json:"result"`
-			Error    string                `json:"error"`
+			Progress *engine.Progress     `json:"progress"`
+			Result   *engine.ReloadResult `json:"result"`
+			Error    string               `json:"error"`
 		}
 		if err := json.Unmarshal(s.Bytes(), &line); err != nil {
 			return fmt.Errorf("reading the answer: %w", err)
@@ -173,7 +173,7 @@ func (c *adminClient) reload(path string, body []byte, out io.Writer) error {
 	return errors.New("the admin API closed the answer before the result")
 }
 
-func printProgress(out io.Writer, p runtime.Progress) {
+func printProgress(out io.Writer, p engine.Progress) {
 	switch p.Step {
 	case "validated":
 		fmt.Fprintf(out, "config is valid; starting generation %d\n", p.Generation)
@@ -186,7 +186,7 @@ func printProgress(out io.Writer, p runtime.Progress) {
 	}
 }
 
-func printResult(out io.Writer, r runtime.ReloadResult, took time.Duration) {
+func printResult(out io.Writer, r engine.ReloadResult, took time.Duration) {
 	fmt.Fprintf(out, "generation %d serves (pid %d), %s after the request; generation %d (pid %d) is draining %d %s\n",
 		r.Generation, r.Pid, time.Duration(r.Duration).Round(10*time.Microsecond),
 		r.Draining.Generation, r.Draining.Pid, r.Drains, plural(r.Drains, "connection"))

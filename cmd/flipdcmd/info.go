@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"runtime/debug"
 
-	"github.com/flipd/flipd/runtime"
+	"github.com/flipd/flipd"
 )
 
 // Version is set at build time with -ldflags "-X
@@ -21,7 +21,7 @@ func cmdListModules(args []string) error {
 	if err := parse(newFlags(commands["list-modules"]), args); err != nil {
 		return err
 	}
-	for _, id := range runtime.Modules() {
+	for _, id := range flipd.Modules() {
 		fmt.Println(id)
 	}
 	return nil

@@ -10,8 +10,9 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 
+	"github.com/flipd/flipd"
 	"github.com/flipd/flipd/admin"
-	"github.com/flipd/flipd/runtime"
+	"github.com/flipd/flipd/engine"
 )
 
 func init() {
@@ -25,7 +26,7 @@ func init() {
 
 // defaultConfig is what flipd serves without a config: no listeners, only
 // the admin API on its default address.
-const defaultConfig = `{"admin": {"listen": "` + runtime.DefaultAdminListen + `"}}`
+const defaultConfig = `{"admin": {"listen": "` + engine.DefaultAdminListen + `"}}`
 
 func cmdRun(args []string) error {
 	generation := len(args) > 0 && args[0] == generationFlag
@@ -78,10 +79,10 @@ func cmdRun(args []string) error {
 	stop := make(chan os.Signal, 2)
 	signal.Notify(stop, syscall.SIGTERM, syscall.SIGINT)
 
-	in, err := runtime.Start(runtime.Options{
+	in, err := engine.Start(engine.Options{
 		Config:  func() ([]byte, string, error) { return initialConfig(*configFile, *resume) },
 		PIDFile: *pidFile,
-		Admin: func(in *runtime.Instance, cfg runtime.AdminConfig) (runtime.Server, error) {
+		Admin: func(in *engine.Instance, cfg engine.AdminConfig) (flipd.Server, error) {
 			return admin.New(in, cfg, in.Logger().Named("admin"))
 		},
 	})
@@ -127,13 +128,13 @@ func initialConfig(file string, resume bool) ([]byte, string, error) {
 		fileRaw = raw
 	}
 	if resume {
-		dir := runtime.DefaultStorageDir()
+		dir := engine.DefaultStorageDir()
 		if fileRaw != nil {
-			if cfg, err := runtime.ParseConfig(fileRaw); err == nil && cfg.Storage.Dir != "" {
+			if cfg, err := engine.ParseConfig(fileRaw); err == nil && cfg.Storage.Dir != "" {
 				dir = cfg.Storage.Dir
 			}
 		}
-		raw, err := runtime.LoadLastConfig(dir)
+		raw, err := engine.LoadLastConfig(dir)
 		switch {
 		case err == nil:
 			return raw, "resume:" + dir, nil

@@ -5,7 +5,7 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 
-	"github.com/flipd/flipd/runtime"
+	"github.com/flipd/flipd/engine"
 )
 
 // hupReloads turns SIGHUPs into reloads of the config file, one at a time.
@@ -19,14 +19,14 @@ import (
 // stale request after the operator already sent the next one to the new
 // generation.
 type hupReloads struct {
-	in      *runtime.Instance
+	in      *engine.Instance
 	log     hclog.Logger
 	file    string
 	done    chan struct{} // a reload ended
 	running bool
 }
 
-func newHupReloads(in *runtime.Instance, file string) *hupReloads {
+func newHupReloads(in *engine.Instance, file string) *hupReloads {
 	return &hupReloads{in: in, log: in.Logger(), file: file, done: make(chan struct{}, 1)}
 }
 
@@ -49,7 +49,7 @@ func (h *hupReloads) signal() {
 	go func() {
 		// Reload logs its outcome; the old generation keeps serving
 		// whatever happens.
-		h.in.Reload(raw, runtime.ReloadOptions{Source: "file:" + h.file})
+		h.in.Reload(raw, engine.ReloadOptions{Source: "file:" + h.file})
 		h.done <- struct{}{}
 	}()
 }

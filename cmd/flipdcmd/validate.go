@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"os"
 
-	"github.com/flipd/flipd/runtime"
+	"github.com/flipd/flipd/engine"
 )
 
 func init() {
@@ -29,7 +29,7 @@ func cmdValidate(args []string) error {
 	if err != nil {
 		return err
 	}
-	if err := runtime.Validate(raw); err != nil {
+	if err := engine.Validate(raw); err != nil {
 		return err
 	}
 	fmt.Printf("%s: valid\n", *configFile)

@@ -20,7 +20,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
-	"github.com/flipd/flipd/runtime"
+	"github.com/flipd/flipd/engine"
 
 	_ "github.com/flipd/flipd/modules/standard"
 )
@@ -83,13 +83,13 @@ func args(ins []instruction, cmd string) []string {
 }
 
 // containerConfig is examples/container/flipd.json, decoded.
-func containerConfig(t *testing.T) (raw []byte, cfg *runtime.Config) {
+func containerConfig(t *testing.T) (raw []byte, cfg *engine.Config) {
 	t.Helper()
 	raw, err := os.ReadFile("flipd.json")
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg, err = runtime.ParseConfig(raw)
+	cfg, err = engine.ParseConfig(raw)
 	if err != nil {
 		t.Fatalf("flipd.json: %v", err)
 	}
@@ -98,7 +98,7 @@ func containerConfig(t *testing.T) (raw []byte, cfg *runtime.Config) {
 
 func TestTheContainerConfigIsValidAndKeepsAdminOnAUnixSocket(t *testing.T) {
 	raw, cfg := containerConfig(t)
-	if err := runtime.Validate(raw); err != nil {
+	if err := engine.Validate(raw); err != nil {
 		t.Fatalf("flipd.json does not validate: %v", err)
 	}
 	if !strings.HasPrefix(cfg.Admin.Listen, "unix//run/flipd/") {
@@ -230,7 +230,7 @@ type probe struct {
 // handlerFor is the module of the handler that the config's "web"
 // listener routes a GET of path to: the first route whose paths hold it,
 // or that has no match.
-func handlerFor(t *testing.T, cfg *runtime.Config, path string) string {
+func handlerFor(t *testing.T, cfg *engine.Config, path string) string {
 	t.Helper()
 	var web struct {
 		Routes []struct {

@@ -1,7 +1,7 @@
 // Package testca makes certificates for tests and benchmarks: a
 // certificate authority of their own, and certificates it issues for
 // loopback addresses and made-up names. It is flipd's one maker of such
-// certificates; modules/flipdtls/tlstest and runtime/moduletest wrap it for
+// certificates; modules/flipdtls/tlstest and flipdtest wrap it for
 // tests (failing the test on an error), and bench uses it as it is.
 //
 // It imports only the standard library, so that any package of flipd,

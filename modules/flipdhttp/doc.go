@@ -31,7 +31,7 @@
 //
 // Routes are tried in order; the first whose [Match] fits the request
 // handles it, and a request no route fits is answered 404. Durations are
-// strings such as "500ms", "10s" or "2m" ([runtime.Duration]); a bare
+// strings such as "500ms", "10s" or "2m" ([flipd.Duration]); a bare
 // number or a negative duration is refused, and "0s" means the same as
 // leaving the field out: the default. Unknown fields are errors.
 //
@@ -48,7 +48,7 @@
 //     after a stop; 200 still from a generation that handed over to a
 //     newer one in a reload, so probes do not fail at each reload.
 //
-// Other packages add their own with runtime.RegisterModule, under an ID
+// Other packages add their own with flipd.RegisterModule, under an ID
 // such as "http.handlers.my_handler".
 //
 // # Protocols
@@ -59,7 +59,7 @@
 //
 // # Contract
 //
-// Server is a [runtime.ListenerModule], not a [runtime.ConnHandler]:
+// Server is a [flipd.ListenerModule], not a [flipd.ConnHandler]:
 // net/http owns its accept loop and its connections' life (keep-alive,
 // HTTP/2 streams), so the module serves the listener itself, and drains
 // through drain.

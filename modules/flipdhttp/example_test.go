@@ -9,15 +9,15 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/flipd/flipd"
 	_ "github.com/flipd/flipd/modules/flipdhttp"
-	"github.com/flipd/flipd/runtime"
 )
 
 // The runtime builds a listener module from its JSON, serves it on the
 // listener's socket, and drains it when a new generation takes over.
 // This does the same by hand.
 func Example() {
-	ctx, cleanup := runtime.NewContext(context.Background(), nil, "", 1)
+	ctx, cleanup := flipd.NewContext(context.Background(), nil, "", 1)
 	defer cleanup()
 
 	mod, err := ctx.LoadModule("listeners", json.RawMessage(`{
@@ -31,7 +31,7 @@ func Example() {
 		fmt.Println(err)
 		return
 	}
-	srv := mod.(runtime.ListenerModule)
+	srv := mod.(flipd.ListenerModule)
 
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

@@ -14,11 +14,11 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 
-	"github.com/flipd/flipd/runtime"
+	"github.com/flipd/flipd"
 )
 
 func init() {
-	runtime.RegisterModule(new(FileServer))
+	flipd.RegisterModule(new(FileServer))
 }
 
 // FileServer is the "file_server" handler (ID http.handlers.file_server):
@@ -53,17 +53,17 @@ type FileServer struct {
 	log hclog.Logger
 }
 
-// FlipdModule implements [runtime.Module].
-func (*FileServer) FlipdModule() runtime.ModuleInfo {
-	return runtime.ModuleInfo{
+// FlipdModule implements [flipd.Module].
+func (*FileServer) FlipdModule() flipd.ModuleInfo {
+	return flipd.ModuleInfo{
 		ID:  "http.handlers.file_server",
-		New: func() runtime.Module { return new(FileServer) },
+		New: func() flipd.Module { return new(FileServer) },
 	}
 }
 
-// Provision implements [runtime.Provisioner]: it checks that root is a
+// Provision implements [flipd.Provisioner]: it checks that root is a
 // directory that can be opened.
-func (fsrv *FileServer) Provision(ctx runtime.Context) error {
+func (fsrv *FileServer) Provision(ctx flipd.Context) error {
 	fsrv.log = ctx.Logger()
 	if fsrv.Root == "" {
 		return errors.New("root: required: name the directory to serve")
@@ -208,6 +208,6 @@ func (fsrv *FileServer) fail(w http.ResponseWriter, r *http.Request, err error) 
 
 // Interface guards.
 var (
-	_ http.Handler        = (*FileServer)(nil)
-	_ runtime.Provisioner = (*FileServer)(nil)
+	_ http.Handler      = (*FileServer)(nil)
+	_ flipd.Provisioner = (*FileServer)(nil)
 )

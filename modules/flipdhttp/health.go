@@ -4,11 +4,11 @@ import (
 	"encoding/json"
 	"net/http"
 
-	"github.com/flipd/flipd/runtime"
+	"github.com/flipd/flipd"
 )
 
 func init() {
-	runtime.RegisterModule(new(Health))
+	flipd.RegisterModule(new(Health))
 }
 
 // Health is the "health" handler (ID http.handlers.health): a readiness
@@ -35,28 +35,28 @@ func init() {
 // Answers carry "Cache-Control: no-store". HEAD gets the status alone.
 type Health struct {
 	generation int
-	readiness  func() runtime.Readiness
+	readiness  func() flipd.Readiness
 }
 
-// FlipdModule implements [runtime.Module].
-func (*Health) FlipdModule() runtime.ModuleInfo {
-	return runtime.ModuleInfo{
+// FlipdModule implements [flipd.Module].
+func (*Health) FlipdModule() flipd.ModuleInfo {
+	return flipd.ModuleInfo{
 		ID:  "http.handlers.health",
-		New: func() runtime.Module { return new(Health) },
+		New: func() flipd.Module { return new(Health) },
 	}
 }
 
-// Provision implements [runtime.Provisioner]: it takes the generation's
+// Provision implements [flipd.Provisioner]: it takes the generation's
 // number and its readiness from ctx.
-func (h *Health) Provision(ctx runtime.Context) error {
+func (h *Health) Provision(ctx flipd.Context) error {
 	h.generation, h.readiness = ctx.Generation(), ctx.Readiness
 	return nil
 }
 
 // healthAnswer is the body of the health handler's answers.
 type healthAnswer struct {
-	Status     runtime.Readiness `json:"status"`
-	Generation int               `json:"generation"`
+	Status     flipd.Readiness `json:"status"`
+	Generation int             `json:"generation"`
 }
 
 // ServeHTTP implements [http.Handler].
@@ -76,6 +76,6 @@ func (h *Health) ServeHTTP(w http.ResponseWriter, _ *http.Request) {
 
 // Interface guards.
 var (
-	_ http.Handler        = (*Health)(nil)
-	_ runtime.Provisioner = (*Health)(nil)
+	_ http.Handler      = (*Health)(nil)
+	_ flipd.Provisioner = (*Health)(nil)
 )

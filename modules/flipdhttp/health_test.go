@@ -4,7 +4,7 @@ import (
 	"encoding/json"
 	"testing"
 
-	"github.com/flipd/flipd/runtime"
+	"github.com/flipd/flipd"
 )
 
 // The health handler answers with the generation's readiness: 200 while it
@@ -24,15 +24,15 @@ func TestHealthAnswersWithTheGenerationsReadiness(t *testing.T) {
 		t.Fatalf("GET /ready from a Context that serves nothing = %d %q, want 200 ready", got.status, got.body)
 	}
 	for _, tc := range []struct {
-		state  runtime.Readiness
+		state  flipd.Readiness
 		status int
 	}{
-		{runtime.ReadinessReady, 200},
-		{runtime.ReadinessStopping, 503},
-		{runtime.ReadinessDraining, 503},
-		{runtime.ReadinessHandedOver, 200},
+		{flipd.ReadinessReady, 200},
+		{flipd.ReadinessStopping, 503},
+		{flipd.ReadinessDraining, 503},
+		{flipd.ReadinessHandedOver, 200},
 	} {
-		h.readiness = func() runtime.Readiness { return tc.state }
+		h.readiness = func() flipd.Readiness { return tc.state }
 		got := do(t, c, "GET", ts.url("/ready"), "")
 		var body healthAnswer
 		if err := json.Unmarshal([]byte(got.body), &body); err != nil {

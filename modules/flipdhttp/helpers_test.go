@@ -13,8 +13,8 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 
+	"github.com/flipd/flipd/flipdtest"
 	"github.com/flipd/flipd/internal/poll"
-	"github.com/flipd/flipd/runtime/moduletest"
 )
 
 // testTimeout bounds every wait of these tests, so that a bug fails a
@@ -22,15 +22,15 @@ import (
 const testTimeout = 10 * time.Second
 
 // logBuffer collects a test's logs.
-type logBuffer = moduletest.Buffer
+type logBuffer = flipdtest.Buffer
 
-func newTestLogger(t *testing.T) (hclog.Logger, *logBuffer) { return moduletest.NewLogger(t) }
+func newTestLogger(t *testing.T) (hclog.Logger, *logBuffer) { return flipdtest.NewLogger(t) }
 
 // load provisions a listener module from raw, whose "module" key is
 // "http", as the runtime would; the config is discarded when t ends.
 func load(t *testing.T, logger hclog.Logger, raw string) (*Server, error) {
 	t.Helper()
-	mod, err := moduletest.Load(t, logger, "listeners", json.RawMessage(raw))
+	mod, err := flipdtest.Load(t, logger, "listeners", json.RawMessage(raw))
 	if err != nil {
 		return nil, err
 	}

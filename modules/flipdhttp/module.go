@@ -10,12 +10,12 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 
+	"github.com/flipd/flipd"
 	"github.com/flipd/flipd/drain"
-	"github.com/flipd/flipd/runtime"
 )
 
 func init() {
-	runtime.RegisterModule(new(Server))
+	flipd.RegisterModule(new(Server))
 }
 
 // Defaults of the server's limits, used when a field is unset or zero.
@@ -44,22 +44,22 @@ type Server struct {
 
 	// ReadHeaderTimeout bounds the time to read a request's header, which
 	// keeps slow clients from holding connections open. Default: "10s".
-	ReadHeaderTimeout runtime.Duration `json:"read_header_timeout,omitempty"`
+	ReadHeaderTimeout flipd.Duration `json:"read_header_timeout,omitempty"`
 
 	// ReadTimeout bounds the time to read a whole request, body included.
 	// Default: none, so that uploads may take as long as they need.
-	ReadTimeout runtime.Duration `json:"read_timeout,omitempty"`
+	ReadTimeout flipd.Duration `json:"read_timeout,omitempty"`
 
 	// WriteTimeout bounds the time from the end of reading a request's
 	// header to the end of writing its response. Default: none; a value
 	// here cuts off every longer response, such as large downloads or
 	// streams proxied from an upstream, so set it only if no route serves
 	// such responses.
-	WriteTimeout runtime.Duration `json:"write_timeout,omitempty"`
+	WriteTimeout flipd.Duration `json:"write_timeout,omitempty"`
 
 	// IdleTimeout is how long a keep-alive connection may wait for its next
 	// request before it is closed. Default: "2m".
-	IdleTimeout runtime.Duration `json:"idle_timeout,omitempty"`
+	IdleTimeout flipd.Duration `json:"idle_timeout,omitempty"`
 
 	// MaxHeaderBytes limits the size of a request's header, request line
 	// included; larger ones are answered 431. Default: 1048576 (1 MiB).
@@ -76,23 +76,23 @@ type Server struct {
 	// when the drain began at the earliest: a client that sends its next
 	// request sooner is answered, with "Connection: close", instead of
 	// racing the close. Default: "1s".
-	DrainIdleGrace runtime.Duration `json:"drain_idle_grace,omitempty"`
+	DrainIdleGrace flipd.Duration `json:"drain_idle_grace,omitempty"`
 
 	log   hclog.Logger
 	drain *drain.Server
 }
 
-// FlipdModule implements [runtime.Module].
-func (*Server) FlipdModule() runtime.ModuleInfo {
-	return runtime.ModuleInfo{
+// FlipdModule implements [flipd.Module].
+func (*Server) FlipdModule() flipd.ModuleInfo {
+	return flipd.ModuleInfo{
 		ID:  "listeners.http",
-		New: func() runtime.Module { return new(Server) },
+		New: func() flipd.Module { return new(Server) },
 	}
 }
 
-// Provision implements [runtime.Provisioner]: it checks the routes, loads
+// Provision implements [flipd.Provisioner]: it checks the routes, loads
 // their handlers and prepares the http.Server, without opening sockets.
-func (s *Server) Provision(ctx runtime.Context) error {
+func (s *Server) Provision(ctx flipd.Context) error {
 	s.log = ctx.Logger()
 	rs := make(router, len(s.Routes))
 	for i := range s.Routes {
@@ -131,7 +131,7 @@ func (s *Server) Provision(ctx runtime.Context) error {
 	return nil
 }
 
-// Validate implements [runtime.Validator].
+// Validate implements [flipd.Validator].
 func (s *Server) Validate() error {
 	if s.MaxHeaderBytes < 0 {
 		return fmt.Errorf("max_header_bytes: must not be negative, got %d", s.MaxHeaderBytes)
@@ -139,7 +139,7 @@ func (s *Server) Validate() error {
 	return nil
 }
 
-// Serve implements [runtime.ListenerModule]. It returns nil once Drain
+// Serve implements [flipd.ListenerModule]. It returns nil once Drain
 // has closed ln.
 func (s *Server) Serve(ln net.Listener) error {
 	if s.drain == nil {
@@ -152,7 +152,7 @@ func (s *Server) Serve(ln net.Listener) error {
 	return nil
 }
 
-// Drain implements [runtime.ListenerModule]: it stops accepting, lets the
+// Drain implements [flipd.ListenerModule]: it stops accepting, lets the
 // requests in flight finish, and returns once every connection is closed
 // or ctx ends, whichever comes first.
 func (s *Server) Drain(ctx context.Context) error {
@@ -162,7 +162,7 @@ func (s *Server) Drain(ctx context.Context) error {
 	return s.drain.Shutdown(ctx)
 }
 
-// OpenConns implements [runtime.ConnCounter].
+// OpenConns implements [flipd.ConnCounter].
 func (s *Server) OpenConns() int {
 	if s.drain == nil {
 		return 0
@@ -172,8 +172,8 @@ func (s *Server) OpenConns() int {
 
 // Interface guards.
 var (
-	_ runtime.ListenerModule = (*Server)(nil)
-	_ runtime.ConnCounter    = (*Server)(nil)
-	_ runtime.Provisioner    = (*Server)(nil)
-	_ runtime.Validator      = (*Server)(nil)
+	_ flipd.ListenerModule = (*Server)(nil)
+	_ flipd.ConnCounter    = (*Server)(nil)
+	_ flipd.Provisioner    = (*Server)(nil)
+	_ flipd.Validator      = (*Server)(nil)
 )

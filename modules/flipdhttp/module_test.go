@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/flipd/flipd/runtime"
+	"github.com/flipd/flipd"
 )
 
 func TestRouting(t *testing.T) {
@@ -158,14 +158,14 @@ func TestServerWithoutProvision(t *testing.T) {
 }
 
 func TestModulesRegistered(t *testing.T) {
-	for _, id := range []runtime.ModuleID{
+	for _, id := range []flipd.ModuleID{
 		"listeners.http",
 		"http.handlers.static_response",
 		"http.handlers.reverse_proxy",
 		"http.handlers.file_server",
 		"http.handlers.health",
 	} {
-		if _, err := runtime.GetModule(id); err != nil {
+		if _, err := flipd.GetModule(id); err != nil {
 			t.Errorf("%s: %v", id, err)
 		}
 	}

@@ -8,11 +8,11 @@ import (
 	"net/http"
 	"testing"
 
-	"github.com/flipd/flipd/runtime/moduletest"
+	"github.com/flipd/flipd/flipdtest"
 )
 
 // selfSigned returns a certificate for 127.0.0.1 and a pool that trusts it.
-func selfSigned(t *testing.T) (tls.Certificate, *x509.CertPool) { return moduletest.LoopbackCert(t) }
+func selfSigned(t *testing.T) (tls.Certificate, *x509.CertPool) { return flipdtest.LoopbackCert(t) }
 
 // TestTLS serves through a TLS listener, as a "tls" listener wrapper
 // would hand it over, and checks that ALPN picks HTTP/2 when the client

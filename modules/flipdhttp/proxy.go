@@ -13,11 +13,11 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 
-	"github.com/flipd/flipd/runtime"
+	"github.com/flipd/flipd"
 )
 
 func init() {
-	runtime.RegisterModule(new(ReverseProxy))
+	flipd.RegisterModule(new(ReverseProxy))
 }
 
 // DefaultDialTimeout is the reverse proxy's dial_timeout when unset.
@@ -57,11 +57,11 @@ type ReverseProxy struct {
 	// sends it as the server's write buffer fills, except for streaming
 	// responses (text/event-stream, or of unknown length), which are
 	// flushed after each write whatever this says.
-	FlushInterval runtime.Duration `json:"flush_interval,omitempty"`
+	FlushInterval flipd.Duration `json:"flush_interval,omitempty"`
 
 	// DialTimeout bounds the time to connect to an upstream.
 	// Default: "10s".
-	DialTimeout runtime.Duration `json:"dial_timeout,omitempty"`
+	DialTimeout flipd.Duration `json:"dial_timeout,omitempty"`
 
 	log       hclog.Logger
 	transport *http.Transport
@@ -69,22 +69,22 @@ type ReverseProxy struct {
 	next      atomic.Uint64
 }
 
-// FlipdModule implements [runtime.Module].
-func (*ReverseProxy) FlipdModule() runtime.ModuleInfo {
-	return runtime.ModuleInfo{
+// FlipdModule implements [flipd.Module].
+func (*ReverseProxy) FlipdModule() flipd.ModuleInfo {
+	return flipd.ModuleInfo{
 		ID:  "http.handlers.reverse_proxy",
-		New: func() runtime.Module { return new(ReverseProxy) },
+		New: func() flipd.Module { return new(ReverseProxy) },
 	}
 }
 
-// Provision implements [runtime.Provisioner]: it checks the upstreams and
+// Provision implements [flipd.Provisioner]: it checks the upstreams and
 // builds the transport. It connects to nothing.
-func (p *ReverseProxy) Provision(ctx runtime.Context) error {
+func (p *ReverseProxy) Provision(ctx flipd.Context) error {
 	if len(p.Upstreams) == 0 {
 		return errors.New("upstreams: at least one is required")
 	}
 	for i, up := range p.Upstreams {
-		if err := runtime.CheckHostPort(up); err != nil {
+		if err := flipd.CheckHostPort(up); err != nil {
 			return fmt.Errorf("upstreams[%d] %q: %w", i, up, err)
 		}
 	}
@@ -140,7 +140,7 @@ func (p *ReverseProxy) fail(w http.ResponseWriter, r *http.Request, err error) {
 	http.Error(w, http.StatusText(http.StatusBadGateway), http.StatusBadGateway)
 }
 
-// Cleanup implements [runtime.CleanerUpper]: it closes the idle upstream
+// Cleanup implements [flipd.CleanerUpper]: it closes the idle upstream
 // connections.
 func (p *ReverseProxy) Cleanup() error {
 	if p.transport != nil {
@@ -151,7 +151,7 @@ func (p *ReverseProxy) Cleanup() error {
 
 // Interface guards.
 var (
-	_ http.Handler         = (*ReverseProxy)(nil)
-	_ runtime.Provisioner  = (*ReverseProxy)(nil)
-	_ runtime.CleanerUpper = (*ReverseProxy)(nil)
+	_ http.Handler       = (*ReverseProxy)(nil)
+	_ flipd.Provisioner  = (*ReverseProxy)(nil)
+	_ flipd.CleanerUpper = (*ReverseProxy)(nil)
 )

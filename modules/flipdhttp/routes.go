@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"net/http"
 
-	"github.com/flipd/flipd/runtime"
+	"github.com/flipd/flipd"
 )
 
 // HandlerNamespace is the module namespace of the handlers a route's
@@ -35,7 +35,7 @@ type Route struct {
 }
 
 // provision compiles the route's matchers and loads its handler.
-func (rt *Route) provision(ctx runtime.Context) error {
+func (rt *Route) provision(ctx flipd.Context) error {
 	m, err := rt.Match.compile()
 	if err != nil {
 		return fmt.Errorf("match: %w", err)

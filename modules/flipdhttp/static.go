@@ -6,11 +6,11 @@ import (
 	"net/http"
 	"strings"
 
-	"github.com/flipd/flipd/runtime"
+	"github.com/flipd/flipd"
 )
 
 func init() {
-	runtime.RegisterModule(new(StaticResponse))
+	flipd.RegisterModule(new(StaticResponse))
 }
 
 // StaticResponse is the "static_response" handler (ID
@@ -33,17 +33,17 @@ type StaticResponse struct {
 	Headers http.Header `json:"headers,omitempty"`
 }
 
-// FlipdModule implements [runtime.Module].
-func (*StaticResponse) FlipdModule() runtime.ModuleInfo {
-	return runtime.ModuleInfo{
+// FlipdModule implements [flipd.Module].
+func (*StaticResponse) FlipdModule() flipd.ModuleInfo {
+	return flipd.ModuleInfo{
 		ID:  "http.handlers.static_response",
-		New: func() runtime.Module { return new(StaticResponse) },
+		New: func() flipd.Module { return new(StaticResponse) },
 	}
 }
 
-// Provision implements [runtime.Provisioner]: it applies the default
+// Provision implements [flipd.Provisioner]: it applies the default
 // status and puts header names in canonical form.
-func (sr *StaticResponse) Provision(runtime.Context) error {
+func (sr *StaticResponse) Provision(flipd.Context) error {
 	if sr.Status == 0 {
 		sr.Status = http.StatusOK
 	}
@@ -56,7 +56,7 @@ func (sr *StaticResponse) Provision(runtime.Context) error {
 	return nil
 }
 
-// Validate implements [runtime.Validator].
+// Validate implements [flipd.Validator].
 func (sr *StaticResponse) Validate() error {
 	if sr.Status < 200 || sr.Status > 599 {
 		return fmt.Errorf("status: %d is not a final status code (200 to 599)", sr.Status)
@@ -96,7 +96,7 @@ func (sr *StaticResponse) ServeHTTP(w http.ResponseWriter, _ *http.Request) {
 
 // Interface guards.
 var (
-	_ http.Handler        = (*StaticResponse)(nil)
-	_ runtime.Provisioner = (*StaticResponse)(nil)
-	_ runtime.Validator   = (*StaticResponse)(nil)
+	_ http.Handler      = (*StaticResponse)(nil)
+	_ flipd.Provisioner = (*StaticResponse)(nil)
+	_ flipd.Validator   = (*StaticResponse)(nil)
 )

@@ -17,7 +17,7 @@ import (
 	"github.com/caddyserver/certmagic"
 	"github.com/mholt/acmez/v3/acme"
 
-	"github.com/flipd/flipd/runtime"
+	"github.com/flipd/flipd"
 )
 
 // DefaultDirectoryTimeout bounds the check, at provision time, that the
@@ -80,7 +80,7 @@ type ACME struct {
 	// that the directory answers. An unreachable directory refuses the
 	// config, unless storage holds a valid certificate for every domain
 	// (then it is only logged). Default 10s.
-	DirectoryTimeout runtime.Duration `json:"directory_timeout,omitzero"`
+	DirectoryTimeout flipd.Duration `json:"directory_timeout,omitzero"`
 
 	issuer *certmagic.ACMEIssuer
 }

@@ -55,7 +55,7 @@
 // holds a valid certificate for every domain). Each refusal names the
 // file, domain or directory, and the running generation keeps serving.
 // Provision obtains nothing, since it also runs when a config is only
-// validated. The wrapper's Start hook ([runtime.Starter]), which the
+// validated. The wrapper's Start hook ([flipd.Starter]), which the
 // runtime calls only in the generation about to serve, before it reports
 // ready, obtains what storage lacks, within start_timeout, and starts the
 // session ticket key rotation; an error there fails the reload with its

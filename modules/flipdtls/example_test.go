@@ -12,7 +12,7 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/flipd/flipd/runtime"
+	"github.com/flipd/flipd"
 
 	_ "github.com/flipd/flipd/modules/flipdtls"
 )
@@ -22,7 +22,7 @@ import (
 func Example() {
 	storage, _ := os.MkdirTemp("", "flipd-tls-example")
 	defer os.RemoveAll(storage)
-	ctx, cleanup := runtime.NewContext(context.Background(), nil, storage, 1)
+	ctx, cleanup := flipd.NewContext(context.Background(), nil, storage, 1)
 	defer cleanup()
 
 	mod, err := ctx.LoadModule("listener_wrappers", json.RawMessage(`{"module": "tls", "internal": {"domains": ["localhost"]}}`))
@@ -33,16 +33,16 @@ func Example() {
 	ln, _ := net.Listen("tcp", "127.0.0.1:0")
 	// The runtime wraps the socket, then starts the modules: Start
 	// makes the certificates ready.
-	tln, err := mod.(runtime.ListenerWrapper).WrapListener(ln)
+	tln, err := mod.(flipd.ListenerWrapper).WrapListener(ln)
 	if err != nil {
 		fmt.Println(err)
 		return
 	}
-	if err := mod.(runtime.Starter).Start(ctx); err != nil {
+	if err := mod.(flipd.Starter).Start(ctx); err != nil {
 		fmt.Println(err)
 		return
 	}
-	defer mod.(runtime.Stopper).Stop(ctx)
+	defer mod.(flipd.Stopper).Stop(ctx)
 	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintf(w, "hello over %s", r.Proto)
 	})}

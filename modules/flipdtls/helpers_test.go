@@ -17,12 +17,12 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 
-	"github.com/flipd/flipd/runtime"
-	"github.com/flipd/flipd/runtime/moduletest"
+	"github.com/flipd/flipd"
+	"github.com/flipd/flipd/flipdtest"
 )
 
 // logBuffer collects a test's logs.
-type logBuffer = moduletest.Buffer
+type logBuffer = flipdtest.Buffer
 
 // generation is one provisioned wrapper, as a generation of flipd holds
 // it, and what it logs.
@@ -39,9 +39,9 @@ func provision(t *testing.T, dir string, raw string, ring *ticketRing) (*generat
 	t.Helper()
 	logs := new(logBuffer)
 	logger := hclog.New(&hclog.LoggerOptions{Output: logs, Level: hclog.Debug, JSONFormat: true})
-	ctx, cleanup := runtime.NewContext(context.Background(), logger, dir, 1)
+	ctx, cleanup := flipd.NewContext(context.Background(), logger, dir, 1)
 	w := new(Wrapper)
-	if err := runtime.DecodeStrict(json.RawMessage(raw), w); err != nil {
+	if err := flipd.DecodeStrict(json.RawMessage(raw), w); err != nil {
 		cleanup()
 		return nil, err
 	}

@@ -20,7 +20,7 @@ import (
 	"github.com/caddyserver/certmagic"
 	"github.com/hashicorp/go-hclog"
 
-	"github.com/flipd/flipd/runtime"
+	"github.com/flipd/flipd"
 )
 
 // DefaultInternalLifetime is how long certificates from the internal CA
@@ -50,7 +50,7 @@ type Internal struct {
 	Domains []string `json:"domains"`
 	// Lifetime is how long each certificate is valid. Default 168h
 	// (7 days).
-	Lifetime runtime.Duration `json:"lifetime,omitzero"`
+	Lifetime flipd.Duration `json:"lifetime,omitzero"`
 }
 
 func (in *Internal) check() error {

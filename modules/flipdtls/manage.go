@@ -41,7 +41,7 @@ func (w *Wrapper) newManagedConfig(domains []string, issuer func(*certmagic.Conf
 	return cfg
 }
 
-// WrapListener implements [runtime.ListenerWrapper]: connections
+// WrapListener implements [flipd.ListenerWrapper]: connections
 // accepted from the listener it returns are *tls.Conn. It only wraps:
 // certificates are made ready by Start, which the runtime calls next.
 func (w *Wrapper) WrapListener(ln net.Listener) (net.Listener, error) {
@@ -55,7 +55,7 @@ func (w *Wrapper) WrapListener(ln net.Listener) (net.Listener, error) {
 	return tln, nil
 }
 
-// Start implements [runtime.Starter]. Before it returns, every managed
+// Start implements [flipd.Starter]. Before it returns, every managed
 // certificate is in the cache: loaded from storage, which every
 // generation shares, or obtained if storage has none (or only one due for
 // renewal), within start_timeout. So a new generation reports ready only
@@ -99,7 +99,7 @@ func (w *Wrapper) Start(ctx context.Context) error {
 	return nil
 }
 
-// Stop implements [runtime.Stopper]: as its generation starts to drain,
+// Stop implements [flipd.Stopper]: as its generation starts to drain,
 // it stops certificate renewals and the session ticket key rotation,
 // which the next generation carries on.
 func (w *Wrapper) Stop(ctx context.Context) error {

@@ -13,10 +13,10 @@ import (
 	"github.com/hashicorp/go-hclog"
 	"go.uber.org/zap"
 
-	"github.com/flipd/flipd/runtime"
+	"github.com/flipd/flipd"
 )
 
-func init() { runtime.RegisterModule(new(Wrapper)) }
+func init() { flipd.RegisterModule(new(Wrapper)) }
 
 // Defaults used when the config leaves a field out.
 const (
@@ -88,7 +88,7 @@ type Wrapper struct {
 	// keeps serving. Certificates already in storage load at once; only
 	// an order waits on the CA. Default 2m (a reload is also bounded by
 	// upgrade.timeout).
-	StartTimeout runtime.Duration `json:"start_timeout,omitzero"`
+	StartTimeout flipd.Duration `json:"start_timeout,omitzero"`
 
 	log        hclog.Logger
 	zlog       *zap.Logger
@@ -127,21 +127,21 @@ type Renewal struct {
 	// ask for an earlier renewal.)
 	WindowRatio float64 `json:"window_ratio,omitempty"`
 	// CheckInterval is how often certificates are checked. Default 10m.
-	CheckInterval runtime.Duration `json:"check_interval,omitzero"`
+	CheckInterval flipd.Duration `json:"check_interval,omitzero"`
 }
 
-// FlipdModule implements [runtime.Module].
-func (*Wrapper) FlipdModule() runtime.ModuleInfo {
-	return runtime.ModuleInfo{ID: "listener_wrappers.tls", New: func() runtime.Module { return new(Wrapper) }}
+// FlipdModule implements [flipd.Module].
+func (*Wrapper) FlipdModule() flipd.ModuleInfo {
+	return flipd.ModuleInfo{ID: "listener_wrappers.tls", New: func() flipd.Module { return new(Wrapper) }}
 }
 
-// Provision implements [runtime.Provisioner]. It reads and checks every
+// Provision implements [flipd.Provisioner]. It reads and checks every
 // file, checks that the ACME directory answers (unless storage already
 // holds valid certificates for every domain), and builds the TLS config.
 // It obtains nothing: that waits for Start, which the runtime calls only
 // in a serving generation, since Provision also runs when a config is
 // merely validated.
-func (w *Wrapper) Provision(ctx runtime.Context) error {
+func (w *Wrapper) Provision(ctx flipd.Context) error {
 	w.log = ctx.Logger()
 	w.zlog = newZapLogger(w.log.Named("certmagic"))
 	w.ctx = ctx
@@ -240,7 +240,7 @@ func (w *Wrapper) checkFields() error {
 	return nil
 }
 
-// Validate implements [runtime.Validator]: the names given to SNI
+// Validate implements [flipd.Validator]: the names given to SNI
 // options must have a certificate.
 func (w *Wrapper) Validate() error {
 	for field, name := range map[string]string{"default_sni": w.DefaultSNI, "fallback_sni": w.FallbackSNI} {
@@ -264,7 +264,7 @@ func (w *Wrapper) hasCertificateFor(name string) bool {
 	return len(w.cache.AllMatchingCertificates(name)) > 0
 }
 
-// Cleanup implements [runtime.CleanerUpper]: it stops maintenance and,
+// Cleanup implements [flipd.CleanerUpper]: it stops maintenance and,
 // if this config served (its process is exiting), releases the storage
 // locks this process holds, so that the next generation need not wait
 // for them to go stale.
@@ -283,10 +283,10 @@ func (w *Wrapper) Cleanup() error {
 
 // Interface guards.
 var (
-	_ runtime.ListenerWrapper = (*Wrapper)(nil)
-	_ runtime.Starter         = (*Wrapper)(nil)
-	_ runtime.Stopper         = (*Wrapper)(nil)
-	_ runtime.Provisioner     = (*Wrapper)(nil)
-	_ runtime.Validator       = (*Wrapper)(nil)
-	_ runtime.CleanerUpper    = (*Wrapper)(nil)
+	_ flipd.ListenerWrapper = (*Wrapper)(nil)
+	_ flipd.Starter         = (*Wrapper)(nil)
+	_ flipd.Stopper         = (*Wrapper)(nil)
+	_ flipd.Provisioner     = (*Wrapper)(nil)
+	_ flipd.Validator       = (*Wrapper)(nil)
+	_ flipd.CleanerUpper    = (*Wrapper)(nil)
 )

@@ -12,7 +12,7 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 
-	"github.com/flipd/flipd/runtime"
+	"github.com/flipd/flipd"
 )
 
 // Session ticket defaults.
@@ -37,7 +37,7 @@ type SessionTickets struct {
 	// RotateEvery is how often a new key starts encrypting tickets;
 	// older keys still decrypt. The schedule carries across upgrades.
 	// With several tls wrappers, the shortest applies. Default 12h.
-	RotateEvery runtime.Duration `json:"rotate_every,omitzero"`
+	RotateEvery flipd.Duration `json:"rotate_every,omitzero"`
 	// Keep is how many keys decrypt tickets, the newest included, so a
 	// ticket resumes for at least (keep-1) × rotate_every. Default 4.
 	Keep int `json:"keep,omitempty"`
@@ -154,7 +154,7 @@ type ticketRotation struct {
 
 // provisionTickets adopts the keys handed over, if any, and registers
 // the keys for the next generation. It returns nil if tickets are off.
-func (w *Wrapper) provisionTickets(ctx runtime.Context, ring *ticketRing) *ticketRotation {
+func (w *Wrapper) provisionTickets(ctx flipd.Context, ring *ticketRing) *ticketRotation {
 	st := w.SessionTickets
 	if st.Disabled {
 		return nil

@@ -13,7 +13,7 @@
 //
 // The listener's own fields are those of Server; a handler's are those of
 // its type (Echo, Proxy). Durations are strings such as "5s" or "1m30s"
-// ([runtime.Duration]): a bare number or a negative duration is refused.
+// ([flipd.Duration]): a bare number or a negative duration is refused.
 // Unknown fields are errors.
 //
 // # Handover
@@ -31,10 +31,10 @@
 // A handler is a module of namespace "tcp.handlers" that implements
 // Handler; see there for the contract, and Echo for the smallest example.
 // The accept loop, connection tracking and drain are the runtime's
-// ([runtime.ConnServer]); the tcp module adds max_conns, idle_timeout
+// ([flipd.ConnServer]); the tcp module adds max_conns, idle_timeout
 // and Drainer around it. A handler fits when those settings are wanted,
 // or a listener chooses among several handlers in config; a protocol
 // that needs neither can be a listener module of its own, a
-// [runtime.ConnHandler], with the same ServeConn-shaped method (see the
-// runtime package's recipe).
+// [flipd.ConnHandler], with the same ServeConn-shaped method (see the
+// flipd package's recipe).
 package tcp

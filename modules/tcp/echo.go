@@ -5,11 +5,11 @@ import (
 	"io"
 	"net"
 
-	"github.com/flipd/flipd/runtime"
+	"github.com/flipd/flipd"
 )
 
 func init() {
-	runtime.RegisterModule(new(Echo))
+	flipd.RegisterModule(new(Echo))
 }
 
 // Echo is the "echo" handler: it sends back every byte it reads, until
@@ -22,8 +22,8 @@ func init() {
 type Echo struct{}
 
 // FlipdModule returns the module's ID, "tcp.handlers.echo".
-func (*Echo) FlipdModule() runtime.ModuleInfo {
-	return runtime.ModuleInfo{ID: HandlersNamespace + ".echo", New: func() runtime.Module { return new(Echo) }}
+func (*Echo) FlipdModule() flipd.ModuleInfo {
+	return flipd.ModuleInfo{ID: HandlersNamespace + ".echo", New: func() flipd.Module { return new(Echo) }}
 }
 
 // Handle copies conn to itself until the client half-closes or closes it.

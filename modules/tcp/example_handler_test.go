@@ -8,12 +8,12 @@ import (
 	"log"
 	"net"
 
+	"github.com/flipd/flipd"
 	"github.com/flipd/flipd/modules/tcp"
-	"github.com/flipd/flipd/runtime"
 )
 
 func init() {
-	runtime.RegisterModule(new(Greeter))
+	flipd.RegisterModule(new(Greeter))
 }
 
 // Greeter is a handler of one's own: it greets each client and closes.
@@ -24,11 +24,11 @@ type Greeter struct {
 	Greeting string `json:"greeting,omitempty"`
 }
 
-func (*Greeter) FlipdModule() runtime.ModuleInfo {
-	return runtime.ModuleInfo{ID: "tcp.handlers.greeter", New: func() runtime.Module { return new(Greeter) }}
+func (*Greeter) FlipdModule() flipd.ModuleInfo {
+	return flipd.ModuleInfo{ID: "tcp.handlers.greeter", New: func() flipd.Module { return new(Greeter) }}
 }
 
-func (g *Greeter) Provision(runtime.Context) error {
+func (g *Greeter) Provision(flipd.Context) error {
 	if g.Greeting == "" {
 		g.Greeting = "hello"
 	}
@@ -44,7 +44,7 @@ func (g *Greeter) Handle(_ context.Context, conn net.Conn) error {
 var _ tcp.Handler = (*Greeter)(nil)
 
 func ExampleHandler() {
-	ctx, cleanup := runtime.NewContext(context.Background(), nil, "", 1)
+	ctx, cleanup := flipd.NewContext(context.Background(), nil, "", 1)
 	defer cleanup()
 	mod, err := ctx.LoadModule("listeners", json.RawMessage(`{"module": "tcp", "handle": {"module": "greeter", "greeting": "hi"}}`))
 	if err != nil {

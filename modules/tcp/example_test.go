@@ -9,14 +9,14 @@ import (
 	"net"
 	"time"
 
+	"github.com/flipd/flipd"
 	"github.com/flipd/flipd/modules/tcp"
-	"github.com/flipd/flipd/runtime"
 )
 
 // A tcp listener with the echo handler, built from its config as the
 // runtime builds it, then drained as in a handover.
 func ExampleServer() {
-	ctx, cleanup := runtime.NewContext(context.Background(), nil, "", 1)
+	ctx, cleanup := flipd.NewContext(context.Background(), nil, "", 1)
 	defer cleanup()
 	mod, err := ctx.LoadModule("listeners", json.RawMessage(`{"module": "tcp", "handle": {"module": "echo"}, "idle_timeout": "5m"}`))
 	if err != nil {

@@ -4,7 +4,7 @@ import (
 	"context"
 	"net"
 
-	"github.com/flipd/flipd/runtime"
+	"github.com/flipd/flipd"
 )
 
 // HandlersNamespace is the namespace of the modules a tcp listener's
@@ -18,9 +18,9 @@ const HandlersNamespace = "tcp.handlers"
 //
 // To write one, give a type a FlipdModule method returning the ID
 // "tcp.handlers.<name>", register it from an init function with
-// runtime.RegisterModule, and import its package from your build of
-// flipd. Like every module it may be a runtime.Provisioner,
-// runtime.Validator or runtime.CleanerUpper; it may also be a Drainer.
+// flipd.RegisterModule, and import its package from your build of
+// flipd. Like every module it may be a flipd.Provisioner,
+// flipd.Validator or flipd.CleanerUpper; it may also be a Drainer.
 //
 // One handler value serves every connection of its listener, each on its
 // own goroutine, so Handle must be safe for concurrent use.
@@ -40,10 +40,10 @@ const HandlersNamespace = "tcp.handlers"
 // An error returned by Handle is logged at debug level with the client's
 // address: it explains why one connection ended. Log what an operator
 // must see, an upstream that is down say, with your own logger (the
-// runtime.Context's Logger, kept at Provision). A panic in Handle is
+// flipd.Context's Logger, kept at Provision). A panic in Handle is
 // recovered and logged, and the connection is closed.
 type Handler interface {
-	runtime.Module
+	flipd.Module
 	Handle(ctx context.Context, conn net.Conn) error
 }
 

@@ -14,9 +14,9 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 
+	"github.com/flipd/flipd/flipdtest"
 	"github.com/flipd/flipd/internal/poll"
 	"github.com/flipd/flipd/modules/tcp"
-	"github.com/flipd/flipd/runtime/moduletest"
 )
 
 // waitLimit bounds every wait in these tests, so a bug fails a test
@@ -24,7 +24,7 @@ import (
 const waitLimit = 10 * time.Second
 
 // logBuffer collects a test's logs.
-type logBuffer = moduletest.Buffer
+type logBuffer = flipdtest.Buffer
 
 // load provisions the listener module described by raw, as the runtime
 // does for a listener's config without its "address".
@@ -32,7 +32,7 @@ func load(t *testing.T, raw string) (*tcp.Server, *logBuffer, error) {
 	t.Helper()
 	logs := new(logBuffer)
 	logger := hclog.New(&hclog.LoggerOptions{Output: logs, Level: hclog.Debug})
-	mod, err := moduletest.Load(t, logger, "listeners", json.RawMessage(raw))
+	mod, err := flipdtest.Load(t, logger, "listeners", json.RawMessage(raw))
 	if err != nil {
 		return nil, logs, err
 	}

@@ -10,11 +10,11 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 
-	"github.com/flipd/flipd/runtime"
+	"github.com/flipd/flipd"
 )
 
 func init() {
-	runtime.RegisterModule(new(Proxy))
+	flipd.RegisterModule(new(Proxy))
 }
 
 // DefaultDialTimeout is the proxy's dial_timeout when the config leaves
@@ -48,7 +48,7 @@ type Proxy struct {
 
 	// DialTimeout bounds each attempt to connect to an upstream: "2s".
 	// Default: "5s".
-	DialTimeout runtime.Duration `json:"dial_timeout,omitempty"`
+	DialTimeout flipd.Duration `json:"dial_timeout,omitempty"`
 
 	addrs  []string
 	next   atomic.Uint64
@@ -57,12 +57,12 @@ type Proxy struct {
 }
 
 // FlipdModule returns the module's ID, "tcp.handlers.proxy".
-func (*Proxy) FlipdModule() runtime.ModuleInfo {
-	return runtime.ModuleInfo{ID: HandlersNamespace + ".proxy", New: func() runtime.Module { return new(Proxy) }}
+func (*Proxy) FlipdModule() flipd.ModuleInfo {
+	return flipd.ModuleInfo{ID: HandlersNamespace + ".proxy", New: func() flipd.Module { return new(Proxy) }}
 }
 
 // Provision checks the upstream addresses and sets the defaults.
-func (p *Proxy) Provision(ctx runtime.Context) error {
+func (p *Proxy) Provision(ctx flipd.Context) error {
 	p.logger = ctx.Logger()
 	switch {
 	case p.Upstream != "" && len(p.Upstreams) > 0:
@@ -75,7 +75,7 @@ func (p *Proxy) Provision(ctx runtime.Context) error {
 		return errors.New("\"upstream\" is missing: set the host:port to forward to, such as \"127.0.0.1:9000\"")
 	}
 	for _, addr := range p.addrs {
-		if err := runtime.CheckHostPort(addr); err != nil {
+		if err := flipd.CheckHostPort(addr); err != nil {
 			return fmt.Errorf("upstream %q: %w", addr, err)
 		}
 	}
@@ -83,7 +83,7 @@ func (p *Proxy) Provision(ctx runtime.Context) error {
 	case p.DialTimeout < 0:
 		return fmt.Errorf("\"dial_timeout\" is %s: use a positive duration", p.DialTimeout)
 	case p.DialTimeout == 0:
-		p.DialTimeout = runtime.Duration(DefaultDialTimeout)
+		p.DialTimeout = flipd.Duration(DefaultDialTimeout)
 	}
 	p.dialer.Timeout = time.Duration(p.DialTimeout)
 	return nil
@@ -122,6 +122,6 @@ func (p *Proxy) dial(ctx context.Context, client net.Addr) (net.Conn, error) {
 
 // Interface guards.
 var (
-	_ Handler             = (*Proxy)(nil)
-	_ runtime.Provisioner = (*Proxy)(nil)
+	_ Handler           = (*Proxy)(nil)
+	_ flipd.Provisioner = (*Proxy)(nil)
 )

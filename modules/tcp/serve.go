@@ -10,7 +10,7 @@ import (
 
 // Serve accepts connections on ln and serves each with the handler until
 // Drain closes ln; it then returns nil. The accept loop is the runtime's
-// ([runtime.ConnServer]): it retries temporary accept errors (EMFILE)
+// ([flipd.ConnServer]): it retries temporary accept errors (EMFILE)
 // with a growing pause, returns any other at once, and tracks every
 // connection before its handler starts. It may be called for several
 // listeners at once. Called after Drain, it closes ln and returns nil.

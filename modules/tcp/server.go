@@ -7,11 +7,11 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 
-	"github.com/flipd/flipd/runtime"
+	"github.com/flipd/flipd"
 )
 
 func init() {
-	runtime.RegisterModule(new(Server))
+	flipd.RegisterModule(new(Server))
 }
 
 // Server is the "tcp" listener module: it accepts plain TCP connections
@@ -45,22 +45,22 @@ type Server struct {
 	// stops reading is caught as well as one that stops writing. The
 	// check runs about once per IdleTimeout, so a connection may
 	// outlive its limit by up to that much again. Default: no timeout.
-	IdleTimeout runtime.Duration `json:"idle_timeout,omitempty"`
+	IdleTimeout flipd.Duration `json:"idle_timeout,omitempty"`
 
 	handler Handler
 	logger  hclog.Logger
 
 	setup sync.Once
-	conns *runtime.ConnServer // the accept loop, tracking and drain
+	conns *flipd.ConnServer // the accept loop, tracking and drain
 }
 
 // FlipdModule returns the module's ID, "listeners.tcp".
-func (*Server) FlipdModule() runtime.ModuleInfo {
-	return runtime.ModuleInfo{ID: "listeners.tcp", New: func() runtime.Module { return new(Server) }}
+func (*Server) FlipdModule() flipd.ModuleInfo {
+	return flipd.ModuleInfo{ID: "listeners.tcp", New: func() flipd.Module { return new(Server) }}
 }
 
 // Provision loads the handler named by Handle.
-func (s *Server) Provision(ctx runtime.Context) error {
+func (s *Server) Provision(ctx flipd.Context) error {
 	s.logger = ctx.Logger()
 	mod, err := ctx.LoadModule(HandlersNamespace, s.Handle)
 	if err != nil {
@@ -87,13 +87,13 @@ func (s *Server) Validate() error {
 
 // loop returns the runtime's accept loop for this server, made on first
 // use with the server's settings.
-func (s *Server) loop() *runtime.ConnServer {
+func (s *Server) loop() *flipd.ConnServer {
 	s.setup.Do(func() {
 		logger := s.logger
 		if logger == nil {
 			logger = hclog.NewNullLogger()
 		}
-		s.conns = &runtime.ConnServer{Handler: serveConn{s}, MaxConns: s.MaxConns, Logger: logger}
+		s.conns = &flipd.ConnServer{Handler: serveConn{s}, MaxConns: s.MaxConns, Logger: logger}
 		if d, ok := s.handler.(Drainer); ok {
 			s.conns.OnDrain = d.Drain
 		}
@@ -103,8 +103,8 @@ func (s *Server) loop() *runtime.ConnServer {
 
 // Interface guards.
 var (
-	_ runtime.ListenerModule = (*Server)(nil)
-	_ runtime.ConnCounter    = (*Server)(nil)
-	_ runtime.Provisioner    = (*Server)(nil)
-	_ runtime.Validator      = (*Server)(nil)
+	_ flipd.ListenerModule = (*Server)(nil)
+	_ flipd.ConnCounter    = (*Server)(nil)
+	_ flipd.Provisioner    = (*Server)(nil)
+	_ flipd.Validator      = (*Server)(nil)
 )

@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/flipd/flipd/runtime"
+	"github.com/flipd/flipd"
 )
 
 func TestMaxConns(t *testing.T) {
@@ -159,8 +159,8 @@ func TestHandlerPanicIsRecovered(t *testing.T) {
 }
 
 func TestModuleRegistered(t *testing.T) {
-	want := map[runtime.ModuleID]bool{"listeners.tcp": true, "tcp.handlers.echo": true, "tcp.handlers.proxy": true}
-	for _, id := range runtime.Modules() {
+	want := map[flipd.ModuleID]bool{"listeners.tcp": true, "tcp.handlers.echo": true, "tcp.handlers.proxy": true}
+	for _, id := range flipd.Modules() {
 		delete(want, id)
 	}
 	if len(want) > 0 {

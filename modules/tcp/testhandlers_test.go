@@ -6,20 +6,20 @@ import (
 	"io"
 	"net"
 
+	"github.com/flipd/flipd"
 	"github.com/flipd/flipd/modules/tcp"
-	"github.com/flipd/flipd/runtime"
 )
 
 func init() {
-	runtime.RegisterModule(new(panicHandler))
-	runtime.RegisterModule(new(goodbyeHandler))
+	flipd.RegisterModule(new(panicHandler))
+	flipd.RegisterModule(new(goodbyeHandler))
 }
 
 // panicHandler panics on every connection.
 type panicHandler struct{}
 
-func (*panicHandler) FlipdModule() runtime.ModuleInfo {
-	return runtime.ModuleInfo{ID: "tcp.handlers.test_panic", New: func() runtime.Module { return new(panicHandler) }}
+func (*panicHandler) FlipdModule() flipd.ModuleInfo {
+	return flipd.ModuleInfo{ID: "tcp.handlers.test_panic", New: func() flipd.Module { return new(panicHandler) }}
 }
 
 func (*panicHandler) Handle(context.Context, net.Conn) error { panic("test panic") }
@@ -30,8 +30,8 @@ type goodbyeHandler struct {
 	draining chan struct{}
 }
 
-func (*goodbyeHandler) FlipdModule() runtime.ModuleInfo {
-	return runtime.ModuleInfo{ID: "tcp.handlers.test_goodbye", New: func() runtime.Module {
+func (*goodbyeHandler) FlipdModule() flipd.ModuleInfo {
+	return flipd.ModuleInfo{ID: "tcp.handlers.test_goodbye", New: func() flipd.Module {
 		return &goodbyeHandler{draining: make(chan struct{})}
 	}}
 }

@@ -17,10 +17,10 @@ import (
 	"strings"
 	"time"
 
-	"github.com/flipd/flipd/runtime"
+	"github.com/flipd/flipd"
 )
 
-func init() { runtime.RegisterModule(new(Greeter)) }
+func init() { flipd.RegisterModule(new(Greeter)) }
 
 // Greeter answers each connection with a line of greeting.
 type Greeter struct {
@@ -31,12 +31,12 @@ type Greeter struct {
 }
 
 // FlipdModule registers Greeter as "listeners.greeter".
-func (*Greeter) FlipdModule() runtime.ModuleInfo {
-	return runtime.ModuleInfo{ID: "listeners.greeter", New: func() runtime.Module { return new(Greeter) }}
+func (*Greeter) FlipdModule() flipd.ModuleInfo {
+	return flipd.ModuleInfo{ID: "listeners.greeter", New: func() flipd.Module { return new(Greeter) }}
 }
 
 // Provision sets defaults. It opens no socket: the runtime does.
-func (g *Greeter) Provision(ctx runtime.Context) error {
+func (g *Greeter) Provision(ctx flipd.Context) error {
 	if g.Greeting == "" {
 		g.Greeting = "hello"
 	}
@@ -61,7 +61,7 @@ func (g *Greeter) ServeConn(ctx context.Context, conn net.Conn) error {
 
 // Interface guards.
 var (
-	_ runtime.ConnHandler = (*Greeter)(nil)
-	_ runtime.Provisioner = (*Greeter)(nil)
-	_ runtime.Validator   = (*Greeter)(nil)
+	_ flipd.ConnHandler = (*Greeter)(nil)
+	_ flipd.Provisioner = (*Greeter)(nil)
+	_ flipd.Validator   = (*Greeter)(nil)
 )

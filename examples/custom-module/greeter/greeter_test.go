@@ -8,21 +8,21 @@ import (
 	"testing"
 	"time"
 
+	"github.com/flipd/flipd"
 	"github.com/flipd/flipd/examples/custom-module/greeter"
-	"github.com/flipd/flipd/runtime"
-	"github.com/flipd/flipd/runtime/moduletest"
+	"github.com/flipd/flipd/flipdtest"
 )
 
 // A module can be tested on its own: provision it from JSON as the runtime
 // does, serve it on a socket of the test's with the runtime's accept loop,
 // drain it.
 func TestGreeter(t *testing.T) {
-	log, _ := moduletest.NewLogger(t)
-	mod, err := moduletest.Load(t, log, "listeners", []byte(`{"module": "greeter", "greeting": "hi"}`))
+	log, _ := flipdtest.NewLogger(t)
+	mod, err := flipdtest.Load(t, log, "listeners", []byte(`{"module": "greeter", "greeting": "hi"}`))
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := &runtime.ConnServer{Handler: mod.(*greeter.Greeter), Logger: log}
+	srv := &flipd.ConnServer{Handler: mod.(*greeter.Greeter), Logger: log}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -52,8 +52,8 @@ func TestGreeter(t *testing.T) {
 }
 
 func TestGreeterRefusesMultiLineGreeting(t *testing.T) {
-	log, _ := moduletest.NewLogger(t)
-	_, err := moduletest.Load(t, log, "listeners", []byte(`{"module": "greeter", "greeting": "a\nb"}`))
+	log, _ := flipdtest.NewLogger(t)
+	_, err := flipdtest.Load(t, log, "listeners", []byte(`{"module": "greeter", "greeting": "a\nb"}`))
 	if err == nil || !strings.Contains(err.Error(), "greeting: must be one line") {
 		t.Fatalf("Load: %v", err)
 	}

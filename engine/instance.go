@@ -1,0 +1,397 @@
+package engine
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/flipd/flipd"
+	"github.com/flipd/flipd/upgrade"
+)
+
+// Options start a generation.
+type Options struct {
+	// Config returns the first generation's config, as JSON, and where it
+	// came from ("file:/etc/flipd.json", "default", ...). A generation
+	// started by a reload gets its config from the one it replaces, and
+	// Config is not called.
+	Config func() (raw []byte, source string, err error)
+	// PIDFile, if set, names the generation that serves: each writes it
+	// once it serves (a failure is logged and shown in Status, never
+	// fatal), and a final stop removes it.
+	PIDFile string
+	// LogOutput receives the logs. Default: standard error.
+	LogOutput io.Writer
+	// Admin builds the admin API's server for this generation, unless the
+	// config disables it. The runtime serves it on admin.listen like any
+	// listener: its socket passes from generation to generation. (The
+	// admin package provides it; runtime does not import admin.)
+	Admin func(in *Instance, cfg AdminConfig) (flipd.Server, error)
+}
+
+// State is where a generation is in its life.
+type State string
+
+// The states of a generation.
+const (
+	StateStarting State = "starting"
+	StateActive   State = "active"
+	StateDraining State = "draining"
+	// StateStopping: told to stop for good, the generation still serves
+	// for upgrade.shutdown_delay while readiness probes answer 503; it
+	// drains after that.
+	StateStopping State = "stopping"
+)
+
+// Instance is this process's generation: it serves one config until a
+// new generation takes over or it is stopped, then drains.
+type Instance struct {
+	upg     upgrader
+	ulog    *upgradeLog
+	log     hclog.Logger
+	started time.Time
+
+	mu            sync.Mutex
+	state         State
+	current       *loaded
+	source        string
+	drainingSince time.Time
+	readyAt       time.Time
+	stats         Stats
+
+	// stopAsked: Stop came before this generation handed over; a reload
+	// in flight that completes anyway must stop the new generation too.
+	stopAsked, handedOver bool
+	// delay runs out upgrade.shutdown_delay after a Stop; Close stops it.
+	delay *time.Timer
+	// pidFile is the PID file this generation wrote, and pidFileErr why
+	// it could not. pidMu orders what is done to the file (taken before
+	// mu): a failed reload fixes it up while a final stop removes it.
+	pidFile, pidFileErr string
+	pidMu               sync.Mutex
+	// stopPid asks the generation pid to stop: stopProcess.
+	stopPid func(pid int) error
+
+	drainCtx    context.Context // ends at drain_timeout, or at Close
+	cancelDrain context.CancelFunc
+	done        chan struct{}
+	drainErr    error
+}
+
+// payload is what a generation passes to the next; versioned, since the
+// two may be different builds.
+type payload struct {
+	Version int `json:"version"`
+	// Config travels as bytes, not json.RawMessage (which encoding/json
+	// compacts), so that GET /config shows the config as it was sent.
+	Config []byte `json:"config"`
+	Source string `json:"source"`
+	// Requested is when the reload was asked for, to time it end to end.
+	Requested time.Time `json:"requested"`
+	Stats     Stats     `json:"stats"`
+	// State is what modules hand over (Context.Handover), by key.
+	State map[string][]byte `json:"state,omitempty"`
+}
+
+const payloadVersion = 1
+
+// Start starts this generation: it takes the config (from opts, or from
+// the generation it replaces), provisions its modules, opens or inherits
+// their sockets and serves. Only then does it report ready, so that the
+// generation it replaces starts draining. If anything fails, that
+// generation is told why and keeps serving, and Start returns the error.
+func Start(opts Options) (*Instance, error) {
+	started := time.Now()
+	ulog := newUpgradeLog()
+	upg, err := upgrade.New(upgrade.Options{UpgradeTimeout: DefaultUpgradeTimeout, Logger: ulog})
+	if err != nil {
+		return nil, fmt.Errorf("flipd: %w", err)
+	}
+	return launch(newInstance(upg, ulog, started), opts)
+}
+
+// newInstance is a generation on upg, not started yet.
+func newInstance(upg upgrader, ulog *upgradeLog, started time.Time) *Instance {
+	return &Instance{upg: upg, ulog: ulog, started: started, state: StateStarting, done: make(chan struct{}),
+		stopPid: stopProcess}
+}
+
+// launch is Start's second half, on whichever upgrader in has.
+func launch(in *Instance, opts Options) (*Instance, error) {
+	if err := in.start(opts); err != nil {
+		in.upg.Fail(err)
+		in.upg.Stop()
+		return nil, err
+	}
+	go in.waitExit()
+	return in, nil
+}
+
+func (in *Instance) start(opts Options) error {
+	var raw []byte
+	var source string
+	var requested time.Time
+	var inherited map[string][]byte
+	if !in.upg.HasParent() {
+		var err error
+		if raw, source, err = opts.Config(); err != nil {
+			return err
+		}
+	} else {
+		var p payload
+		if err := json.Unmarshal(in.upg.Payload(), &p); err != nil || p.Version != payloadVersion {
+			return fmt.Errorf("flipd: reading the config from the previous generation: version %d, %v", p.Version, err)
+		}
+		raw, source, requested, in.stats, inherited = p.Config, p.Source, p.Requested, p.Stats, p.State
+	}
+	gen := in.upg.Generation()
+	cfg, err := ParseConfig(raw)
+	if err != nil {
+		return err
+	}
+	in.log = NewLogger(cfg.Logging, opts.LogOutput, gen)
+	in.ulog.forwardTo(in.log.Named("upgrade"))
+	l, err := loadConfig(context.Background(), raw, in.log, gen, inherited)
+	if err != nil {
+		return err
+	}
+	l.state.Readiness = func() string { return string(in.Readiness()) }
+	if err := in.addAdmin(l, opts.Admin); err != nil {
+		return errors.Join(err, l.cleanup())
+	}
+	// The admin API answers as soon as it accepts, before serve returns:
+	// what it reports must be in place.
+	in.mu.Lock()
+	in.current, in.source = l, source
+	in.mu.Unlock()
+	if err := l.serve(in.upg); err != nil {
+		return errors.Join(err, l.cleanup())
+	}
+	in.drainCtx, in.cancelDrain = context.WithCancel(context.Background())
+	if err := in.upg.Ready(); err != nil {
+		in.log.Error("reporting ready failed", "error", err)
+	}
+	// Written even if the parent did not hear: a parent that died in the
+	// handshake leaves this generation serving alone. A live parent that
+	// gave up on it rewrites the file (Reload).
+	in.writePIDFile(opts.PIDFile)
+	in.mu.Lock()
+	in.state, in.readyAt = StateActive, time.Now()
+	if in.upg.HasParent() {
+		in.stats.record(UpgradeRecord{From: gen - 1, To: gen, Pid: os.Getpid(), Result: "ok", Source: source,
+			Started: requested, Duration: flipd.Duration(in.readyAt.Sub(requested))})
+	}
+	in.mu.Unlock()
+	in.log.Info("serving", "listeners", len(l.listeners), "source", source,
+		"startup", time.Since(in.started).Round(time.Microsecond), "has_parent", in.upg.HasParent())
+	if err := SaveLastConfig(storageDir(cfg), raw); err != nil {
+		in.log.Warn("could not save the config for --resume", "error", err)
+	}
+	if in.upg.HasParent() {
+		go in.timeParentDrain()
+	}
+	return nil
+}
+
+// addAdmin adds the admin API to the listeners, unless it is disabled.
+func (in *Instance) addAdmin(l *loaded, build func(*Instance, AdminConfig) (flipd.Server, error)) error {
+	if build == nil || l.cfg.Admin.Disabled {
+		return nil
+	}
+	addr, err := l.cfg.Admin.Address()
+	if err != nil {
+		return &flipd.ConfigError{Field: "admin.listen", Err: err}
+	}
+	mod, err := build(in, l.cfg.Admin)
+	if err != nil {
+		return fmt.Errorf("admin: %w", err)
+	}
+	l.listeners = append(l.listeners, &listener{name: "admin", addr: addr, module: mod, admin: true})
+	return nil
+}
+
+// timeParentDrain records how long the parent took to drain and exit.
+func (in *Instance) timeParentDrain() {
+	if err := in.upg.WaitForParent(context.Background()); err != nil {
+		return
+	}
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	in.stats.DrainSeconds.observe(DrainBuckets, time.Since(in.readyAt).Seconds())
+}
+
+// Stop stops this generation gracefully: it drains, within the config's
+// drain_timeout, and Wait returns. With upgrade.shutdown_delay set, it
+// first serves on for that long while Readiness answers stopping, and
+// refuses reloads; a second Stop meanwhile changes nothing, Close ends
+// the delay. A stop wins over a reload in flight: the new generation is
+// killed if it is not ready yet, and stopped in turn if it is. Once this
+// generation has handed over, Stop changes nothing: it is draining
+// already, and the new one serves.
+func (in *Instance) Stop() { in.stop(false) }
+
+// Close stops at once: without a shutdown delay, and connections still
+// open are closed now.
+func (in *Instance) Close() {
+	in.stop(true)
+	in.cancelDrain()
+}
+
+// stop is Stop, or with now Close's first half.
+func (in *Instance) stop(now bool) {
+	in.mu.Lock()
+	if !in.handedOver {
+		in.stopAsked = true
+	}
+	delay := in.shutdownDelay()
+	switch {
+	case in.state == StateStopping && !now:
+		in.mu.Unlock()
+		in.log.Info("already stopping: the shutdown delay runs on; a second SIGINT stops at once")
+		return
+	case now || delay <= 0 || in.handedOver || in.state != StateActive:
+		if in.delay != nil {
+			in.delay.Stop()
+		}
+		in.mu.Unlock()
+		in.upg.Stop()
+		return
+	}
+	in.state = StateStopping
+	in.delay = time.AfterFunc(delay, in.upg.Stop)
+	in.mu.Unlock()
+	in.log.Info(fmt.Sprintf("stopping in %s: readiness answers 503 meanwhile", delay), "shutdown_delay", delay)
+}
+
+// Wait blocks until this generation has drained, after a new one took
+// over or after Stop, and its modules are cleaned up.
+func (in *Instance) Wait() error {
+	<-in.done
+	return in.drainErr
+}
+
+// Done is closed when Wait would return.
+func (in *Instance) Done() <-chan struct{} { return in.done }
+
+func (in *Instance) waitExit() {
+	<-in.upg.Exit()
+	in.mu.Lock()
+	in.state, in.drainingSince = StateDraining, time.Now()
+	l := in.current
+	in.mu.Unlock()
+
+	timeout := l.cfg.Upgrade.DrainTimeout.Or(DefaultDrainTimeout)
+	ctx, cancel := context.WithTimeout(in.drainCtx, timeout)
+	defer cancel()
+	in.log.Info("draining", "open_conns", l.openConns(), "timeout", timeout)
+	start := time.Now()
+	l.stopModules(ctx)
+
+	errs := make([]error, len(l.listeners))
+	var wg sync.WaitGroup
+	for i, li := range l.listeners {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			ctx := ctx
+			if li.admin && timeout < minAdminDrain {
+				// The admin API must get out its answer to the reload
+				// that ended this generation, however short the drain.
+				actx, cancel := context.WithTimeout(in.drainCtx, minAdminDrain)
+				defer cancel()
+				ctx = actx
+			}
+			if err := li.module.Drain(ctx); err != nil {
+				errs[i] = fmt.Errorf("listener %q: %w", li.name, err)
+			}
+			if err := <-li.served; err != nil {
+				in.log.Warn("listener stopped with an error", "listener", li.name, "error", err)
+			}
+		}()
+	}
+	wg.Wait()
+	in.drainErr = errors.Join(errs...)
+	if in.drainErr != nil {
+		in.log.Warn("drain ended with connections closed", "error", in.drainErr, "elapsed", time.Since(start))
+	} else {
+		in.log.Info("drained", "elapsed", time.Since(start))
+	}
+	if err := l.cleanup(); err != nil {
+		in.log.Warn("cleaning up modules", "error", err)
+	}
+	in.removePIDFile()
+	close(in.done)
+}
+
+// minAdminDrain is the shortest drain the admin API gets: its requests
+// are short, and the one in flight may be the reload that ended this
+// generation.
+const minAdminDrain = 5 * time.Second
+
+// Logger is this generation's logger.
+func (in *Instance) Logger() hclog.Logger { return in.log }
+
+// Generation is this process's generation number.
+func (in *Instance) Generation() int { return in.upg.Generation() }
+
+// ConfigJSON is the config this generation serves.
+func (in *Instance) ConfigJSON() []byte {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	return in.current.raw
+}
+
+// Status describes this generation and the older ones still draining.
+type Status struct {
+	Generation    int            `json:"generation"`
+	Pid           int            `json:"pid"`
+	State         State          `json:"state"`
+	Started       time.Time      `json:"started"`
+	Uptime        flipd.Duration `json:"uptime"`
+	OpenConns     int            `json:"open_conns"`
+	DrainingSince time.Time      `json:"draining_since,omitzero"`
+	Source        string         `json:"source"`
+	// PIDFileError says why the PID file could not be written, if it
+	// could not: this generation serves anyway.
+	PIDFileError string `json:"pid_file_error,omitempty"`
+	// Older lists the older generations still alive, oldest first: they
+	// have handed over and are draining.
+	Older []OlderGeneration `json:"older"`
+}
+
+// OlderGeneration is an older generation still draining.
+type OlderGeneration struct {
+	Generation int       `json:"generation"`
+	Pid        int       `json:"pid"`
+	State      State     `json:"state"`
+	Started    time.Time `json:"started"`
+}
+
+// Status reports on this generation.
+func (in *Instance) Status() Status {
+	older := []OlderGeneration{}
+	for _, e := range in.upg.Elders() {
+		older = append(older, OlderGeneration{Generation: e.Generation, Pid: e.Pid, State: StateDraining, Started: e.Started})
+	}
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	return Status{
+		Generation:    in.upg.Generation(),
+		Pid:           os.Getpid(),
+		State:         in.state,
+		Started:       in.started,
+		Uptime:        flipd.Duration(time.Since(in.started).Round(time.Millisecond)),
+		OpenConns:     in.current.openConns(),
+		DrainingSince: in.drainingSince,
+		Source:        in.source,
+		PIDFileError:  in.pidFileErr,
+		Older:         older,
+	}
+}

@@ -1,0 +1,186 @@
+package engine
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/flipd/flipd"
+	"github.com/flipd/flipd/internal/modstate"
+)
+
+// loaded is a config whose modules are provisioned, ready to serve.
+type loaded struct {
+	raw       []byte
+	cfg       *Config
+	listeners []*listener // in name order
+	cleanup   func() error
+	state     *modstate.State
+	ctx       context.Context // ends when the config is discarded
+	log       hclog.Logger
+	// started: the modules' Start hooks ran; their Stop hooks are due.
+	started bool
+}
+
+// handoverState collects what the modules hand to the next generation.
+func (l *loaded) handoverState() map[string][]byte {
+	out := make(map[string][]byte, len(l.state.Handovers))
+	for key, f := range l.state.Handovers {
+		out[key] = f()
+	}
+	return out
+}
+
+// listener is one of a config's listeners.
+type listener struct {
+	name string
+	addr Address
+	// module serves the listener: the listener module, a ConnServer
+	// running a ConnHandler module, or the admin API.
+	module   flipd.Server
+	wrappers []flipd.ListenerWrapper
+	served   chan error // Serve's result, once serving
+	// accepting is closed when Serve first calls Accept.
+	accepting chan struct{}
+	// admin: the admin API, which drains for minAdminDrain at least.
+	admin bool
+}
+
+// loadConfig parses raw and provisions every module in it, without
+// opening a socket. On error, whatever was provisioned is cleaned up.
+func loadConfig(parent context.Context, raw []byte, logger hclog.Logger, generation int, inherited map[string][]byte) (*loaded, error) {
+	cfg, err := ParseConfig(raw)
+	if err != nil {
+		return nil, err
+	}
+	ctx, cleanup := flipd.NewContext(parent, logger, storageDir(cfg), generation)
+	state := modstate.Of(ctx)
+	state.Inherited = inherited
+	l := &loaded{raw: raw, cfg: cfg, cleanup: cleanup, state: state, ctx: ctx, log: ctx.Logger()}
+	for _, name := range cfg.listenerNames() {
+		ln, err := loadListener(ctx, name, cfg.Listeners[name])
+		if err != nil {
+			return nil, errors.Join(&flipd.ConfigError{Field: "listeners." + name, Err: err}, cleanup())
+		}
+		l.listeners = append(l.listeners, ln)
+	}
+	return l, nil
+}
+
+func loadListener(ctx flipd.Context, name string, raw json.RawMessage) (*listener, error) {
+	head, err := parseListenerHead(raw)
+	if err != nil {
+		return nil, err
+	}
+	lctx := modstate.ForListener(ctx, name, ctx.Logger().With("listener", name)).(flipd.Context)
+	l := &listener{name: name, addr: head.addr}
+	for i, wraw := range head.wrappers {
+		mod, err := lctx.LoadModule("listener_wrappers", wraw)
+		if err != nil {
+			return nil, fmt.Errorf("wrappers[%d]: %w", i, err)
+		}
+		w, ok := mod.(flipd.ListenerWrapper)
+		if !ok {
+			return nil, fmt.Errorf("wrappers[%d]: module %s is not a listener wrapper", i, mod.FlipdModule().ID)
+		}
+		l.wrappers = append(l.wrappers, w)
+	}
+	loadedMod, err := modstate.LoadModule(lctx, "listeners", raw, "address", "wrappers")
+	if err != nil {
+		return nil, err
+	}
+	mod := loadedMod.(flipd.Module)
+	switch m := mod.(type) {
+	case flipd.ListenerModule:
+		l.module = m
+	case flipd.ConnHandler:
+		l.module = &flipd.ConnServer{Handler: m, Logger: lctx.Logger().Named(mod.FlipdModule().ID.Name())}
+	default:
+		return nil, fmt.Errorf("module %s is not a listener module: it needs a ServeConn method (flipd.ConnHandler), or Serve and Drain (flipd.ListenerModule)", mod.FlipdModule().ID)
+	}
+	return l, nil
+}
+
+// sockets is where listeners get their sockets: the upgrader's registry.
+type sockets interface {
+	Listen(network, addr string) (net.Listener, error)
+	ListenWithCallback(network, addr string, open func(network, addr string) (net.Listener, error)) (net.Listener, error)
+}
+
+// listen inherits li's socket, or creates it: through the module if it
+// is a [SocketOpener].
+func (li *listener) listen(reg sockets) (net.Listener, error) {
+	if o, ok := li.module.(flipd.SocketOpener); ok {
+		return reg.ListenWithCallback(li.addr.Network, li.addr.Addr, o.OpenListener)
+	}
+	return reg.Listen(li.addr.Network, li.addr.Addr)
+}
+
+// serve opens (or inherits) every listener's socket and wraps it, runs
+// the modules' Start hooks, and starts every listener's server. If any
+// socket cannot be had, the ones opened are closed and the error names
+// the listener and address; if a Start fails, or a Serve, the error names
+// the module or listener, and the modules started are stopped.
+func (l *loaded) serve(reg sockets) error {
+	lns := make([]net.Listener, 0, len(l.listeners))
+	fail := func(err error) error {
+		for _, ln := range lns {
+			ln.Close()
+		}
+		return err
+	}
+	for _, li := range l.listeners {
+		ln, err := li.listen(reg)
+		if err != nil {
+			return fail(fmt.Errorf("listener %q: %s: %w", li.name, li.addr, unwrapOpError(err)))
+		}
+		lns = append(lns, ln)
+		for i, w := range li.wrappers {
+			if ln, err = w.WrapListener(ln); err != nil {
+				return fail(fmt.Errorf("listener %q: wrappers[%d]: %w", li.name, i, err))
+			}
+			lns[len(lns)-1] = ln
+		}
+	}
+	sctx, cancel := context.WithTimeout(l.ctx, l.cfg.Upgrade.Timeout.Or(DefaultUpgradeTimeout))
+	defer cancel()
+	if err := l.start(sctx); err != nil {
+		return fail(err)
+	}
+	for i, li := range l.listeners {
+		li.served = make(chan error, 1)
+		ln := &startListener{Listener: lns[i], accepting: make(chan struct{})}
+		li.accepting = ln.accepting
+		go func(li *listener) { li.served <- li.module.Serve(ln) }(li)
+	}
+	if err := l.awaitServing(); err != nil {
+		return fail(errors.Join(err, l.stop(context.Background())))
+	}
+	return nil
+}
+
+// unwrapOpError shortens "upgrade: can't create listener tcp 1.2.3.4:80:
+// listen tcp 1.2.3.4:80: bind: address already in use" to its last part,
+// since the caller names the listener and address already.
+func unwrapOpError(err error) error {
+	var op *net.OpError
+	if errors.As(err, &op) && op.Err != nil {
+		return fmt.Errorf("%s: %w", op.Op, op.Err)
+	}
+	return err
+}
+
+// openConns adds up what the listener modules report.
+func (l *loaded) openConns() int {
+	n := 0
+	for _, li := range l.listeners {
+		if c, ok := li.module.(flipd.ConnCounter); ok {
+			n += c.OpenConns()
+		}
+	}
+	return n
+}

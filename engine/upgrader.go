@@ -1,0 +1,37 @@
+package engine
+
+import (
+	"context"
+
+	"github.com/flipd/flipd/upgrade"
+)
+
+// upgrader is what an Instance uses of *upgrade.Upgrader, which is the
+// one that runs: named here so that the instance's state machine (start,
+// reload, stop, drain) has tests of its own with a fake upgrader, fast
+// and without a second process.
+type upgrader interface {
+	sockets
+	// HasParent, Generation and Payload say where this generation came
+	// from and what the one it replaces passed on.
+	HasParent() bool
+	Generation() int
+	Payload() []byte
+	// Ready reports that this generation serves; Fail tells the parent
+	// why it cannot.
+	Ready() error
+	Fail(err error) error
+	// UpgradeWithOptions starts the next generation and returns once it
+	// serves.
+	UpgradeWithOptions(opts upgrade.UpgradeOptions) (upgrade.Child, error)
+	// Stop ends this generation: Exit closes, now or once an upgrade in
+	// flight returns. Exit also closes after a handover.
+	Stop()
+	Exit() <-chan struct{}
+	// WaitForParent returns once the parent has exited; Elders lists the
+	// older generations still draining.
+	WaitForParent(ctx context.Context) error
+	Elders() []upgrade.Elder
+}
+
+var _ upgrader = (*upgrade.Upgrader)(nil)
