@@ -3,6 +3,7 @@ package engine
 import (
 	"os"
 	"syscall"
+	"time"
 
 	"github.com/flipd/flipd/upgrade"
 )
@@ -24,6 +25,13 @@ func (in *Instance) handOver(pid int) {
 	}
 }
 
+// newGenerationSettle is how long after a handover this generation, once
+// drained, still watches the new one before it exits: a new generation
+// that says ready and dies at once (a crash right after start-up) is then
+// reported here, even when the drain took a millisecond. Under the
+// supervisor, its log says so too; in the chain model nobody else would.
+const newGenerationSettle = 50 * time.Millisecond
+
 // watchNewGeneration warns if the generation that took over exits while
 // this one still drains: unless it handed over in turn, nothing serves,
 // and the operator should hear it from flipd, not from refused
@@ -34,17 +42,41 @@ func (in *Instance) watchNewGeneration(child upgrade.Child) {
 	}
 	select {
 	case <-child.Exited:
+		in.warnNewGenerationExited(child)
 	case <-in.done:
+	}
+}
+
+// settleNewGeneration is called once this generation has drained, before
+// it exits: it gives the new generation the rest of newGenerationSettle
+// since the handover to show it survived, and reports it if it did not.
+func (in *Instance) settleNewGeneration() {
+	in.mu.Lock()
+	child, since := in.newGen, in.newGenSince
+	in.mu.Unlock()
+	if child.Exited == nil {
 		return
 	}
-	exit := "unknown"
-	if child.ExitState != nil {
-		if st := child.ExitState(); st != nil {
-			exit = st.String()
-		}
+	wait := time.NewTimer(time.Until(since.Add(newGenerationSettle)))
+	defer wait.Stop()
+	select {
+	case <-child.Exited:
+		in.warnNewGenerationExited(child)
+	case <-wait.C:
 	}
-	in.log.Warn("the new generation exited while this one drains; unless it handed over to a newer one, nothing serves",
-		"new_generation", child.Generation, "new_pid", child.Pid, "exit", exit)
+}
+
+func (in *Instance) warnNewGenerationExited(child upgrade.Child) {
+	in.newGenWarned.Do(func() {
+		exit := "unknown"
+		if child.ExitState != nil {
+			if st := child.ExitState(); st != nil {
+				exit = st.String()
+			}
+		}
+		in.log.Warn("the new generation exited while this one drains; unless it handed over to a newer one, nothing serves",
+			"new_generation", child.Generation, "new_pid", child.Pid, "exit", exit)
+	})
 }
 
 // stopProcess asks the generation pid to stop gracefully (SIGTERM).

@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/hashicorp/go-hclog"
 
@@ -62,5 +63,38 @@ func TestAReloadThatCannotSaveItsConfigWarns(t *testing.T) {
 	}
 	if !strings.Contains(res.Warning, file) {
 		t.Errorf("warning %q, want it to name %s", res.Warning, file)
+	}
+}
+
+// A new generation that says ready and dies at once is reported even when
+// this generation drained in a millisecond: before it exits, it watches
+// the new one for what is left of newGenerationSettle. One that lives on
+// is not reported, and the wait ends.
+func TestANewGenerationThatDiesRightAfterTheHandoverIsReported(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		dies bool
+		want string
+	}{
+		{name: "it dies within the settle time", dies: true, want: "the new generation exited while this one drains"},
+		{name: "it lives on"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var logs strings.Builder
+			in := &Instance{log: hclog.New(&hclog.LoggerOptions{Output: &logs}), done: make(chan struct{})}
+			exited := make(chan struct{})
+			in.newGen, in.newGenSince = upgrade.Child{Pid: 4247, Generation: 3, Exited: exited}, time.Now()
+			if tc.dies {
+				go func() { time.Sleep(newGenerationSettle / 5); close(exited) }()
+			}
+			in.settleNewGeneration() // returns by newGenerationSettle after newGenSince
+			got := logs.String()
+			if tc.want == "" && got != "" {
+				t.Errorf("logged %q, want nothing", got)
+			}
+			if tc.want != "" && (!strings.Contains(got, tc.want) || !strings.Contains(got, "new_pid=4247")) {
+				t.Errorf("logged %q, want %q with the new pid", got, tc.want)
+			}
+		})
 	}
 }

@@ -69,6 +69,11 @@ type Instance struct {
 	// stopAsked: Stop came before this generation handed over; a reload
 	// in flight that completes anyway must stop the new generation too.
 	stopAsked, handedOver bool
+	// newGen is the generation that took over, watched until this one
+	// exits (newGenSince: when); newGenWarned says its exit once.
+	newGen       upgrade.Child
+	newGenSince  time.Time
+	newGenWarned sync.Once
 	// delay runs out upgrade.shutdown_delay after a Stop; Close stops it.
 	delay *time.Timer
 	// pidFile is the PID file this generation wrote, and pidFileErr why
@@ -326,6 +331,7 @@ func (in *Instance) waitExit() {
 	if err := l.cleanup(); err != nil {
 		in.log.Warn("cleaning up modules", "error", err)
 	}
+	in.settleNewGeneration()
 	in.removePIDFile()
 	close(in.done)
 }

@@ -120,6 +120,9 @@ func (in *Instance) Reload(raw []byte, opts ReloadOptions) (ReloadResult, error)
 		return ReloadResult{}, err
 	}
 	in.handOver(child.Pid)
+	in.mu.Lock()
+	in.newGen, in.newGenSince = child, time.Now()
+	in.mu.Unlock()
 	go in.watchNewGeneration(child)
 	conns := in.current.openConns()
 	progress(Progress{Step: "ready", Generation: child.Generation, Pid: child.Pid, OpenConns: conns})
