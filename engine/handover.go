@@ -30,7 +30,7 @@ func (in *Instance) handOver(pid int) {
 // that says ready and dies at once (a crash right after start-up) is then
 // reported here, even when the drain took a millisecond. Under the
 // supervisor, its log says so too; in the chain model nobody else would.
-const newGenerationSettle = 50 * time.Millisecond
+const newGenerationSettle = 20 * time.Millisecond
 
 // watchNewGeneration warns if the generation that took over exits while
 // this one still drains: unless it handed over in turn, nothing serves,
