@@ -65,11 +65,19 @@ func startSupervised(t *testing.T, addr string, argv ...string) *supervised {
 	s.cmd = startLogged(t, s.logFile, "", append(os.Environ(), "GORACE=atexit_sleep_ms=0"), argv...)
 	go func() { s.err = s.cmd.Wait(); close(s.exited) }()
 	t.Cleanup(func() {
+		// A SIGTERM first: the supervisor stops every generation with
+		// it, where a SIGKILL would leave them serving (a test that
+		// failed half-way must not leave processes behind).
 		select {
 		case <-s.exited:
 		default:
-			s.cmd.Process.Kill()
-			<-s.exited
+			s.cmd.Process.Signal(syscall.SIGTERM)
+			select {
+			case <-s.exited:
+			case <-time.After(10 * time.Second):
+				s.cmd.Process.Kill()
+				<-s.exited
+			}
 		}
 		if t.Failed() {
 			t.Logf("supervise log:\n%s", s.log())
