@@ -167,6 +167,24 @@ func (c *rawConn) tryPost(body string) (*http.Response, string, error) {
 	return resp, string(got), nil
 }
 
+// postResult is what postAsync's POST got.
+type postResult struct {
+	resp *http.Response
+	body string
+	err  error
+}
+
+// postAsync sends a keep-alive POST from another goroutine; its result
+// arrives on the channel.
+func (c *rawConn) postAsync(body string) <-chan postResult {
+	got := make(chan postResult, 1)
+	go func() {
+		resp, b, err := c.tryPost(body)
+		got <- postResult{resp, b, err}
+	}()
+	return got
+}
+
 // expectClosed checks that the server closes c without sending anything.
 func (c *rawConn) expectClosed(t *testing.T) {
 	t.Helper()

@@ -52,16 +52,7 @@ func TestRequestWaitingUnreadIsNotCut(t *testing.T) {
 	c := dialRaw(t, ln.Addr().String())
 	waitFor(t, "the connection to be tracked", func() bool { return g.d.OpenConns() == 1 })
 
-	type result struct {
-		resp *http.Response
-		body string
-		err  error
-	}
-	got := make(chan result, 1)
-	go func() {
-		resp, body, err := c.tryPost("waiting")
-		got <- result{resp, body, err}
-	}()
+	got := c.postAsync("waiting")
 	done := g.shutdownAsync(t, 10*time.Second)
 	time.Sleep(3 * grace) // the grace is over; the request waits unread
 	select {

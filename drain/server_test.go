@@ -91,16 +91,7 @@ func TestInFlightRequestCompletes(t *testing.T) {
 	g := serve(t, ln, h, drain.Options{IdleGrace: 50 * time.Millisecond})
 	c := dialRaw(t, ln.Addr().String())
 
-	type result struct {
-		resp *http.Response
-		body string
-		err  error
-	}
-	got := make(chan result, 1)
-	go func() {
-		resp, body, err := c.tryPost("in flight")
-		got <- result{resp, body, err}
-	}()
+	got := c.postAsync("in flight")
 	<-entered
 	done := g.shutdownAsync(t, 10*time.Second)
 	time.Sleep(100 * time.Millisecond) // twice the grace: an active conn is not silent
