@@ -16,12 +16,8 @@ import (
 // running binary instead, an upgrade that asks for the new binary still
 // refuses with the error.
 func TestConfigOnlyUpgradeRunsDeletedBinary(t *testing.T) {
-	self, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
 	exe := filepath.Join(t.TempDir(), "app")
-	copyFile(t, self, exe)
+	copyTestBinary(t, exe)
 	p := startHelper(t, exe)
 	first := p.info().ExeIno
 	if err := os.Remove(exe); err != nil {

@@ -117,12 +117,8 @@ func TestFailedUpgradeKeepsServing(t *testing.T) {
 }
 
 func TestExecutableDeletedOrNotExecutable(t *testing.T) {
-	self, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
 	exe := filepath.Join(t.TempDir(), "app")
-	copyFile(t, self, exe)
+	copyTestBinary(t, exe)
 	p := startHelper(t, exe)
 	first := p.info().ExeIno
 
@@ -134,7 +130,7 @@ func TestExecutableDeletedOrNotExecutable(t *testing.T) {
 		t.Fatalf("upgrade with the binary deleted: %+v", res)
 	}
 
-	copyFile(t, self, exe)
+	copyTestBinary(t, exe)
 	if err := os.Chmod(exe, 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -157,12 +153,8 @@ func TestExecutableDeletedOrNotExecutable(t *testing.T) {
 }
 
 func TestRelativeExecutableAndChangedDirectory(t *testing.T) {
-	self, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
 	dir := t.TempDir()
-	copyFile(t, self, filepath.Join(dir, "app"))
+	copyTestBinary(t, filepath.Join(dir, "app"))
 	p := &proc{}
 	// Started as ./app from its directory; the helper is then run with a
 	// different working directory by nothing but its own resolution.
@@ -429,6 +421,17 @@ func TestNoLeaksOver200Upgrades(t *testing.T) {
 func waitFor(t *testing.T, cond func() bool) {
 	t.Helper()
 	poll.Until(t, 20*time.Second, "the condition", cond)
+}
+
+// copyTestBinary copies the test binary, which doubles as the helper
+// server, to path, for tests that delete or replace the executable.
+func copyTestBinary(t *testing.T, path string) {
+	t.Helper()
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	copyFile(t, self, path)
 }
 
 func copyFile(t *testing.T, from, to string) {
