@@ -28,6 +28,7 @@ type gens struct {
 	ca    *testca.CA
 	addr  string // the shared UDP address
 	lines chan string
+	pidDir string // every generation leaves a file named by its pid here
 	pids  map[int]int // generation -> pid
 	// forwarded sums the packets the generations that exited forwarded.
 	forwarded int
@@ -46,13 +47,13 @@ func startGens(t *testing.T, env ...string) *gens {
 	if err != nil {
 		t.Fatal(err)
 	}
-	g := &gens{t: t, ca: ca, lines: make(chan string, 1024), pids: map[int]int{}}
+	g := &gens{t: t, ca: ca, lines: make(chan string, 1024), pids: map[int]int{}, pidDir: t.TempDir()}
 	r, w, err := os.Pipe()
 	if err != nil {
 		t.Fatal(err)
 	}
 	cmd := exec.Command(exe, "-test.run=^$")
-	cmd.Env = append(os.Environ(), envHelper+"=1", "HELPER_ADDR=127.0.0.1:0",
+	cmd.Env = append(os.Environ(), envHelper+"=1", "HELPER_ADDR=127.0.0.1:0", "HELPER_PID_DIR="+g.pidDir,
 		"HELPER_CERT="+leaf.CertFile, "HELPER_KEY="+leaf.KeyFile, "GORACE=atexit_sleep_ms=0",
 		"QUIC_GO_DISABLE_RECEIVE_BUFFER_WARNING=true")
 	cmd.Env = append(cmd.Env, env...)
@@ -127,8 +128,11 @@ func (g *gens) upgrade(from int) string {
 }
 
 func (g *gens) killAll() {
-	for _, pid := range g.pids {
-		syscall.Kill(pid, syscall.SIGKILL)
+	entries, _ := os.ReadDir(g.pidDir)
+	for _, e := range entries {
+		if pid, err := strconv.Atoi(e.Name()); err == nil {
+			syscall.Kill(pid, syscall.SIGKILL)
+		}
 	}
 	for { // reap what came back to us
 		if pid, _ := syscall.Wait4(-1, nil, syscall.WNOHANG, nil); pid <= 0 {

@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strconv"
 	"syscall"
 	"testing"
@@ -43,6 +44,9 @@ func TestMain(m *testing.M) {
 // After a handover it waits HELPER_GOAWAY_DELAY, so that its connections
 // keep sending requests through the newer generation, then drains.
 func helperMain() int {
+	// Tell the test who we are before anything else, so that it can kill
+	// every generation it started, whatever state each is in.
+	os.WriteFile(filepath.Join(os.Getenv("HELPER_PID_DIR"), strconv.Itoa(os.Getpid())), nil, 0o644)
 	log := hclog.New(&hclog.LoggerOptions{Level: hclog.Warn, Output: os.Stderr})
 	upg, err := upgrade.New(upgrade.Options{UpgradeTimeout: 10 * time.Second, Logger: log})
 	if err != nil {
