@@ -24,12 +24,12 @@ import (
 
 // gens is a chain of helper generations sharing one UDP socket.
 type gens struct {
-	t     *testing.T
-	ca    *testca.CA
-	addr  string // the shared UDP address
-	lines chan string
-	pidDir string // every generation leaves a file named by its pid here
-	pids  map[int]int // generation -> pid
+	t      *testing.T
+	ca     *testca.CA
+	addr   string // the shared UDP address
+	lines  chan string
+	pidDir string      // every generation leaves a file named by its pid here
+	pids   map[int]int // generation -> pid
 	// forwarded sums the packets the generations that exited forwarded.
 	forwarded int
 }
