@@ -151,6 +151,11 @@ func (l *loaded) serve(reg sockets) error {
 	if err := l.start(sctx); err != nil {
 		return fail(err)
 	}
+	routers, err := l.serveQUIC(reg, lns)
+	if err != nil {
+		closeRouters(routers)
+		return fail(errors.Join(err, l.stop(context.Background())))
+	}
 	for i, li := range l.listeners {
 		li.served = make(chan error, 1)
 		ln := &startListener{Listener: lns[i], accepting: make(chan struct{})}
@@ -158,6 +163,7 @@ func (l *loaded) serve(reg sockets) error {
 		go func(li *listener) { li.served <- li.module.Serve(ln) }(li)
 	}
 	if err := l.awaitServing(); err != nil {
+		closeRouters(routers)
 		return fail(errors.Join(err, l.stop(context.Background())))
 	}
 	return nil
