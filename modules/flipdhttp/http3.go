@@ -83,7 +83,8 @@ func (s *Server) ServeQUIC(r *quicroute.Router, tlsConf *tls.Config) error {
 	s.log.Debug("serving http3", "addr", ln.Addr(), "generation", r.Generation())
 	go func() {
 		defer close(h.done)
-		if err := srv.ServeListener(ln); err != nil && !errors.Is(err, http.ErrServerClosed) && !errors.Is(err, quic.ErrServerClosed) {
+		err := srv.ServeListener(ln)
+		if err != nil && !errors.Is(err, http.ErrServerClosed) && !errors.Is(err, quic.ErrServerClosed) && !errors.Is(err, net.ErrClosed) {
 			s.log.Warn("serving http3 ended", "error", err)
 		}
 	}()
