@@ -102,7 +102,7 @@ func loadListener(ctx flipd.Context, name string, raw json.RawMessage) (*listene
 	default:
 		return nil, fmt.Errorf("module %s is not a listener module: it needs a ServeConn method (flipd.ConnHandler), or Serve and Drain (flipd.ListenerModule)", mod.FlipdModule().ID)
 	}
-	return l, nil
+	return l, checkQUIC(l)
 }
 
 // sockets is where listeners get their sockets: the upgrader's registry.

@@ -35,6 +35,25 @@ type tlsConfigurer interface {
 	TLSConfig() *tls.Config
 }
 
+// checkQUIC refuses, when a config is loaded, a listener that asks for
+// QUIC without what it needs, so that a reload fails before a new
+// generation starts.
+func checkQUIC(li *listener) error {
+	qs, ok := li.module.(quicServer)
+	if !ok || !qs.WantsQUIC() {
+		return nil
+	}
+	if !strings.HasPrefix(li.addr.Network, "tcp") {
+		return fmt.Errorf("http3: needs a tcp address to serve beside, not %s", li.addr)
+	}
+	for _, w := range li.wrappers {
+		if _, ok := w.(tlsConfigurer); ok {
+			return nil
+		}
+	}
+	return errors.New(`http3: needs the "tls" wrapper: QUIC is always encrypted`)
+}
+
 // serveQUIC starts QUIC for the listeners that want it, on the UDP port
 // of the socket each serves (lns, in listener order). It returns the
 // routers it made, so that a failed start-up closes them.

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"strings"
 	"sync"
@@ -126,11 +127,16 @@ func TestAFailedReloadLeavesHTTP3ServingInTheOldGeneration(t *testing.T) {
 		t.Fatalf("before the reload: %q, %v", body, err)
 	}
 	// "web" starts its router (and reads the shared socket) before "x",
-	// which asks for HTTP/3 without TLS, fails the start-up.
-	bad := strings.Replace(h3Site(addr, "127.0.0.1:9", leaf, "gen2"), `"listeners": {`,
-		fmt.Sprintf(`"listeners": {"x": {"address": "tcp/%s", "module": "http", "http3": true}, `, other), 1)
+	// whose UDP port is taken, fails the start-up.
+	taken, err := net.ListenPacket("udp", other)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer taken.Close()
+	xListener := fmt.Sprintf(`"x": {"address": "tcp/%s", "module": "http", "http3": true, "wrappers": [%s]}, `, other, filesWrapper(leaf))
+	bad := strings.Replace(h3Site(addr, "127.0.0.1:9", leaf, "gen2"), `"listeners": {`, `"listeners": {`+xListener, 1)
 	logText := d.reloadFails(bad)
-	if !strings.Contains(logText, "tls") {
+	if !strings.Contains(logText, "address already in use") {
 		t.Fatalf("the failed reload's log does not say why:\n%s", logText)
 	}
 	for i := 0; i < 3; i++ {
@@ -142,5 +148,18 @@ func TestAFailedReloadLeavesHTTP3ServingInTheOldGeneration(t *testing.T) {
 	defer fresh.Close()
 	if body, err := h3Get(fresh, "https://"+addr+"/"); err != nil || body != "gen1" {
 		t.Fatalf("a new connection after the failed reload: %q, %v", body, err)
+	}
+}
+
+func TestHTTP3WithoutTLSIsRefusedBeforeANewGenerationStarts(t *testing.T) {
+	addr := freeAddr(t)
+	d := startFlipd(t, staticConfig(addr, "plain"))
+	bad := strings.Replace(staticConfig(addr, "plain"), `"module": "http"`, `"module": "http", "http3": true`, 1)
+	logText := d.reloadFails(bad)
+	if !strings.Contains(logText, `http3: needs the \"tls\" wrapper`) {
+		t.Fatalf("the refusal does not say why:\n%s", logText)
+	}
+	if strings.Contains(logText, "new_generation=") {
+		t.Fatalf("a new generation was started for a config that cannot serve:\n%s", logText)
 	}
 }
