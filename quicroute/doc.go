@@ -58,8 +58,13 @@
 // a generation that has exited drops the packet, and QUIC recovers from
 // the loss.
 //
-// A new generation reads the shared socket from New on; its parent stops
-// when upgrade's Exit channel closes (the new generation is ready). While
+// A new generation reads the shared socket from New on, and says so to
+// its parent with a one-byte hello on the parent's link; the parent stops
+// reading when upgrade's Exit channel closes (the new generation is
+// ready) and that hello has arrived. Without a hello (the new config has
+// no QUIC on this socket, or moved it to another port), or at a final
+// Stop, the parent keeps reading its socket while it drains, so its
+// connections still get their packets. While
 // both read, each routes what it reads, in both directions: the parent
 // forwards packets of the new generation's connections over its own
 // link, which the new generation reads. If the new generation fails, the

@@ -13,6 +13,10 @@ import (
 // is a unixgram socket, so one datagram carries one packet whole.
 const forwardVersion = 1
 
+// helloByte alone in a datagram on a generation's link is its successor's
+// hello: "my router reads the shared socket now".
+const helloByte = 0
+
 // maxPacket bounds the QUIC packets a router reads and forwards; quic-go
 // never sends larger than 1452 bytes, and a bigger buffer catches jumbo
 // packets whole so that they are dropped rather than cut.

@@ -54,7 +54,11 @@ func helperMain() int {
 		return 1
 	}
 	defer upg.Stop()
-	r, err := quicroute.New(upg, "udp", os.Getenv("HELPER_ADDR"), quicroute.Options{
+	addr := os.Getenv("HELPER_ADDR")
+	if a := os.Getenv("HELPER_ADDR_GEN2"); a != "" && upg.Generation() == 2 {
+		addr = a // the config moved to another port
+	}
+	r, err := quicroute.New(upg, "udp", addr, quicroute.Options{
 		Logger: log, DisableForwarding: os.Getenv("HELPER_NO_FORWARD") != "",
 	})
 	if err != nil {

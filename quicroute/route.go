@@ -114,6 +114,10 @@ func (r *Router) readLink(link *net.UnixConn, elder bool) {
 			r.log.Warn("reading a link failed", "elder", elder, "error", err)
 			return
 		}
+		if n == 1 && buf[0] == helloByte && !elder {
+			r.hello.Do(func() { close(r.successor) })
+			continue
+		}
 		from, data, err := parseForward(buf[:n])
 		if err != nil || n > maxForward {
 			r.dropped.Add(1)

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/quic-go/quic-go"
@@ -65,6 +66,8 @@ type Router struct {
 	forwarded atomic.Uint64
 	dropped   atomic.Uint64
 	newest    atomic.Bool
+	successor chan struct{} // closed when the next generation's router says hello
+	hello     sync.Once
 	closeOnce sync.Once
 	wg        sync.WaitGroup
 }
@@ -74,7 +77,7 @@ type Router struct {
 // generation), the links to the older generations still draining, and
 // the secret they all share.
 func New(upg Upgrader, network, addr string, opts Options) (*Router, error) {
-	r := &Router{name: opts.Name, noFwd: opts.DisableForwarding, elders: map[uint32]*net.UnixConn{}}
+	r := &Router{name: opts.Name, noFwd: opts.DisableForwarding, elders: map[uint32]*net.UnixConn{}, successor: make(chan struct{})}
 	if r.name == "" {
 		r.name = network + "/" + addr
 	}
@@ -91,14 +94,8 @@ func New(upg Upgrader, network, addr string, opts Options) (*Router, error) {
 	r.newest.Store(true)
 	r.wg.Add(2)
 	go r.readShared()
-	go func() {
-		select {
-		case <-upg.Exit():
-			r.newest.Store(false)
-			r.shared.Close() // ends readShared; writes go on through r.out
-		case <-r.conn.done:
-		}
-	}()
+	go r.handOver(upg.Exit())
+	r.greetParent(upg)
 	go r.readLink(r.own, false)
 	r.mu.Lock()
 	for _, l := range r.elders {
@@ -171,6 +168,52 @@ func (r *Router) openLinks(upg Upgrader) error {
 		r.elders[uint32(e.Generation)] = l
 	}
 	return nil
+}
+
+// handOver stops reading the shared socket once the next generation is
+// ready and reads it too (its router said hello on this generation's
+// link before it reported ready). A next generation without a router for
+// this socket (the config dropped it, or moved it to another port), or a
+// final stop, leaves it to this generation while it drains, so that its
+// connections still get their packets.
+func (r *Router) handOver(exit <-chan struct{}) {
+	select {
+	case <-exit:
+	case <-r.conn.done:
+		return
+	}
+	t := time.NewTimer(helloWait)
+	defer t.Stop()
+	select {
+	case <-r.successor:
+		r.newest.Store(false)
+		r.shared.Close() // ends readShared; writes go on through r.out
+	case <-t.C:
+		r.log.Info("no newer generation reads this socket: this one keeps reading it while it drains")
+	case <-r.conn.done:
+	}
+}
+
+// helloWait bounds how long handOver waits for a hello that is already
+// queued on the link (the next generation sends it before it is ready).
+const helloWait = 2 * time.Second
+
+// greetParent tells the parent, if it has a router for this socket, that
+// this generation reads the socket now.
+func (r *Router) greetParent(upg Upgrader) {
+	elders := upg.Elders()
+	if len(elders) == 0 {
+		return
+	}
+	r.mu.Lock()
+	link := r.elders[uint32(elders[len(elders)-1].Generation)]
+	r.mu.Unlock()
+	if link == nil {
+		return
+	}
+	if err := trySend(link, []byte{helloByte}); err != nil {
+		r.log.Warn("telling the previous generation that this one reads the socket failed", "error", err)
+	}
 }
 
 func (r *Router) linkName(gen uint32) string {

@@ -44,6 +44,23 @@ func TestAConnectionOpenedBeforeAnUpgradeIsServedByItsGenerationAfterIt(t *testi
 	g.wait("EXIT 1 ")
 }
 
+func TestAGenerationWhoseSuccessorServesAnotherPortKeepsReadingItsSocket(t *testing.T) {
+	g := startGens(t, "HELPER_GOAWAY_DELAY=6s", "HELPER_ADDR_GEN2=127.0.0.2:0")
+	old := g.client()
+	g.mustGet(old, "/")
+	if res := g.upgrade(1); !strings.HasPrefix(res, "UPGRADED") {
+		t.Fatalf("upgrade: %s", res)
+	}
+	// Past the wait for a successor's hello (2s): generation 1 still
+	// reads, since no one else reads its socket.
+	time.Sleep(2500 * time.Millisecond)
+	for i := 0; i < 3; i++ {
+		if gen := genOf(g.mustGet(old, "/")); gen != "1" {
+			t.Fatalf("request %d on the old connection served by generation %s, want 1", i, gen)
+		}
+	}
+}
+
 func TestWithoutForwardingTheOldConnectionsFail(t *testing.T) {
 	g := startGens(t, "HELPER_GOAWAY_DELAY=8s", "HELPER_NO_FORWARD=1")
 	old := g.client()
