@@ -61,7 +61,8 @@
 // A new generation reads the shared socket from New on, and says so to
 // its parent with a one-byte hello on the parent's link; the parent stops
 // reading when upgrade's Exit channel closes (the new generation is
-// ready) and that hello has arrived. Without a hello (the new config has
+// ready) and a hello has arrived from a process still alive (the child of
+// an upgrade that failed said hello too, and has exited). Without a hello (the new config has
 // no QUIC on this socket, or moved it to another port), or at a final
 // Stop, the parent keeps reading its socket while it drains, so its
 // connections still get their packets. While

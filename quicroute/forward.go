@@ -13,8 +13,9 @@ import (
 // is a unixgram socket, so one datagram carries one packet whole.
 const forwardVersion = 1
 
-// helloByte alone in a datagram on a generation's link is its successor's
-// hello: "my router reads the shared socket now".
+// helloByte and a pid (4 bytes, big endian) in a datagram on a
+// generation's link are its successor's hello: "my router, in this
+// process, reads the shared socket now".
 const helloByte = 0
 
 // maxPacket bounds the QUIC packets a router reads and forwards; quic-go

@@ -82,3 +82,12 @@ func dupPacketConn(pc net.PacketConn) (net.PacketConn, error) {
 	defer f.Close()
 	return net.FilePacketConn(f)
 }
+
+// processAlive says whether pid runs (or is a zombie not yet reaped).
+func processAlive(pid int) bool {
+	if pid <= 0 {
+		return false
+	}
+	err := unix.Kill(pid, 0)
+	return err == nil || err == unix.EPERM
+}

@@ -14,3 +14,5 @@ func fileUnixConn(*os.File) (*net.UnixConn, error) { return nil, upgrade.ErrNotS
 func trySend(*net.UnixConn, []byte) error { return upgrade.ErrNotSupported }
 
 func dupPacketConn(net.PacketConn) (net.PacketConn, error) { return nil, upgrade.ErrNotSupported }
+
+func processAlive(int) bool { return false }

@@ -1,6 +1,7 @@
 package quicroute
 
 import (
+	"encoding/binary"
 	"errors"
 	"net"
 	"net/netip"
@@ -114,8 +115,8 @@ func (r *Router) readLink(link *net.UnixConn, elder bool) {
 			r.log.Warn("reading a link failed", "elder", elder, "error", err)
 			return
 		}
-		if n == 1 && buf[0] == helloByte && !elder {
-			r.hello.Do(func() { close(r.successor) })
+		if n == 5 && buf[0] == helloByte && !elder {
+			r.sayHello(int(binary.BigEndian.Uint32(buf[1:5])))
 			continue
 		}
 		from, data, err := parseForward(buf[:n])

@@ -2,6 +2,7 @@ package quicroute
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"net"
@@ -68,6 +69,8 @@ type Router struct {
 	newest    atomic.Bool
 	successor chan struct{} // closed when the next generation's router says hello
 	hello     sync.Once
+	helloMu   sync.Mutex
+	helloPids []int // of the routers that said hello; a failed one is gone by the next Exit
 	closeOnce sync.Once
 	wg        sync.WaitGroup
 }
@@ -182,16 +185,44 @@ func (r *Router) handOver(exit <-chan struct{}) {
 	case <-r.conn.done:
 		return
 	}
-	t := time.NewTimer(helloWait)
-	defer t.Stop()
-	select {
-	case <-r.successor:
-		r.newest.Store(false)
-		r.shared.Close() // ends readShared; writes go on through r.out
-	case <-t.C:
-		r.log.Info("no newer generation reads this socket: this one keeps reading it while it drains")
-	case <-r.conn.done:
+	deadline := time.Now().Add(helloWait)
+	for !r.successorAlive() {
+		if time.Now().After(deadline) {
+			r.log.Info("no newer generation reads this socket: this one keeps reading it while it drains")
+			return
+		}
+		select {
+		case <-r.successor:
+			time.Sleep(10 * time.Millisecond) // a hello from a dead child; wait for a live one
+		case <-time.After(20 * time.Millisecond):
+		case <-r.conn.done:
+			return
+		}
 	}
+	r.newest.Store(false)
+	r.shared.Close() // ends readShared; writes go on through r.out
+}
+
+// sayHello records a successor's hello.
+func (r *Router) sayHello(pid int) {
+	r.helloMu.Lock()
+	r.helloPids = append(r.helloPids, pid)
+	r.helloMu.Unlock()
+	r.hello.Do(func() { close(r.successor) })
+}
+
+// successorAlive says whether a router that said hello still runs: the
+// child of a failed upgrade said hello too, but it has exited and been
+// reaped by the time a later upgrade completes.
+func (r *Router) successorAlive() bool {
+	r.helloMu.Lock()
+	defer r.helloMu.Unlock()
+	for _, pid := range r.helloPids {
+		if processAlive(pid) {
+			return true
+		}
+	}
+	return false
 }
 
 // helloWait bounds how long handOver waits for a hello that is already
@@ -211,7 +242,7 @@ func (r *Router) greetParent(upg Upgrader) {
 	if link == nil {
 		return
 	}
-	if err := trySend(link, []byte{helloByte}); err != nil {
+	if err := trySend(link, binary.BigEndian.AppendUint32([]byte{helloByte}, uint32(os.Getpid()))); err != nil {
 		r.log.Warn("telling the previous generation that this one reads the socket failed", "error", err)
 	}
 }
