@@ -14,6 +14,7 @@ import (
 	"github.com/quic-go/quic-go"
 	"github.com/quic-go/quic-go/http3"
 
+	"github.com/flipd/flipd/drain"
 	"github.com/flipd/flipd/quicroute"
 )
 
@@ -31,6 +32,8 @@ type h3 struct {
 	altSvc   string
 	draining atomic.Bool
 	done     chan struct{} // ServeListener returned
+	idle     *h3Idle
+	grace    time.Duration // drain_idle_grace
 }
 
 // WantsQUIC tells the runtime to open the UDP socket of this listener's
@@ -66,8 +69,10 @@ func (s *Server) ServeQUIC(r *quicroute.Router, tlsConf *tls.Config) error {
 		r.Close()
 		return fmt.Errorf("listening for quic on %s: %w", r.Transport().Conn.LocalAddr(), err)
 	}
+	idle := newH3Idle()
 	srv := &http3.Server{
-		Handler:        s.handler,
+		Handler:        idle.track(s.handler),
+		ConnContext:    idle.connContext,
 		MaxHeaderBytes: s.MaxHeaderBytes,
 		IdleTimeout:    s.IdleTimeout.Or(DefaultIdleTimeout),
 	}
@@ -77,7 +82,8 @@ func (s *Server) ServeQUIC(r *quicroute.Router, tlsConf *tls.Config) error {
 	}
 	h := s.h3
 	h.mu.Lock()
-	h.srv, h.ln, h.router, h.done = srv, ln, r, make(chan struct{})
+	h.srv, h.ln, h.router, h.done, h.idle = srv, ln, r, make(chan struct{}), idle
+	h.grace = s.DrainIdleGrace.Or(drain.DefaultIdleGrace)
 	h.altSvc = fmt.Sprintf(`h3=":%d"; ma=%d`, port, int(altSvcMaxAge.Seconds()))
 	h.mu.Unlock()
 	s.log.Debug("serving http3", "addr", ln.Addr(), "generation", r.Generation())
@@ -108,7 +114,8 @@ func (h *h3) advertise(next http.Handler) http.Handler {
 
 // shutdown sends GOAWAY to every HTTP/3 client, waits for their streams
 // and connections until ctx ends, then closes what is left, the listener
-// and the router.
+// and the router. A connection silent for drain_idle_grace after the
+// GOAWAY is closed without waiting for the client to do it.
 func (h *h3) shutdown(ctx context.Context) error {
 	h.draining.Store(true)
 	h.mu.Lock()
@@ -117,7 +124,10 @@ func (h *h3) shutdown(ctx context.Context) error {
 	if srv == nil {
 		return nil
 	}
+	stop := make(chan struct{})
+	go h.idle.closeSilent(h.grace, stop)
 	err := srv.Shutdown(ctx)
+	close(stop)
 	ln.Close()
 	<-done
 	if cerr := r.Close(); err == nil {
