@@ -84,7 +84,9 @@ type Server struct {
 	// carry "Alt-Svc: h3=\":PORT\"" so that browsers switch. QUIC
 	// connections live on in their generation across an upgrade (see
 	// package quicroute): they get an HTTP/3 GOAWAY, finish their
-	// streams, and close by drain_timeout at the latest. Default: false
+	// streams, and are closed once silent for drain_idle_grace, by
+	// drain_timeout at the latest. Open QUIC connections count in
+	// open_conns. Default: false
 	// (Caddy serves HTTP/3 by default; here it opens a UDP socket, so it
 	// is asked for).
 	HTTP3 bool `json:"http3,omitempty"`
