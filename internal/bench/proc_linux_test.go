@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"net"
 	"os/exec"
 	"testing"
 	"time"
@@ -32,5 +33,45 @@ func TestWaitExitedSeesAnExitWhoeverReapsIt(t *testing.T) {
 	cmd.Wait()
 	if _, ok := waitExited(pid, time.Second); !ok {
 		t.Fatal("a reaped process was not seen as gone")
+	}
+}
+
+func TestEstablishedToCountsTheClientSidesOfConnectionsToAListener(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	other, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	var conns []net.Conn
+	defer func() {
+		for _, c := range conns {
+			c.Close()
+		}
+	}()
+	for _, l := range []net.Listener{ln, ln, ln, other} {
+		c, err := net.Dial("tcp", l.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		conns = append(conns, c)
+	}
+	if n, err := establishedTo(ln.Addr().String()); err != nil || n != 3 {
+		t.Fatalf("%d connections to %s (%v), want 3", n, ln.Addr(), err)
+	}
+	if n, err := establishedTo(ln.Addr().String(), other.Addr().String()); err != nil || n != 4 {
+		t.Fatalf("%d connections to both listeners (%v), want 4", n, err)
+	}
+	conns[0].Close()
+	// The client side of a closed connection leaves ESTABLISHED at once.
+	if n, err := establishedTo(ln.Addr().String()); err != nil || n != 2 {
+		t.Fatalf("%d connections after a close (%v), want 2", n, err)
+	}
+	if _, err := establishedTo("[::1]:80"); err == nil {
+		t.Fatal("an IPv6 address was accepted")
 	}
 }

@@ -192,11 +192,11 @@ func (o *Options) runOne(srv server, mode Mode) Result {
 // upgrades does o.Upgrades upgrades, one every o.Interval (or as soon as
 // the last is done, if it took longer), and watches each old generation
 // until it exits.
-func (o *Options) upgrades(srv server) []Upgrade { return o.upgradesUntil(srv, time.Time{}) }
+func (o *Options) upgrades(srv server) []Upgrade { return o.upgradesUntil(srv, time.Time{}, nil) }
 
-// upgradesUntil is upgrades, but starts none after until (if not zero):
-// it returns those done.
-func (o *Options) upgradesUntil(srv server, until time.Time) []Upgrade {
+// upgradesUntil is upgrades, but starts none after until (if not zero),
+// and calls before (if not nil) right before each: it returns those done.
+func (o *Options) upgradesUntil(srv server, until time.Time, before func(i int)) []Upgrade {
 	ups := make([]Upgrade, o.Upgrades)
 	var mu sync.Mutex
 	var wg sync.WaitGroup
@@ -222,6 +222,9 @@ func (o *Options) upgradesUntil(srv server, until time.Time) []Upgrade {
 		if !until.IsZero() && time.Now().After(until) {
 			done = i
 			break
+		}
+		if before != nil {
+			before(i)
 		}
 		u := srv.upgrade(i)
 		u.Index = i

@@ -32,7 +32,7 @@ type wsTarget struct {
 	name string
 	// note says how it is set up, for the report.
 	note  string
-	build func(dir string, backend EchoAddrs) (srv server, wsURL, tcpAddr string, err error)
+	build func(dir string, backend EchoAddrs) (srv server, wsAddr, tcpAddr string, err error)
 }
 
 // wsTargets lists the ws mode's servers: flipd with handover (its
@@ -100,18 +100,19 @@ func (o *Options) runWSOne(t wsTarget) WSResult {
 		r.Err = "echo backend: " + err.Error()
 		return r
 	}
-	srv, wsURL, tcpAddr, err := t.build(dir, addrs)
+	built, wsAddr, tcpAddr, err := t.build(dir, addrs)
 	if err != nil {
 		r.Err = err.Error()
 		return r
 	}
+	srv := wsServer{built}
 	if err := srv.start(); err != nil {
 		r.Err = wsStartError(t.name, err)
 		return r
 	}
 	defer srv.stop()
 
-	cfg := WSLoadConfig{URL: wsURL, TCPAddr: tcpAddr, Conns: o.WSConns, Streams: o.WSStreams, Every: wsEvery,
+	cfg := WSLoadConfig{URL: "ws://" + wsAddr + "/echo", TCPAddr: tcpAddr, Conns: o.WSConns, Streams: o.WSStreams, Every: wsEvery,
 		Chunk: 4096, StreamEvery: 20 * time.Millisecond, Stall: 5 * time.Second, Settle: 3 * time.Second, Bucket: time.Second,
 		// An upper bound only: the run stops the client when it is done.
 		Duration: 2*time.Minute + o.WSBudget + 2*o.WSDrain}
@@ -129,7 +130,9 @@ func (o *Options) runWSOne(t wsTarget) WSResult {
 	r.Start = start
 	stopSampling := o.sample(srv, start, &r.Procs)
 	time.Sleep(time.Second) // traffic before the first upgrade
-	r.Upgrades = o.upgradesUntil(srv, start.Add(o.WSBudget))
+	r.Upgrades = o.upgradesUntil(srv, start.Add(o.WSBudget), func(int) {
+		r.OpenAtUpgrade = append(r.OpenAtUpgrade, waitOpen(o.WSConns+o.WSStreams, 10*time.Second, wsAddr, tcpAddr))
+	})
 	time.Sleep(time.Second) // and after the last; its old generation has gone by now
 
 	client.next()
@@ -157,4 +160,25 @@ func wsStartError(name string, err error) string {
 		}
 	}
 	return fmt.Sprintf("%s did not start: %s", name, msg)
+}
+
+// wsServer is a server as the ws mode upgrades it: the next upgrade
+// waits until the last old generation has gone, so that each old
+// generation holds every connection when it hands over (or cuts them).
+type wsServer struct{ server }
+
+func (wsServer) oldLimit() int { return 0 }
+
+// waitOpen waits, up to limit, until want connections are established
+// to addrs (the clients that lost theirs have opened them again), and
+// returns how many were.
+func waitOpen(want int, limit time.Duration, addrs ...string) int {
+	deadline := time.Now().Add(limit)
+	for {
+		n, err := establishedTo(addrs...)
+		if err != nil || n >= want || time.Now().After(deadline) {
+			return n
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 }

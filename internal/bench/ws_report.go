@@ -45,7 +45,10 @@ type WSResult struct {
 	Load     WSLoadResult `json:"load"`
 	Backend  EchoResult   `json:"backend"`
 	Upgrades []Upgrade    `json:"upgrades"`
-	Procs    []ProcSample `json:"procs"`
+	// OpenAtUpgrade is, for each upgrade, the connections open when it
+	// started: all of them, unless some could not be opened again.
+	OpenAtUpgrade []int        `json:"open_at_upgrade"`
+	Procs         []ProcSample `json:"procs"`
 }
 
 // WSGoalLived is the ws mode's goal for an old generation's life after
@@ -64,6 +67,14 @@ func (r *WSResult) Lived() []time.Duration {
 	}
 	slices.Sort(out)
 	return out
+}
+
+// minOpen is the fewest connections open when an upgrade started.
+func (r *WSResult) minOpen() int {
+	if len(r.OpenAtUpgrade) == 0 {
+		return 0
+	}
+	return slices.Min(r.OpenAtUpgrade)
 }
 
 // lostConns is every connection lost, WebSockets and streams.
@@ -160,7 +171,9 @@ func (rep *Report) wsMarkdown(b *strings.Builder) {
 	r0 := rep.WS[0]
 	fmt.Fprintf(b, "\nLong-lived connections (mode ws): %d WebSockets through the HTTP reverse proxy, each sending a numbered 64-byte message every %v "+
 		"and checking its echo, and %d TCP streams through the TCP proxy, each writing a counter stream (4 KiB every 20 ms) and checking its echo byte for byte, "+
-		"to echo backends in another process; %d upgrades, one every %v, or later while an old generation lives, within %v per server. "+
+		"to echo backends in another process; %d upgrades, one every %v or later: each starts once the previous old generation has exited "+
+		"and every connection is open again (counted in /proc/net/tcp), so that each old generation holds all of them when it hands over; "+
+		"within %v per server. "+
 		"flipd ran supervised (`%s`) and was upgraded as in the other modes (`POST /load`, every fourth a `POST /upgrade`). "+
 		"A connection is lost when it ends other than by the client at the end (it is then opened again); \"lived\" is from the reload's answer "+
 		"(nginx: the new master's workers running) to the old generation's exit, seen through a pidfd.\n\n",
@@ -177,6 +190,9 @@ func (rep *Report) wsMarkdown(b *strings.Builder) {
 		upgrades := fmt.Sprintf("%d", len(r.Upgrades))
 		if len(r.Upgrades) < rep.Upgrades {
 			upgrades += fmt.Sprintf(" of %d (%v)", rep.Upgrades, r.Budget)
+		}
+		if n, want := r.minOpen(), r.Conns+r.Streams; n < want {
+			upgrades += fmt.Sprintf("; as few as %d of %d connections open at one", n, want)
 		}
 		fmt.Fprintf(b, "| %s | %s | %s | %s | %s | %d of %d | %d / %d / %d | %d of %d | %s / %s | %s / %s / %s |\n",
 			r.Server, r.Note, upgrades,

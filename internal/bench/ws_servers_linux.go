@@ -53,7 +53,7 @@ func newWSFlipd(bin, dir, label string, backend EchoAddrs, drain time.Duration, 
 	for i, version := range s.bodies() {
 		s.configs[i] = wsFlipdConfig(addrs[0], filepath.Join(dir, "storage"), version, addrs[1], addrs[2], backend, drain, move)
 	}
-	return s, "ws://" + addrs[1] + "/echo", addrs[2], nil
+	return s, addrs[1], addrs[2], nil
 }
 
 // newWSNginx is nginx proxying the WebSockets (HTTP/1.1 with the Upgrade
@@ -72,7 +72,7 @@ func newWSNginx(bin, dir, stream string, backend EchoAddrs, drain time.Duration)
 		s.ports[m] = a
 	}
 	s.custom = func(body string) string { return s.wsConfig(body, stream, backend, drain) }
-	return s, "ws://" + s.ports[ModeWS] + "/echo", s.ports[ModeConn], nil
+	return s, s.ports[ModeWS], s.ports[ModeConn], nil
 }
 
 // wsConfig is nginx.conf for the ws mode.
