@@ -10,7 +10,7 @@ import (
 
 // The ws plot's geometry: one panel per server, one under the other.
 const (
-	wsPanelW, wsPanelH = 860, 200
+	wsPanelW, wsPanelH = 860, 215
 	wsPlotW            = 760
 )
 
@@ -33,13 +33,13 @@ func (rep *Report) WSSVG() string {
 	fmt.Fprintf(&b, `<text x="10" y="20" font-size="15" font-weight="bold">%s</text>`+"\n", html.EscapeString(title))
 	fmt.Fprintf(&b, `<text x="10" y="37" fill="#555">%s</text>`+"\n", html.EscapeString(rep.Machine))
 	legend := []struct{ color, label string }{
-		{"#f08c00", "upgrade requested"}, {"#1f6fd1", "old generation lived after its handover (log scale)"},
-		{"#d11f1f", "connections lost per second (bar height: log of count)"}, {"#2b8a3e", "live generations"},
+		{"#f08c00", "upgrade"}, {"#1f6fd1", "old generation's life after handover (log scale)"},
+		{"#d11f1f", "connections lost per second (log of count)"}, {"#2b8a3e", "live generations"},
 	}
 	x := 10
 	for _, l := range legend {
 		fmt.Fprintf(&b, `<rect x="%d" y="46" width="12" height="8" fill="%s"/><text x="%d" y="54">%s</text>`+"\n", x, l.color, x+16, l.label)
-		x += 22 + 6*len(l.label)
+		x += 28 + 6*len(l.label)
 	}
 	for i := range rep.WS {
 		fmt.Fprintf(&b, `<g transform="translate(10,%d)">`+"\n", headerH+i*wsPanelH)
