@@ -78,8 +78,9 @@ type Server struct {
 	// racing the close. Default: "1s".
 	DrainIdleGrace flipd.Duration `json:"drain_idle_grace,omitempty"`
 
-	log   hclog.Logger
-	drain *drain.Server
+	log     hclog.Logger
+	drain   *drain.Server
+	tunnels *tunnelSet
 }
 
 // FlipdModule implements [flipd.Module].
@@ -115,6 +116,10 @@ func (s *Server) Provision(ctx flipd.Context) error {
 		ErrorLog:          s.log.StandardLogger(&hclog.StandardLoggerOptions{ForceLevel: hclog.Warn}),
 		Protocols:         new(http.Protocols),
 	}
+	s.tunnels = newTunnelSet(s.log)
+	srv.BaseContext = func(net.Listener) context.Context {
+		return context.WithValue(context.Background(), tunnelSetKey{}, s.tunnels)
+	}
 	if s.MaxHeaderBytes > 0 {
 		srv.MaxHeaderBytes = s.MaxHeaderBytes
 	}
@@ -125,8 +130,9 @@ func (s *Server) Provision(ctx flipd.Context) error {
 	srv.Protocols.SetUnencryptedHTTP2(s.H2C)
 
 	s.drain = drain.New(srv, drain.Options{
-		IdleGrace: time.Duration(s.DrainIdleGrace),
-		Logger:    s.log,
+		IdleGrace:   time.Duration(s.DrainIdleGrace),
+		CloseSpread: ctx.CloseSpread(),
+		Logger:      s.log,
 	})
 	return nil
 }
