@@ -149,3 +149,28 @@ func (d *direction) decode(b []byte) ([]byte, error) {
 	d.pending = append([]byte(nil), b[k:k+int(n)]...)
 	return b[k+int(n):], nil
 }
+
+// Inspection is what a moved tunnel's state says, for logs and tests.
+type Inspection struct {
+	Framing Framing
+	// Pending is how many bytes each direction (client to backend
+	// first) had read and not yet written.
+	Pending [2]int
+	// MidFrame says whether each direction stopped inside a WebSocket
+	// frame.
+	MidFrame [2]bool
+}
+
+// Inspect decodes a state written for a move.
+func Inspect(state []byte) (Inspection, error) {
+	t, err := Resume(nil, nil, state, nil)
+	if err != nil {
+		return Inspection{}, err
+	}
+	in := Inspection{Framing: t.framing}
+	for i, d := range t.dirs {
+		in.Pending[i] = len(d.pending)
+		in.MidFrame[i] = !d.frames.atBoundary()
+	}
+	return in, nil
+}
