@@ -123,6 +123,13 @@ func Resume(client, backend net.Conn, state []byte, log hclog.Logger) (*Tunnel, 
 	if len(rest) != 0 {
 		return nil, fmt.Errorf("tunnel: resuming: %d bytes after the state", len(rest))
 	}
+	// The same conns as the stopped tunnel's (a move within a process)
+	// still have its deadlines.
+	for _, c := range []net.Conn{client, backend} {
+		if c != nil {
+			c.SetDeadline(time.Time{})
+		}
+	}
 	return t, nil
 }
 

@@ -2,6 +2,7 @@ package flipdhttp
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -10,6 +11,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -17,15 +19,17 @@ import (
 )
 
 // wsBackend is a WebSocket echo server; closes receives the close code
-// each of its connections ended with (0: no Close frame).
+// each of its connections ended with (0: no Close frame), sizes the size
+// of each message it read.
 type wsBackend struct {
 	*httptest.Server
 	closes chan int
+	sizes  chan int
 }
 
 func startWSBackend(t *testing.T) *wsBackend {
 	t.Helper()
-	b := &wsBackend{closes: make(chan int, 16)}
+	b := &wsBackend{closes: make(chan int, 16), sizes: make(chan int, 256)}
 	up := websocket.Upgrader{}
 	b.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		c, err := up.Upgrade(w, r, nil)
@@ -43,6 +47,10 @@ func startWSBackend(t *testing.T) *wsBackend {
 					b.closes <- 0
 				}
 				return
+			}
+			select {
+			case b.sizes <- len(msg):
+			default:
 			}
 			if err := c.WriteMessage(typ, msg); err != nil {
 				return
@@ -222,5 +230,77 @@ func TestUpgradeRefusedByTheUpstreamIsRelayed(t *testing.T) {
 	}
 	if body := readAll(t, resp); resp.StatusCode != 200 || body != "a" || resp.Header.Get("X-Got-Forwarded-For") != "127.0.0.1" {
 		t.Errorf("upgrade the upstream ignored: %d %q %v, want 200 \"a\" with X-Forwarded-For", resp.StatusCode, body, resp.Header)
+	}
+}
+
+func TestWebSocketEndsBetweenTwoFramesWhenTheDeadlineFallsInsideOne(t *testing.T) {
+	backend := startWSBackend(t)
+	ts := start(t, proxyConfig(backend.Listener.Addr().String()), nil)
+	var slow atomic.Bool
+	d := websocket.Dialer{
+		HandshakeTimeout: testTimeout,
+		WriteBufferSize:  1 << 20, // a message is one frame
+		NetDialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+			conn, err := (&net.Dialer{}).DialContext(ctx, network, addr)
+			if err != nil {
+				return nil, err
+			}
+			return slowConn{Conn: conn, slow: &slow}, nil
+		},
+	}
+	ws, resp, err := d.Dial("ws://"+ts.addr+"/ws", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	defer ws.Close()
+	echoWS(t, ws, "hello")
+	<-backend.sizes
+
+	// The drain's end comes a fifth of its time before its deadline;
+	// the slow frame starts before and ends after.
+	const drainTimeout = 2 * time.Second
+	drained := drainAsync(ts, drainTimeout)
+	time.Sleep(drainTimeout*4/5 - 150*time.Millisecond)
+	slow.Store(true)
+	big := pattern(256<<10, 3)
+	if err := ws.WriteMessage(websocket.BinaryMessage, big); err != nil {
+		t.Fatalf("sending: %v", err)
+	}
+	select {
+	case n := <-backend.sizes:
+		if n != len(big) {
+			t.Errorf("backend got a %d-byte message, want %d", n, len(big))
+		}
+	case code := <-backend.closes:
+		t.Fatalf("backend ended with close code %d before the whole frame came", code)
+	case <-time.After(testTimeout):
+		t.Fatal("backend got no message")
+	}
+	select {
+	case code := <-backend.closes:
+		if code != websocket.CloseGoingAway {
+			t.Errorf("backend: close code %d, want 1001", code)
+		}
+	case <-time.After(testTimeout):
+		t.Fatal("the backend's connection did not end")
+	}
+	// The client sees the echo, if it came before the end, then 1001.
+	ws.SetReadDeadline(time.Now().Add(testTimeout))
+	for {
+		_, msg, err := ws.ReadMessage()
+		if err == nil {
+			if !bytes.Equal(msg, big) {
+				t.Errorf("client: echo of %d bytes differs", len(msg))
+			}
+			continue
+		}
+		if !websocket.IsCloseError(err, websocket.CloseGoingAway) {
+			t.Errorf("client: %v, want a close frame with code 1001", err)
+		}
+		break
+	}
+	if err := <-drained; err != nil {
+		t.Errorf("Drain: %v", err)
 	}
 }
