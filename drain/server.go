@@ -109,8 +109,9 @@ type Server struct {
 // srv.ConnContext, so set those first and leave them alone afterwards; it
 // also reads srv.Protocols to know whether to expect unencrypted HTTP/2.
 // New must be called before srv serves. (The h2c package of
-// golang.org/x/net hijacks its connections, so the drain does not see
-// them.)
+// golang.org/x/net hijacks its connections, so the drain sees them as
+// hijacked: they keep Shutdown waiting until they close, and get a FIN
+// as its deadline nears, without a GOAWAY.)
 //
 // Unless srv.TLSNextProto is already set, New also has net/http set up its
 // HTTP/2 server in srv.TLSNextProto, in a way that lets Shutdown send

@@ -36,6 +36,12 @@ const (
 // request: it stops accepting, answers HTTP/1.1 requests in flight with
 // "Connection: close", closes keep-alive connections once they have been
 // silent for drain_idle_grace, and sends HTTP/2 clients a GOAWAY.
+// Connections a handler took over (WebSocket and other Upgrade tunnels of
+// reverse_proxy, or a handler's own hijack) count among its open
+// connections and keep it draining until they close; as
+// upgrade.drain_timeout nears, those still open are ended cleanly
+// (reverse_proxy's WebSockets with a Close frame, status 1001, the
+// others with a FIN), spread over upgrade.close_spread.
 type Server struct {
 	// Routes are tried in order for each request; the first whose matchers
 	// all match handles it. A request no route matches is answered
