@@ -128,9 +128,15 @@ func (d *Server) addLongLived(l *longLived) {
 	by := d.endBy
 	d.mu.Unlock()
 	if endNow {
-		l.endBy(by)
+		// The handler that just hijacked it gets a moment to say how it
+		// ends (OnDeadline) before it is ended.
+		time.AfterFunc(lateEndDelay, func() { l.endBy(by) })
 	}
 }
+
+// lateEndDelay is how long after a connection is hijacked, once every
+// long-lived connection is being ended, the drain ends it.
+const lateEndDelay = 20 * time.Millisecond
 
 func (d *Server) forgetLongLived(l *longLived) {
 	d.mu.Lock()
