@@ -37,6 +37,15 @@
 // on a new connection, to the new process, without losing a request. The
 // drain waits for the streams in flight to finish.
 //
+// Connections a handler hijacks (WebSockets, other Upgrade tunnels) are
+// tracked until the handler closes them: they count in
+// [Server.OpenConns] and keep Shutdown waiting. As Shutdown's deadline
+// nears, those still open are ended cleanly, by default with a FIN, or as
+// the handler said with [OnDeadline] (a WebSocket proxy sends a Close
+// frame), each in its turn over [Options.CloseSpread] so that their
+// clients do not all reconnect at once. [Server.Track] adds a connection
+// of the server's own (one adopted from an older generation) to them.
+//
 // [Conns] does the same for plain TCP connections, which have no protocol
 // to ask the peer to go away: it waits for them to close and closes the
 // rest when the context ends.

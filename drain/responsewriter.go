@@ -5,7 +5,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"sync/atomic"
 )
 
 // wrap returns a handler that records each connection's protocol and, once
@@ -30,7 +29,7 @@ func (d *Server) wrap(next http.Handler) http.Handler {
 			next.ServeHTTP(w, r)
 			return
 		}
-		cw := &closeWriter{ResponseWriter: w, draining: &d.draining}
+		cw := &closeWriter{ResponseWriter: w, d: d}
 		next.ServeHTTP(cw, r)
 		cw.finish()
 	})
@@ -42,7 +41,7 @@ func (d *Server) wrap(next http.Handler) http.Handler {
 // the reply instead of keeping it for a request that would race the drain.
 type closeWriter struct {
 	http.ResponseWriter
-	draining *atomic.Bool
+	d *Server
 
 	wroteHeader bool
 	hijacked    bool
@@ -54,7 +53,7 @@ func (w *closeWriter) commit(code int) {
 		return // informational responses precede the real one
 	}
 	w.wroteHeader = true
-	if code != http.StatusSwitchingProtocols && w.draining.Load() {
+	if code != http.StatusSwitchingProtocols && w.d.draining.Load() {
 		w.Header().Set("Connection", "close")
 	}
 }
@@ -102,13 +101,17 @@ func (w *closeWriter) FlushError() error {
 	return http.NewResponseController(w.ResponseWriter).Flush()
 }
 
-// Hijack implements [http.Hijacker].
+// Hijack implements [http.Hijacker]. The connection it returns is
+// tracked until it is closed.
 func (w *closeWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	w.d.hijackStarted()
 	c, rw, err := http.NewResponseController(w.ResponseWriter).Hijack()
-	if err == nil {
-		w.hijacked = true
+	if err != nil {
+		w.d.hijackDone(nil)
+		return nil, nil, err
 	}
-	return c, rw, err
+	w.hijacked = true
+	return w.d.hijackDone(c), rw, nil
 }
 
 // Unwrap lets [http.ResponseController] reach the underlying writer.

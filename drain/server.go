@@ -54,6 +54,15 @@ type Options struct {
 	// means [DefaultCloseWindow]; a negative value closes them at once.
 	CloseWindow time.Duration
 
+	// CloseSpread spreads the ends of the long-lived connections still
+	// open as Shutdown's deadline nears (connections a handler hijacked,
+	// or that the server tracks with [Server.Track]) over this long, the
+	// oldest first, so that their clients do not all reconnect at one
+	// instant. The window closes [DefaultEndMargin] (or a fifth of the
+	// drain, if shorter) before the deadline: each connection gets that
+	// long to say goodbye. Zero ends them all at once.
+	CloseSpread time.Duration
+
 	// Logger receives the drain's progress. Nil discards it.
 	Logger hclog.Logger
 }
@@ -63,12 +72,14 @@ type Options struct {
 // or [Server.ServeTLS], and stop with [Server.Shutdown] instead of the
 // http.Server's own Shutdown.
 //
-// Connections that a handler hijacks, such as WebSockets, are no longer
-// tracked; as with [http.Server.Shutdown], the caller must close them.
+// Connections that a handler hijacks, such as WebSockets, stay tracked
+// until the handler closes them, and are ended as the drain's deadline
+// nears (see [OnDeadline]).
 type Server struct {
 	srv    *http.Server
 	grace  time.Duration
 	window time.Duration // CloseWindow, or 0 for none
+	spread time.Duration // CloseSpread
 	log    hclog.Logger
 	h2c    bool         // srv serves HTTP/2 over plain TCP
 	h2     *http.Server // its Shutdown sends GOAWAY to HTTP/2 connections; nil if not ours
@@ -84,6 +95,13 @@ type Server struct {
 	conns      map[net.Conn]*connInfo
 	drainStart time.Time
 	stalled    time.Duration // how long the drain was stalled, added to every grace
+
+	// Long-lived connections (hijack.go).
+	longLived     map[*longLived]struct{}
+	hijacking     int           // Hijack calls under way
+	longLivedGone chan struct{} // pokes waitLongLived
+	endingAll     bool          // every long-lived connection is ended as it comes
+	endBy         time.Time     // the deadline those get
 }
 
 // New prepares srv to be drained. It wraps srv.Handler (nil means
@@ -91,8 +109,9 @@ type Server struct {
 // srv.ConnContext, so set those first and leave them alone afterwards; it
 // also reads srv.Protocols to know whether to expect unencrypted HTTP/2.
 // New must be called before srv serves. (The h2c package of
-// golang.org/x/net hijacks its connections, so the drain does not see
-// them.)
+// golang.org/x/net hijacks its connections, so the drain sees them as
+// hijacked: they keep Shutdown waiting until they close, and get a FIN
+// as its deadline nears, without a GOAWAY.)
 //
 // Unless srv.TLSNextProto is already set, New also has net/http set up its
 // HTTP/2 server in srv.TLSNextProto, in a way that lets Shutdown send
@@ -105,11 +124,15 @@ func New(srv *http.Server, opts Options) *Server {
 		srv:       srv,
 		grace:     opts.IdleGrace,
 		window:    opts.CloseWindow,
+		spread:    max(0, opts.CloseSpread),
 		log:       opts.Logger,
 		h2c:       srv.Protocols != nil && srv.Protocols.UnencryptedHTTP2(),
 		wake:      make(chan struct{}, 1),
 		listeners: make(map[*net.Listener]struct{}),
 		conns:     make(map[net.Conn]*connInfo),
+
+		longLived:     make(map[*longLived]struct{}),
+		longLivedGone: make(chan struct{}, 1),
 	}
 	if d.grace <= 0 {
 		d.grace = DefaultIdleGrace
@@ -175,12 +198,12 @@ func (d *Server) Draining() bool {
 	return d.draining.Load()
 }
 
-// OpenConns reports how many connections, HTTP/1 and HTTP/2, the server
-// holds open. Hijacked connections are not counted.
+// OpenConns reports how many connections the server holds open: HTTP/1,
+// HTTP/2, and those hijacked from it or tracked with Track.
 func (d *Server) OpenConns() int {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	return len(d.conns)
+	return len(d.conns) + len(d.longLived)
 }
 
 // Shutdown drains the server and returns once every connection is closed.
@@ -193,6 +216,10 @@ func (d *Server) OpenConns() int {
 // after IdleGrace of silence, counted from when the drain began at the
 // earliest, plus its share of CloseWindow. Finally it calls
 // [http.Server.Shutdown], which waits for the HTTP/2 streams to finish.
+//
+// Long-lived connections (hijacked, or tracked with Track) are waited
+// for too; as ctx's deadline nears they are ended, spread over
+// CloseSpread (see [OnDeadline]).
 //
 // If ctx ends first, Shutdown closes every remaining connection with
 // [http.Server.Close] and returns an error that says how many it closed and
@@ -209,6 +236,9 @@ func (d *Server) Shutdown(ctx context.Context) error {
 	d.mu.Unlock()
 	d.goaway()
 	d.log.Info("draining http server", "listeners", len(listeners), "open_conns", d.OpenConns())
+	endCtx, stopEnding := context.WithCancel(ctx)
+	defer stopEnding()
+	go d.endLongLived(endCtx)
 
 	for _, ln := range listeners {
 		if err := ln.Close(); err != nil && !errors.Is(err, net.ErrClosed) {
@@ -234,6 +264,9 @@ func (d *Server) Shutdown(ctx context.Context) error {
 			return d.forceClose(ctx)
 		}
 		return fmt.Errorf("drain: shutting down http server: %w", err)
+	}
+	if err := d.waitLongLived(ctx); err != nil {
+		return d.forceClose(ctx)
 	}
 	d.log.Info("http server drained", "elapsed", time.Since(start), "closed_silent", closed)
 	return nil
@@ -320,6 +353,7 @@ func (d *Server) forceClose(ctx context.Context) error {
 	}
 	d.mu.Unlock()
 	d.srv.Close()
+	n += d.closeLongLived()
 	if n == 0 { // cut short (a second Ctrl-C) with nothing open: nothing lost
 		d.log.Info("drain ended early; no connection was open", "reason", ctx.Err())
 		return nil

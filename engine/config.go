@@ -113,6 +113,16 @@ type UpgradeConfig struct {
 	// A reload asked for meanwhile is refused; a second SIGINT ends the
 	// delay and closes at once. Default 0: drain at once.
 	ShutdownDelay flipd.Duration `json:"shutdown_delay,omitzero"`
+	// CloseSpread spreads, over this long, the ends of the long-lived
+	// connections a draining generation still holds as drain_timeout
+	// nears (WebSockets and other Upgrade tunnels, hijacked
+	// connections): each gets a WebSocket Close frame (1001) or a FIN in
+	// its turn, the oldest first, so that their clients do not all
+	// reconnect at one instant (HAProxy's close-spread-time). The window
+	// ends shortly before drain_timeout (a second, or a fifth of
+	// drain_timeout if less), which leaves each connection time to say
+	// goodbye. Default 0: all at that moment.
+	CloseSpread flipd.Duration `json:"close_spread,omitzero"`
 }
 
 // LoggingConfig chooses how flipd logs.

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"time"
 
 	"github.com/hashicorp/go-hclog"
 
@@ -60,6 +61,7 @@ func loadConfig(parent context.Context, raw []byte, logger hclog.Logger, generat
 	ctx, cleanup := flipd.NewContext(parent, logger, storageDir(cfg), generation)
 	state := modstate.Of(ctx)
 	state.Inherited = inherited
+	state.CloseSpread = time.Duration(cfg.Upgrade.CloseSpread)
 	l := &loaded{raw: raw, cfg: cfg, cleanup: cleanup, state: state, ctx: ctx, log: ctx.Logger()}
 	for _, name := range cfg.listenerNames() {
 		ln, err := loadListener(ctx, name, cfg.Listeners[name])

@@ -36,6 +36,12 @@ const (
 // request: it stops accepting, answers HTTP/1.1 requests in flight with
 // "Connection: close", closes keep-alive connections once they have been
 // silent for drain_idle_grace, and sends HTTP/2 clients a GOAWAY.
+// Connections a handler took over (WebSocket and other Upgrade tunnels of
+// reverse_proxy, or a handler's own hijack) count among its open
+// connections and keep it draining until they close; as
+// upgrade.drain_timeout nears, those still open are ended cleanly
+// (reverse_proxy's WebSockets with a Close frame, status 1001, the
+// others with a FIN), spread over upgrade.close_spread.
 type Server struct {
 	// Routes are tried in order for each request; the first whose matchers
 	// all match handles it. A request no route matches is answered
@@ -78,8 +84,9 @@ type Server struct {
 	// racing the close. Default: "1s".
 	DrainIdleGrace flipd.Duration `json:"drain_idle_grace,omitempty"`
 
-	log   hclog.Logger
-	drain *drain.Server
+	log     hclog.Logger
+	drain   *drain.Server
+	tunnels *tunnelSet
 }
 
 // FlipdModule implements [flipd.Module].
@@ -115,6 +122,10 @@ func (s *Server) Provision(ctx flipd.Context) error {
 		ErrorLog:          s.log.StandardLogger(&hclog.StandardLoggerOptions{ForceLevel: hclog.Warn}),
 		Protocols:         new(http.Protocols),
 	}
+	s.tunnels = newTunnelSet(s.log)
+	srv.BaseContext = func(net.Listener) context.Context {
+		return context.WithValue(context.Background(), tunnelSetKey{}, s.tunnels)
+	}
 	if s.MaxHeaderBytes > 0 {
 		srv.MaxHeaderBytes = s.MaxHeaderBytes
 	}
@@ -125,8 +136,9 @@ func (s *Server) Provision(ctx flipd.Context) error {
 	srv.Protocols.SetUnencryptedHTTP2(s.H2C)
 
 	s.drain = drain.New(srv, drain.Options{
-		IdleGrace: time.Duration(s.DrainIdleGrace),
-		Logger:    s.log,
+		IdleGrace:   time.Duration(s.DrainIdleGrace),
+		CloseSpread: ctx.CloseSpread(),
+		Logger:      s.log,
 	})
 	return nil
 }
