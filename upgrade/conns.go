@@ -196,7 +196,7 @@ func openSender(c *net.UnixConn, log hclog.Logger) *ConnSender {
 
 // connReceiver is a new generation's end of the channel.
 type connReceiver struct {
-	mu          sync.Mutex // guards the fields below; readMu orders readers
+	mu          sync.Mutex    // guards the fields below; readMu orders readers
 	conn        *net.UnixConn // nil once done
 	offered     map[string]bool
 	offeredOnce bool // OfferConns or Ready came: no more offers

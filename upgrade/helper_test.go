@@ -9,11 +9,11 @@ package upgrade
 import (
 	"bufio"
 	"bytes"
-	"io"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"runtime"
