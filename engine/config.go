@@ -113,6 +113,13 @@ type UpgradeConfig struct {
 	// A reload asked for meanwhile is refused; a second SIGINT ends the
 	// delay and closes at once. Default 0: drain at once.
 	ShutdownDelay flipd.Duration `json:"shutdown_delay,omitzero"`
+	// MoveConnections: on a reload to this config, established
+	// connections that can move (those of the tcp module's echo and
+	// proxy handlers, and of any module that implements
+	// flipd.ConnMover) move to the new generation instead of keeping the
+	// old one alive until they end. false: they drain in the old
+	// generation, as before. Default true.
+	MoveConnections *bool `json:"move_connections,omitempty"`
 }
 
 // LoggingConfig chooses how flipd logs.
