@@ -137,8 +137,9 @@ func (d *daemon) reloadAndMove(config string) {
 }
 
 func TestTCPEchoBytesMoveByteExactAcrossTenReloads(t *testing.T) {
-	addr := freeAddr(t)
-	d := startFlipd(t, echoConfig(addr, ""))
+	addr, admin := freeAddr(t), freeAddr(t)
+	config := strings.Replace(echoConfig(addr, ""), `"admin": {"disabled": true}`, fmt.Sprintf(`"admin": {"listen": %q}`, admin), 1)
+	d := startFlipd(t, config)
 	c, err := net.Dial("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
@@ -148,12 +149,18 @@ func TestTCPEchoBytesMoveByteExactAcrossTenReloads(t *testing.T) {
 	sent := streamWriter(c, 1, 256<<10, stop)
 	got := streamReader(c, 1)
 	for range 10 {
-		d.reloadAndMove(echoConfig(addr, ""))
+		d.reloadAndMove(config)
 	}
 	close(stop)
 	expectStream(t, "echo", sent, got)
 	if !strings.Contains(d.log(), "moved_conns=1") {
 		t.Fatalf("no generation logged moved_conns=1:\n%s", d.log())
+	}
+	if status := get(t, "http://"+admin+"/status"); !strings.Contains(status, `"moved_conns":10`) {
+		t.Errorf("GET /status does not count 10 moves: %s", status)
+	}
+	if metrics := get(t, "http://"+admin+"/metrics"); !strings.Contains(metrics, "flipd_moved_connections_total 10") {
+		t.Errorf("GET /metrics does not count 10 moves")
 	}
 }
 
