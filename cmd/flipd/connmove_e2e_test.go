@@ -323,3 +323,78 @@ func TestAHandlerWithoutTheInterfaceDrainsAsBefore(t *testing.T) {
 	d := startTestFlipd(t, config)
 	expectDrains(t, d, addr, config)
 }
+
+func TestAnEchoHalfWayThroughALargeWriteMovesWithWhatItHadNotSentBack(t *testing.T) {
+	addr := freeAddr(t)
+	d := startFlipd(t, echoConfig(addr, ""))
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	// The client sends 8 MB without reading: the echo's write back
+	// blocks, holding bytes it has read, and so does the client's write.
+	const size = 8 << 20
+	big := make([]byte, size)
+	pattern(5, 0, big)
+	sent := make(chan int64, 1)
+	go func() {
+		c.SetWriteDeadline(time.Now().Add(60 * time.Second))
+		n, err := c.Write(big)
+		if err != nil {
+			sent <- -int64(n)
+			return
+		}
+		c.(*net.TCPConn).CloseWrite()
+		sent <- int64(n)
+	}()
+	time.Sleep(300 * time.Millisecond)
+	for range 2 {
+		d.reloadAndMove(echoConfig(addr, ""))
+	}
+	expectStream(t, "echo to a client that read late", sent, streamReader(c, 5))
+}
+
+func TestAProxiedPairMovesWithItsHalfClose(t *testing.T) {
+	addr, up := freeAddr(t), startUpstream(t)
+	config := proxyConfig(addr, up.ln.Addr().String())
+	d := startFlipd(t, config)
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	uc := up.accept(t)
+	// The client is done sending at once; the upstream answers on and on.
+	fmt.Fprint(c, "request")
+	c.(*net.TCPConn).CloseWrite()
+	uc.SetReadDeadline(time.Now().Add(20 * time.Second))
+	if b, err := io.ReadAll(uc); err != nil || string(b) != "request" {
+		t.Fatalf("the upstream got %q, %v", b, err)
+	}
+	stop := make(chan struct{})
+	sent, got := streamWriter(uc, 6, 256<<10, stop), streamReader(c, 6)
+	for range 3 {
+		d.reloadAndMove(config)
+	}
+	close(stop)
+	expectStream(t, "the answer after the client's half-close", sent, got)
+}
+
+func TestNothingMovesToANewGenerationThatFailsBeforeReady(t *testing.T) {
+	addr, bad := freeAddr(t), freeAddr(t)
+	d := startTestFlipd(t, echoConfig(addr, ""))
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	stop := make(chan struct{})
+	sent, got := streamWriter(c, 7, 64<<10, stop), streamReader(c, 7)
+	failing := strings.Replace(echoConfig(addr, ""), `"listeners": {`,
+		fmt.Sprintf(`"listeners": {"bad": {"address": "tcp/%s", "module": "fail_serve", "message": "no"}, `, bad), 1)
+	d.reloadFails(failing)
+	d.reloadAndMove(echoConfig(addr, ""))
+	close(stop)
+	expectStream(t, "echo across a failed reload and a good one", sent, got)
+}
