@@ -85,3 +85,17 @@ func FuzzDecodeConnMsg(f *testing.F) {
 		}
 	})
 }
+
+func TestAHandshakeNamesItsConnectionChannelAtADescriptorOfItsOwn(t *testing.T) {
+	doc := `{"version": 1, "generation": 2, "parent_pid": 1, "files": [{"kind": "listener", "network": "tcp", "addr": "127.0.0.1:1", "fd": 6}],
+		"draining": [{"pid": 1, "generation": 1, "fd": 5}], "conns": {"version": 1, "fd": %s}}`
+	hs, err := decodeHandshake(strings.NewReader(strings.Replace(doc, "%s", "7", 1)))
+	if err != nil || hs.Conns == nil || hs.Conns.FD != 7 || hs.Conns.Version != connsVersion {
+		t.Fatalf("%+v, %v", hs, err)
+	}
+	for _, fd := range []string{"6", "4", "5"} {
+		if _, err := decodeHandshake(strings.NewReader(strings.Replace(doc, "%s", fd, 1))); err == nil {
+			t.Errorf("a channel at descriptor %s, reserved or used, is accepted", fd)
+		}
+	}
+}
