@@ -76,14 +76,19 @@ func TestAConnectionMovesThroughSeveralUpgrades(t *testing.T) {
 	p := startHelper(t, "", "HELPER_MOVE=1")
 	c := p.conn()
 	defer c.Close()
+	prev := p.cmd.Process.Pid
 	for gen := 2; gen <= 4; gen++ {
 		if got := c.ask("hold"); got != "held" {
 			t.Fatalf("hold: got %q", got)
 		}
-		p.mustUpgrade(gen)
+		next := p.mustUpgrade(gen).pid
 		if got := c.ask("echo x"); got != fmt.Sprintf("x %d", gen) {
 			t.Fatalf("generation %d: got %q", gen, got)
 		}
+		// Its conversation moved: the old generation exits, without
+		// waiting for the client.
+		p.waitExit(prev)
+		prev = next
 	}
 }
 
