@@ -72,6 +72,18 @@ func Move(state []byte, extra ...net.Conn) error {
 	return &MoveError{State: state, Extra: extra}
 }
 
+// canMove reports whether c can move: it is a plain socket, with nothing
+// of its stream held above it. A connection a listener wrapper made (TLS,
+// whose state lives in crypto/tls) is never asked to move, not even
+// interrupted: it drains.
+func canMove(c net.Conn) bool {
+	switch c.(type) {
+	case *net.TCPConn, *net.UnixConn:
+		return true
+	}
+	return false
+}
+
 // HandoverKey returns the handler's key when it is a
 // [MovableConnHandler], "" (no handover) otherwise.
 func (s *ConnServer) HandoverKey() string {
@@ -84,7 +96,9 @@ func (s *ConnServer) HandoverKey() string {
 // MoveConns asks every connection to move to sink: each handler sees
 // [Moving] close, and the connections that return [Move] are passed to
 // sink; the others drain. Connections accepted afterwards are asked at
-// once. It does not block.
+// once. Only plain sockets (*net.TCPConn, *net.UnixConn, as the listener
+// returned them) are asked: a connection a listener wrapper made (TLS,
+// say) is left alone and drains. It does not block.
 func (s *ConnServer) MoveConns(sink ConnSink) {
 	s.init()
 	s.mu.Lock()

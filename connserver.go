@@ -203,7 +203,10 @@ func (s *ConnServer) run(conn, raw net.Conn, slot bool, serve func(context.Conte
 	}
 	ctx, cancel := context.WithCancel(s.base)
 	defer cancel()
-	var moving <-chan struct{} = s.moving
+	var moving <-chan struct{}
+	if canMove(raw) {
+		moving = s.moving
+	}
 	ctx = withMoving(ctx, moving)
 	defer conn.Close()
 	client := conn.RemoteAddr().String()
