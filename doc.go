@@ -21,6 +21,20 @@
 // and "tls" modules: config IDs are unchanged), upgrade and drain (the
 // standalone handover and drain libraries).
 //
+// # Connections that move on a reload
+//
+// By default a reload leaves the old generation's connections to drain
+// there. A [ConnHandler] whose connections can move to the new process
+// instead (the socket itself passes, with the bytes the handler read and
+// has not written) implements [MovableConnHandler]: it watches
+// [Moving](ctx), stops where no byte is held inside it, and returns
+// [Move](state, extra...); the new generation's ResumeConn goes on from
+// state. The runtime then moves, on each reload, the connections of
+// every listener whose new config has the same address, wrappers, module
+// and HandoverKey (upgrade.move_connections, default true); the old
+// generation exits as soon as what it could not move has drained. A
+// [ListenerModule] can do the same by implementing [ConnMover].
+//
 // # Recipe: a line-based protocol server
 //
 // A listener module is a Go type built from JSON and registered from an

@@ -23,6 +23,9 @@ type statusBody struct {
 	// generations (flipd run, flipd supervise): the one pid that stays
 	// the same across reloads. Absent in the chain model.
 	SupervisorPID int `json:"supervisor_pid,omitempty"`
+	// MovedConns counts the established connections that moved to a new
+	// generation on a reload instead of draining, since flipd started.
+	MovedConns uint64 `json:"moved_conns"`
 }
 
 // generationStatus is one live generation.
@@ -65,6 +68,7 @@ func buildStatus(st engine.Status, stats engine.Stats, now time.Time) statusBody
 		}},
 		Upgrades:      stats.History,
 		SupervisorPID: supervisorPID(),
+		MovedConns:    stats.MovedConns,
 	}
 	if body.Upgrades == nil {
 		body.Upgrades = []engine.UpgradeRecord{}

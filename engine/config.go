@@ -123,6 +123,14 @@ type UpgradeConfig struct {
 	// drain_timeout if less), which leaves each connection time to say
 	// goodbye. Default 0: all at that moment.
 	CloseSpread flipd.Duration `json:"close_spread,omitzero"`
+
+	// MoveConnections: on a reload to this config, established
+	// connections that can move (those of the tcp module's echo and
+	// proxy handlers, and of any module that implements
+	// flipd.ConnMover) move to the new generation instead of keeping the
+	// old one alive until they end. false: they drain in the old
+	// generation, as before. Default true.
+	MoveConnections *bool `json:"move_connections,omitempty"`
 }
 
 // LoggingConfig chooses how flipd logs.

@@ -304,3 +304,11 @@ func pidFileNames(t *testing.T, path string) string {
 
 // pidFilePath is a PID file in a fresh directory.
 func pidFilePath(t *testing.T) string { return filepath.Join(t.TempDir(), "flipd.pid") }
+
+// The fake moves no connection: it offers nothing to a parent and
+// receives nothing.
+func (f *fakeUpgrader) OfferConns([]string) error { return nil }
+func (f *fakeUpgrader) AcceptConn() (string, []byte, []*os.File, error) {
+	return "", nil, nil, io.EOF
+}
+func (f *fakeUpgrader) ConnSender() *upgrade.ConnSender { return nil }

@@ -180,6 +180,7 @@ func (in *Instance) start(opts Options) error {
 		return errors.Join(err, l.cleanup())
 	}
 	in.drainCtx, in.cancelDrain = context.WithCancel(context.Background())
+	in.offerConns(l)
 	if err := in.upg.Ready(); err != nil {
 		in.log.Error("reporting ready failed", "error", err)
 	}
@@ -295,7 +296,9 @@ func (in *Instance) waitExit() {
 	timeout := l.cfg.Upgrade.DrainTimeout.Or(DefaultDrainTimeout)
 	ctx, cancel := context.WithTimeout(in.drainCtx, timeout)
 	defer cancel()
-	in.log.Info("draining", "open_conns", l.openConns(), "timeout", timeout)
+	sender := in.upg.ConnSender()
+	sinks := in.moveConns(l, sender)
+	in.log.Info("draining", "open_conns", l.openConns(), "timeout", timeout, "moving_listeners", len(sinks))
 	start := time.Now()
 	l.stopModules(ctx)
 
@@ -322,11 +325,15 @@ func (in *Instance) waitExit() {
 		}()
 	}
 	wg.Wait()
+	if err := sender.Close(); err != nil {
+		in.log.Debug("closing the connection channel", "error", err)
+	}
+	moved := movedCount(sinks)
 	in.drainErr = errors.Join(errs...)
 	if in.drainErr != nil {
-		in.log.Warn("drain ended with connections closed", "error", in.drainErr, "elapsed", time.Since(start))
+		in.log.Warn("drain ended with connections closed", "error", in.drainErr, "elapsed", time.Since(start), "moved_conns", moved)
 	} else {
-		in.log.Info("drained", "elapsed", time.Since(start))
+		in.log.Info("drained", "elapsed", time.Since(start), "moved_conns", moved)
 	}
 	if err := l.cleanup(); err != nil {
 		in.log.Warn("cleaning up modules", "error", err)

@@ -49,6 +49,10 @@ type listener struct {
 	accepting chan struct{}
 	// admin: the admin API, which drains for minAdminDrain at least.
 	admin bool
+	// moduleID and wrapperKey (its wrappers' config, canonical) are part
+	// of its handover key.
+	moduleID   flipd.ModuleID
+	wrapperKey string
 }
 
 // loadConfig parses raw and provisions every module in it, without
@@ -79,7 +83,7 @@ func loadListener(ctx flipd.Context, name string, raw json.RawMessage) (*listene
 		return nil, err
 	}
 	lctx := modstate.ForListener(ctx, name, ctx.Logger().With("listener", name)).(flipd.Context)
-	l := &listener{name: name, addr: head.addr}
+	l := &listener{name: name, addr: head.addr, wrapperKey: canonicalWrappers(head.wrappers)}
 	for i, wraw := range head.wrappers {
 		mod, err := lctx.LoadModule("listener_wrappers", wraw)
 		if err != nil {
@@ -96,6 +100,7 @@ func loadListener(ctx flipd.Context, name string, raw json.RawMessage) (*listene
 		return nil, err
 	}
 	mod := loadedMod.(flipd.Module)
+	l.moduleID = mod.FlipdModule().ID
 	switch m := mod.(type) {
 	case flipd.ListenerModule:
 		l.module = m
