@@ -223,7 +223,12 @@ func parseListenerHead(raw json.RawMessage) (listenerHead, error) {
 		Address  string            `json:"address"`
 		Module   string            `json:"module"`
 		Wrappers []json.RawMessage `json:"wrappers"`
-		SocketOptions
+		// SocketOptions' fields, spelled out so that an error names
+		// "recv_buffer", not "SocketOptions.recv_buffer".
+		Backlog    int  `json:"backlog"`
+		ReusePort  bool `json:"reuse_port"`
+		RecvBuffer int  `json:"recv_buffer"`
+		SendBuffer int  `json:"send_buffer"`
 	}
 	if err := json.Unmarshal(raw, &h); err != nil {
 		return listenerHead{}, modstate.DescribeJSONError(raw, err)
@@ -238,13 +243,14 @@ func parseListenerHead(raw json.RawMessage) (listenerHead, error) {
 	if h.Module == "" {
 		return listenerHead{}, errors.New(`"module" is missing (e.g. "http" or "tcp")`)
 	}
-	if err := h.SocketOptions.validate(addr); err != nil {
+	opts := SocketOptions{Backlog: h.Backlog, ReusePort: h.ReusePort, RecvBuffer: h.RecvBuffer, SendBuffer: h.SendBuffer}
+	if err := opts.validate(addr); err != nil {
 		return listenerHead{}, err
 	}
 	if addr.IsPacket() && len(h.Wrappers) > 0 {
 		return listenerHead{}, fmt.Errorf(`"wrappers": %s is a datagram socket, and wrappers wrap stream listeners: leave them out`, addr)
 	}
-	return listenerHead{addr: addr, module: h.Module, wrappers: h.Wrappers, opts: h.SocketOptions}, nil
+	return listenerHead{addr: addr, module: h.Module, wrappers: h.Wrappers, opts: opts}, nil
 }
 
 // Address is a listener's network and canonical address, the key under
