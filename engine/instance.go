@@ -180,14 +180,18 @@ func (in *Instance) start(opts Options) error {
 		return errors.Join(err, l.cleanup())
 	}
 	in.drainCtx, in.cancelDrain = context.WithCancel(context.Background())
-	if err := in.upg.Ready(); err != nil {
-		in.log.Error("reporting ready failed", "error", err)
+	readyErr := in.upg.Ready()
+	if readyErr != nil {
+		in.log.Error("reporting ready failed", "error", readyErr)
 	}
-	// Datagram sockets have no accept queue to leave to the new
-	// generation: it reads them only once the old one has been told to
-	// stop (flipd.PacketServer).
-	l.servePackets()
-	l.applySocketOptions()
+	if readyErr == nil || !in.upg.HasParent() {
+		// Datagram sockets have no accept queue to leave to the new
+		// generation: it reads them only once the old one has been told
+		// to stop (flipd.PacketServer). Options change the sockets the
+		// old one serves on, so they too wait for a ready that held.
+		l.servePackets()
+		l.applySocketOptions()
+	}
 	// Written even if the parent did not hear: a parent that died in the
 	// handshake leaves this generation serving alone. A live parent that
 	// gave up on it rewrites the file (Reload).

@@ -2,12 +2,15 @@ package engine
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"net"
 	"strings"
 	"sync"
 	"testing"
 
 	"github.com/flipd/flipd"
+	"github.com/flipd/flipd/flipdtest"
 )
 
 // testPacket is a packet listener module for these tests: it echoes
@@ -122,5 +125,28 @@ func TestATCPAndAUDPListenerMayShareAPort(t *testing.T) {
 		"b": {"address": "udp4/0.0.0.0:8443", "module": "testpacket"}}}`
 	if err := Validate([]byte(two)); err == nil || !strings.Contains(err.Error(), "overlaps") {
 		t.Fatalf("two udp listeners on one port: %v, want an overlap", err)
+	}
+}
+
+// A new generation whose ready fails must leave the shared sockets to
+// the generation that goes on serving: it neither reads the udp socket
+// nor sets options on what it inherited.
+func TestANewGenerationWhoseReadyFailsLeavesTheSharedSocketsAlone(t *testing.T) {
+	raw := packetConfig(t, `{"address": "udp/127.0.0.1:0", "module": "testpacket", "recv_buffer": 65536}`)
+	p, err := json.Marshal(payload{Version: payloadVersion, Config: []byte(raw), Source: "test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := newFakeUpgrader(2)
+	f.payload = p
+	f.parentExited = make(chan struct{})
+	f.readyErr = errors.New("upgrade: pid file: permission denied")
+	logs := new(flipdtest.Buffer)
+	in := startOn(t, f, "", Options{LogOutput: logs})
+	if in.current.listeners[0].served != nil {
+		t.Error("ServePacket was started after a failed ready")
+	}
+	if strings.Contains(logs.String(), "socket options") {
+		t.Errorf("socket options were applied after a failed ready:\n%s", logs)
 	}
 }
