@@ -24,7 +24,7 @@ func (li *listener) listen(reg sockets) (net.Listener, error) {
 	ln, err := reg.ListenWithCallback(li.addr.Network, li.addr.Addr, func(network, addr string) (net.Listener, error) {
 		created = true
 		if o, ok := li.module.(flipd.SocketOpener); ok {
-			return o.OpenListener(network, addr)
+			return li.openWith(o, network, addr)
 		}
 		ln, err := li.opts.listenConfig().Listen(context.Background(), network, addr)
 		if err != nil {
@@ -43,6 +43,27 @@ func (li *listener) listen(reg sockets) (net.Listener, error) {
 		return nil, err
 	}
 	if err := li.took(ln, !created); err != nil {
+		ln.Close()
+		return nil, err
+	}
+	return ln, nil
+}
+
+// openWith creates li's socket through a module that opens its own, then
+// applies li's options to it; reuse_port, which must come before bind,
+// cannot be.
+func (li *listener) openWith(o flipd.SocketOpener, network, addr string) (net.Listener, error) {
+	if li.opts.ReusePort {
+		return nil, fmt.Errorf("reuse_port cannot be set: the module opens its own socket, and SO_REUSEPORT must be set before bind")
+	}
+	ln, err := o.OpenListener(network, addr)
+	if err != nil || !li.opts.set() {
+		return ln, err
+	}
+	if sc, ok := ln.(syscall.Conn); ok {
+		err = withRawConn(sc, func(c syscall.RawConn) error { return li.opts.applyInPlace(c, true) })
+	}
+	if err != nil {
 		ln.Close()
 		return nil, err
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 	"golang.org/x/sys/unix"
 
+	"github.com/flipd/flipd"
 	"github.com/flipd/flipd/flipdtest"
 )
 
@@ -250,5 +251,40 @@ func TestAnInheritedSocketWithAnotherReusePortFailsTheStart(t *testing.T) {
 	want := `listener "t": tcp/127.0.0.1:1: reuse_port is true, but the socket inherited for tcp/127.0.0.1:1 was created with SO_REUSEPORT off`
 	if err == nil || !strings.HasPrefix(err.Error(), want) || !strings.Contains(err.Error(), "stop and start flipd") {
 		t.Fatalf("serve: %v\nwant %q...", err, want)
+	}
+}
+
+// testOpener is a listener module that opens its own socket.
+type testOpener struct{ testListener }
+
+func (*testOpener) FlipdModule() flipd.ModuleInfo {
+	return flipd.ModuleInfo{ID: "listeners.testopener", New: func() flipd.Module { return new(testOpener) }}
+}
+
+func (*testOpener) OpenListener(network, addr string) (net.Listener, error) {
+	return net.Listen(network, addr)
+}
+
+func init() { flipd.RegisterModule(new(testOpener)) }
+
+// A module that opens its own socket gets the options too, but for
+// reuse_port, which must come before bind: that one is refused.
+func TestSocketOptionsReachASocketAModuleOpens(t *testing.T) {
+	l, _ := serveConfig(t, `{"admin": {"disabled": true}, "listeners": {
+		"t": {"address": "tcp/127.0.0.1:0", "module": "testopener", "backlog": 3, "recv_buffer": 65536}}}`, loopbackSockets{})
+	if got := sockopt(t, l.listeners[0].sock, unix.SO_RCVBUF); got != 2*65536 {
+		t.Errorf("SO_RCVBUF = %d, want %d", got, 2*65536)
+	}
+	if got := backlog(t, l.listeners[0].sock.(net.Listener).Addr().String()); got != 3 {
+		t.Errorf("backlog = %d, want 3", got)
+	}
+	bad, err := loadConfig(context.Background(), []byte(`{"admin": {"disabled": true}, "listeners": {
+		"t": {"address": "tcp/127.0.0.1:0", "module": "testopener", "reuse_port": true}}}`), nil, 1, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer bad.cleanup()
+	if err := bad.serve(loopbackSockets{}); err == nil || !strings.Contains(err.Error(), `listener "t": tcp/127.0.0.1:0: reuse_port cannot be set: the module opens its own socket`) {
+		t.Fatalf("serve: %v", err)
 	}
 }
