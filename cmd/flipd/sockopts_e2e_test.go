@@ -3,14 +3,19 @@
 package main
 
 import (
+	"context"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // webConfig serves body on addr, with opts (JSON members, each preceded
@@ -128,5 +133,54 @@ func TestUDPConfigErrorsAreRefusedAndTheOldGenerationServes(t *testing.T) {
 	out, err := exec.Command(flipdBin, "validate", "--config", file).CombinedOutput()
 	if err == nil || !strings.Contains(string(out), `module "http" serves streams (tcp or unix sockets) and cannot serve udp/127.0.0.1:53: use a datagram module, such as "udp"`) {
 		t.Fatalf("flipd validate: %v\n%s", err, out)
+	}
+}
+
+// reusePortBind binds a UDP socket with SO_REUSEPORT to addr, as another
+// program sharing the port would.
+func reusePortBind(addr string) (net.PacketConn, error) {
+	lc := net.ListenConfig{Control: func(_, _ string, c syscall.RawConn) error {
+		var err error
+		c.Control(func(fd uintptr) { err = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_REUSEPORT, 1) })
+		return err
+	}}
+	return lc.ListenPacket(context.Background(), "udp", addr)
+}
+
+// With reuse_port, another socket may bind flipd's address, before and
+// after a reload that keeps reuse_port and changes the buffers in place;
+// without it, the address is flipd's alone.
+func TestReusePortLetsAnotherSocketShareTheAddressAcrossReloads(t *testing.T) {
+	addr := freeUDPAddr(t)
+	config := func(opts string) string {
+		return fmt.Sprintf(`{"admin": {"disabled": true}, "upgrade": {"drain_timeout": "5s"}, "listeners": {
+			"echo": {"address": "udp/%s", "module": "udp"%s, "handle": {"module": "echo"}}}}`, addr, opts)
+	}
+	d := startFlipd(t, config(`, "reuse_port": true`))
+	c := dialUDP(t, addr)
+	check := func(when string) {
+		t.Helper()
+		other, err := reusePortBind(addr)
+		if err != nil {
+			t.Fatalf("%s: another socket with SO_REUSEPORT cannot bind %s: %v", when, addr, err)
+		}
+		other.Close()
+		c.send(when)
+		if got, err := c.recv(10 * time.Second); got != when {
+			t.Fatalf("%s: echo %q, %v", when, got, err)
+		}
+	}
+	check("before")
+	old := d.pid()
+	d.reload(config(`, "reuse_port": true, "recv_buffer": 1048576`))
+	check("after")
+	d.waitExit(old)
+
+	plain := freeUDPAddr(t)
+	startFlipd(t, fmt.Sprintf(`{"admin": {"disabled": true}, "listeners": {
+		"echo": {"address": "udp/%s", "module": "udp", "handle": {"module": "echo"}}}}`, plain))
+	if other, err := reusePortBind(plain); err == nil {
+		other.Close()
+		t.Fatalf("a socket bound %s, which flipd holds without reuse_port", plain)
 	}
 }
