@@ -37,7 +37,10 @@ type generationStatus struct {
 	Uptime     flipd.Duration `json:"uptime"`
 	// OpenConns is known only for the generation that answered: the
 	// others are other processes.
-	OpenConns     *int      `json:"open_conns,omitempty"`
+	OpenConns *int `json:"open_conns,omitempty"`
+	// OpenSessions counts the udp listeners' sessions (a proxy's, one per
+	// client), known only for the generation that answered.
+	OpenSessions  *int      `json:"open_sessions,omitempty"`
 	DrainingSince time.Time `json:"draining_since,omitzero"`
 	// Source is where the config came from ("api", "file:..."), for the
 	// generation that answered.
@@ -53,7 +56,7 @@ func (s *Server) handleStatus(w http.ResponseWriter, r *http.Request) {
 }
 
 func buildStatus(st engine.Status, stats engine.Stats, now time.Time) statusBody {
-	conns := st.OpenConns
+	conns, sessions := st.OpenConns, st.OpenSessions
 	body := statusBody{
 		Generations: []generationStatus{{
 			Generation:    st.Generation,
@@ -62,6 +65,7 @@ func buildStatus(st engine.Status, stats engine.Stats, now time.Time) statusBody
 			Started:       st.Started,
 			Uptime:        st.Uptime,
 			OpenConns:     &conns,
+			OpenSessions:  &sessions,
 			DrainingSince: st.DrainingSince,
 			Source:        st.Source,
 			PIDFileError:  st.PIDFileError,

@@ -75,6 +75,13 @@ func (f *fakeUpgrader) ListenWithCallback(network, addr string, open func(networ
 	return open(network, addr)
 }
 
+func (f *fakeUpgrader) ListenPacketWithCallback(network, addr string, open func(network, addr string) (net.PacketConn, error)) (net.PacketConn, error) {
+	f.mu.Lock()
+	f.listened = append(f.listened, network+"/"+addr)
+	f.mu.Unlock()
+	return open(network, addr)
+}
+
 func (f *fakeUpgrader) HasParent() bool { return f.payload != nil }
 func (f *fakeUpgrader) Generation() int { return f.gen }
 func (f *fakeUpgrader) Payload() []byte { return f.payload }

@@ -181,8 +181,17 @@ func (in *Instance) start(opts Options) error {
 	}
 	in.drainCtx, in.cancelDrain = context.WithCancel(context.Background())
 	in.offerConns(l)
-	if err := in.upg.Ready(); err != nil {
-		in.log.Error("reporting ready failed", "error", err)
+	readyErr := in.upg.Ready()
+	if readyErr != nil {
+		in.log.Error("reporting ready failed", "error", readyErr)
+	}
+	if readyErr == nil || !in.upg.HasParent() {
+		// Datagram sockets have no accept queue to leave to the new
+		// generation: it reads them only once the old one has been told
+		// to stop (flipd.PacketServer). Options change the sockets the
+		// old one serves on, so they too wait for a ready that held.
+		l.servePackets()
+		l.applySocketOptions()
 	}
 	// Written even if the parent did not hear: a parent that died in the
 	// handshake leaves this generation serving alone. A live parent that
@@ -316,8 +325,11 @@ func (in *Instance) waitExit() {
 				defer cancel()
 				ctx = actx
 			}
-			if err := li.module.Drain(ctx); err != nil {
+			if err := li.drain(ctx); err != nil {
 				errs[i] = fmt.Errorf("listener %q: %w", li.name, err)
+			}
+			if li.served == nil {
+				return
 			}
 			if err := <-li.served; err != nil {
 				in.log.Warn("listener stopped with an error", "listener", li.name, "error", err)
@@ -363,14 +375,17 @@ func (in *Instance) ConfigJSON() []byte {
 
 // Status describes this generation and the older ones still draining.
 type Status struct {
-	Generation    int            `json:"generation"`
-	Pid           int            `json:"pid"`
-	State         State          `json:"state"`
-	Started       time.Time      `json:"started"`
-	Uptime        flipd.Duration `json:"uptime"`
-	OpenConns     int            `json:"open_conns"`
-	DrainingSince time.Time      `json:"draining_since,omitzero"`
-	Source        string         `json:"source"`
+	Generation int            `json:"generation"`
+	Pid        int            `json:"pid"`
+	State      State          `json:"state"`
+	Started    time.Time      `json:"started"`
+	Uptime     flipd.Duration `json:"uptime"`
+	OpenConns  int            `json:"open_conns"`
+	// OpenSessions counts the sessions of the packet listeners (udp
+	// proxy: one per client address) in this generation.
+	OpenSessions  int       `json:"open_sessions"`
+	DrainingSince time.Time `json:"draining_since,omitzero"`
+	Source        string    `json:"source"`
 	// PIDFileError says why the PID file could not be written, if it
 	// could not: this generation serves anyway.
 	PIDFileError string `json:"pid_file_error,omitempty"`
@@ -402,6 +417,7 @@ func (in *Instance) Status() Status {
 		Started:       in.started,
 		Uptime:        flipd.Duration(time.Since(in.started).Round(time.Millisecond)),
 		OpenConns:     in.current.openConns(),
+		OpenSessions:  in.current.openSessions(),
 		DrainingSince: in.drainingSince,
 		Source:        in.source,
 		PIDFileError:  in.pidFileErr,
