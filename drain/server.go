@@ -84,6 +84,12 @@ type Server struct {
 	conns      map[net.Conn]*connInfo
 	drainStart time.Time
 	stalled    time.Duration // how long the drain was stalled, added to every grace
+
+	// Moving idle connections to another server (move.go, handoff.go).
+	mover   atomic.Pointer[func(net.Conn) error] // nil unless MoveIdle set one
+	moveMu  sync.Mutex                           // one move at a time
+	moved   atomic.Int64                         // connections moved
+	adopted *adoptListener                       // serves adopted connections; nil until one comes
 }
 
 // New prepares srv to be drained. It wraps srv.Handler (nil means
@@ -135,7 +141,8 @@ func New(srv *http.Server, opts Options) *Server {
 // whose config lists "h2" in NextProtos, as with http.Server.Serve. After
 // Shutdown it returns [http.ErrServerClosed].
 func (d *Server) Serve(ln net.Listener) error {
-	return d.serve(ln, func() error { return d.srv.Serve(ln) })
+	hl := &handoffListener{Listener: ln, d: d}
+	return d.serve(ln, func() error { return d.srv.Serve(hl) })
 }
 
 // ServeTLS is [http.Server.ServeTLS], except that Shutdown knows ln and
@@ -151,23 +158,30 @@ func (d *Server) serve(ln net.Listener, run func() error) error {
 		ln.Close()
 		return http.ErrServerClosed
 	}
-	key := &ln
-	d.listeners[key] = struct{}{}
-	d.serving.Add(1)
+	done := d.addListener(ln)
 	d.mu.Unlock()
-
-	defer func() {
-		d.mu.Lock()
-		delete(d.listeners, key)
-		d.mu.Unlock()
-		d.serving.Done()
-	}()
+	defer done()
 
 	err := run()
 	if d.draining.Load() {
 		return http.ErrServerClosed
 	}
 	return err
+}
+
+// addListener records ln, which the caller serves, so that Shutdown
+// closes it and waits for its Serve; call done once its Serve returned.
+// Called with d.mu held, before the drain begins.
+func (d *Server) addListener(ln net.Listener) (done func()) {
+	key := &ln
+	d.listeners[key] = struct{}{}
+	d.serving.Add(1)
+	return func() {
+		d.mu.Lock()
+		delete(d.listeners, key)
+		d.mu.Unlock()
+		d.serving.Done()
+	}
 }
 
 // Draining reports whether Shutdown has been called.
@@ -235,7 +249,8 @@ func (d *Server) Shutdown(ctx context.Context) error {
 		}
 		return fmt.Errorf("drain: shutting down http server: %w", err)
 	}
-	d.log.Info("http server drained", "elapsed", time.Since(start), "closed_silent", closed)
+	d.mover.Store(nil)
+	d.log.Info("http server drained", "elapsed", time.Since(start), "closed_silent", closed, "moved", d.moved.Load())
 	return nil
 }
 
