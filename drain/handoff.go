@@ -197,32 +197,20 @@ func (c *handoffConn) setState(st http.ConnState, proto int32) {
 }
 
 // spared reports whether, while the server moves connections, the drain
-// must leave the conn open though net/http reports it new or idle: net/http
-// has read bytes of its next request that it has not parsed yet, or the
-// conn is on its way to the mover (with it, its Read was woken to move
-// it, or it may move and net/http has not called Read yet). Closing it
-// would race its client's next request. One verdict under one lock: the
-// conn changes under the drain's feet.
+// must leave the conn open though net/http reports it new or idle. A conn
+// that can move is either about to (net/http is about to Read, or its
+// Read was woken to move it, or the mover has it), or net/http has begun
+// to read its next request: the bytes are in net/http's buffer, not in
+// the socket, where the drain would see them. Closing it would race its
+// client's next request. A client that stalls half-way through a request
+// is cut by the drain's deadline, or the server's ReadHeaderTimeout.
 func (c *handoffConn) spared() bool {
 	if c.d.mover.Load() == nil {
 		return false
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.moving || c.kicked {
-		return true
-	}
-	if !c.served || c.pinned || c.moved || c.closed {
-		return false
-	}
-	if !c.fresh && !c.idle {
-		return true // a request began
-	}
-	n := idleReadSize
-	if c.reading {
-		n = c.readLen
-	}
-	return c.canMove(n)
+	return c.moving || c.kicked || c.served && !c.pinned && !c.moved && !c.closed
 }
 
 // keepAlive reports whether a response on the conn, while the server

@@ -38,6 +38,7 @@ type fdMover struct {
 	fail   error            // what move returns instead of moving, if set
 }
 
+// A nil adopt makes every connection that arrives an error of the test.
 func newFDMover(t *testing.T, adopt func(net.Conn) error) *fdMover {
 	t.Helper()
 	fds, err := syscall.Socketpair(syscall.AF_UNIX, syscall.SOCK_DGRAM, 0)
@@ -81,6 +82,11 @@ func receive(t *testing.T, recv *net.UnixConn, adopt func(net.Conn) error) {
 		c, err := connFromRights(oob[:oobn])
 		if err != nil {
 			t.Errorf("receiving a moved connection: %v", err)
+			continue
+		}
+		if adopt == nil {
+			t.Errorf("a connection moved from %v, and none should", c.RemoteAddr())
+			c.Close()
 			continue
 		}
 		if err := adopt(c); err != nil {
