@@ -65,6 +65,12 @@ type Options struct {
 //
 // Connections that a handler hijacks, such as WebSockets, are no longer
 // tracked; as with [http.Server.Shutdown], the caller must close them.
+//
+// Serve wraps each *net.TCPConn and *net.UnixConn it accepts, so that the
+// connection can move (see [Server.MoveIdle]): http.Server's ConnState and
+// ConnContext hooks, and handlers that hijack, see the wrapper. It has a
+// NetConn method, as [crypto/tls.Conn] has, for the connection inside,
+// and a SyscallConn method for socket options.
 type Server struct {
 	srv    *http.Server
 	grace  time.Duration
