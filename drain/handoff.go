@@ -66,6 +66,13 @@ type handoffConn struct {
 	closed    bool      // Close was called
 	deadline  time.Time // the read deadline net/http asked for
 	keptAlive int       // responses without "Connection: close" while moving
+
+	// An adopted connection waits for its next request as an idle one
+	// does (adopted.go).
+	waitFirst bool          // adopted, no byte read yet: idleUntil applies
+	idleUntil time.Time     // when it has waited for IdleTimeout; zero: never
+	setAt     time.Time     // when net/http last set a read deadline
+	shift     time.Duration // added to net/http's read deadlines until the request is read
 }
 
 func newHandoffConn(c net.Conn, d *Server) *handoffConn {
@@ -103,13 +110,16 @@ func (c *handoffConn) Read(p []byte) (int, error) {
 		c.reading = false
 		if n > 0 {
 			c.fresh, c.idle = false, false
+			if c.waitFirst {
+				c.requestBegins()
+			}
 		}
 		if !c.kicked {
 			c.mu.Unlock()
 			return n, err
 		}
 		c.kicked = false
-		c.Conn.SetReadDeadline(c.deadline)
+		c.Conn.SetReadDeadline(c.effectiveDeadline())
 		if n > 0 || !isTimeout(err) || c.expired() {
 			// A request began first, or the connection ended, or
 			// net/http's own deadline passed: no move.
@@ -132,7 +142,8 @@ func (c *handoffConn) Read(p []byte) (int, error) {
 // expired reports whether net/http's own read deadline has passed.
 // Called with c.mu held.
 func (c *handoffConn) expired() bool {
-	return !c.deadline.IsZero() && !time.Now().Before(c.deadline)
+	d := c.effectiveDeadline()
+	return !d.IsZero() && !time.Now().Before(d)
 }
 
 // kick wakes a Read blocked while the conn could move, so that it moves.
@@ -183,7 +194,7 @@ func (c *handoffConn) setState(st http.ConnState, proto int32) {
 	case http.StateNew:
 		c.served = true
 	case http.StateActive:
-		c.idle = false
+		c.idle, c.shift = false, 0
 	case http.StateIdle:
 		// An HTTP/1 connection goes idle after a request went through the
 		// drain's handler, which records its protocol. One that goes idle
@@ -260,11 +271,11 @@ func (c *handoffConn) Write(p []byte) (int, error) {
 func (c *handoffConn) SetReadDeadline(t time.Time) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.deadline = t
+	c.deadline, c.setAt = t, time.Now()
 	if c.kicked || c.moved {
 		return nil
 	}
-	return c.Conn.SetReadDeadline(t)
+	return c.Conn.SetReadDeadline(c.effectiveDeadline())
 }
 
 // SetDeadline implements [net.Conn].

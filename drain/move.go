@@ -172,7 +172,7 @@ func (l *adoptListener) Accept() (net.Conn, error) {
 				l.signal()
 			}
 			l.mu.Unlock()
-			return l.d.wrapConn(c), nil
+			return l.d.adopt(c), nil
 		}
 		if l.closed {
 			l.signal()

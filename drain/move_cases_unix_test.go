@@ -7,6 +7,7 @@ import (
 	"crypto/tls"
 	"fmt"
 	"io"
+	"log"
 	"net"
 	"net/http"
 	"strings"
@@ -177,4 +178,53 @@ func TestADrainingServerRefusesToAdopt(t *testing.T) {
 	if n := g.d.OpenConns(); n != 0 {
 		t.Errorf("the drained server holds %d connections", n)
 	}
+}
+
+// serveWith starts a generation whose http.Server has the given timeouts.
+func serveWith(t *testing.T, ln net.Listener, h http.Handler, readHeader, idle time.Duration) *generation {
+	t.Helper()
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: readHeader, IdleTimeout: idle, ErrorLog: log.New(io.Discard, "", 0)}
+	g := &generation{srv: srv, d: drain.New(srv, drain.Options{}), ln: ln, served: make(chan error, 1)}
+	go func() { g.served <- g.d.Serve(ln) }()
+	t.Cleanup(func() { srv.Close() })
+	return g
+}
+
+// A moved connection was idle, and its client may reuse it any time
+// before the server's IdleTimeout: the new server, which takes it for a
+// new connection, must not close it after ReadHeaderTimeout; it closes
+// it once idle for IdleTimeout, as net/http does its own.
+func TestAnAdoptedConnectionWaitsForIdleTimeoutNotReadHeaderTimeout(t *testing.T) {
+	const readHeader = 50 * time.Millisecond
+	ln := listen(t)
+	oldGen := serve(t, ln, named("old"), drain.Options{})
+	patient := serveWith(t, listen(t), named("new"), readHeader, time.Minute)
+	strict := serveWith(t, listen(t), named("new"), readHeader, 4*readHeader)
+	conns := idleConns(t, ln.Addr().String(), 2)
+
+	m := newFDMover(t, func(c net.Conn) error {
+		if c.RemoteAddr().String() == conns[0].LocalAddr().String() {
+			return patient.d.Adopt(c)
+		}
+		return strict.d.Adopt(c)
+	})
+	oldGen.d.MoveIdle(m.move)
+	waitFor(t, "the connections to move", func() bool { return m.moved.Load() == 2 })
+
+	time.Sleep(2 * readHeader)
+	// The request comes in two parts: ReadHeaderTimeout counts from its
+	// first byte, not from the adoption.
+	req := request(t, "after waiting longer than ReadHeaderTimeout")
+	if _, err := conns[0].Write(req[:10]); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(readHeader / 5)
+	if _, err := conns[0].Write(req[10:]); err != nil {
+		t.Fatal(err)
+	}
+	resp, got := conns[0].read(t)
+	expectFrom(t, "the request after the wait", resp, got, "new", "after waiting longer than ReadHeaderTimeout")
+	// The other one, with an IdleTimeout of its own, closes once idle
+	// that long, without an answer.
+	conns[1].expectClosed(t)
 }

@@ -5,7 +5,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -57,34 +56,6 @@ func (l *recordingListener) only(t *testing.T) net.Conn {
 		return len(l.conns) == 1
 	})
 	return l.conns[0]
-}
-
-// request is the bytes of a keep-alive POST of body.
-func request(t *testing.T, body string) []byte {
-	t.Helper()
-	req, err := http.NewRequest(http.MethodPost, "http://drain.test/", strings.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var b bytes.Buffer
-	if err := req.Write(&b); err != nil {
-		t.Fatal(err)
-	}
-	return b.Bytes()
-}
-
-// read reads the answer to a POST written by hand.
-func (c *rawConn) read(t *testing.T) (*http.Response, string) {
-	t.Helper()
-	resp, err := http.ReadResponse(c.r, &http.Request{Method: http.MethodPost})
-	if err != nil {
-		t.Fatalf("reading a response: %v", err)
-	}
-	got, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatalf("reading a response body: %v", err)
-	}
-	return resp, string(got)
 }
 
 // A request that has reached the socket but that net/http has not read

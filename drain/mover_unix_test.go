@@ -3,6 +3,7 @@
 package drain_test
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -185,4 +186,32 @@ func noRetryPost(url, body string) *http.Request {
 	req.GetBody = nil
 	req.ContentLength = int64(len(body))
 	return req
+}
+
+// request is the bytes of a keep-alive POST of body.
+func request(t *testing.T, body string) []byte {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodPost, "http://drain.test/", strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b bytes.Buffer
+	if err := req.Write(&b); err != nil {
+		t.Fatal(err)
+	}
+	return b.Bytes()
+}
+
+// read reads the answer to a POST written by hand.
+func (c *rawConn) read(t *testing.T) (*http.Response, string) {
+	t.Helper()
+	resp, err := http.ReadResponse(c.r, &http.Request{Method: http.MethodPost})
+	if err != nil {
+		t.Fatalf("reading a response: %v", err)
+	}
+	got, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatalf("reading a response body: %v", err)
+	}
+	return resp, string(got)
 }
