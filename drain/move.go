@@ -28,6 +28,11 @@ import (
 // serving it, and it drains as if nothing had happened. Calls of move do
 // not overlap; each blocks only its own connection.
 //
+// While a mover is set, the drain closes no connection that may still
+// move, idle or not: one whose client stalls half-way through a request
+// is left to the server's ReadHeaderTimeout or ReadTimeout, or to
+// Shutdown's deadline. Those that cannot move drain as without a mover.
+//
 // TLS connections, HTTP/2 connections (h2c included, once they spoke),
 // hijacked ones and those accepted from a listener whose connections are
 // not a *net.TCPConn or *net.UnixConn never move. Calling MoveIdle again

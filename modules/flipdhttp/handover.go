@@ -40,7 +40,13 @@ func (s *Server) MoveConns(sink flipd.ConnSink) {
 		return
 	}
 	s.drain.MoveIdle(func(c net.Conn) error {
-		return sink.Move(flipd.MovedConn{Conns: []net.Conn{c}, State: []byte{movedIdle}})
+		if err := sink.Move(flipd.MovedConn{Conns: []net.Conn{c}, State: []byte{movedIdle}}); err != nil {
+			return err
+		}
+		// The sink closes it; drain.MoveIdle wants it closed, whatever
+		// the sink. A second Close does nothing.
+		c.Close()
+		return nil
 	})
 	// Upgrade tunnels move here too (s.moveTunnels(sink)).
 }
