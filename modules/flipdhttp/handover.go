@@ -40,13 +40,8 @@ func (s *Server) MoveConns(sink flipd.ConnSink) {
 		return
 	}
 	s.drain.MoveIdle(func(c net.Conn) error {
-		if err := sink.Move(flipd.MovedConn{Conns: []net.Conn{c}, State: []byte{movedIdle}}); err != nil {
-			return err
-		}
-		// The sink closes it; drain.MoveIdle wants it closed, whatever
-		// the sink. A second Close does nothing.
-		c.Close()
-		return nil
+		// On success the sink has closed c, as drain.MoveIdle wants.
+		return sink.Move(flipd.MovedConn{Conns: []net.Conn{c}, State: []byte{movedIdle}})
 	})
 	// Upgrade tunnels move here too (s.moveTunnels(sink)).
 }
