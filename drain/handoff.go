@@ -225,9 +225,10 @@ func (c *handoffConn) spared() bool {
 }
 
 // keepAlive reports whether a response on the conn, while the server
-// drains, may leave it open so that it moves once idle.
+// drains, may leave it open so that it moves once idle: not once a move
+// failed, which is likely to fail again.
 func (c *handoffConn) keepAlive() bool {
-	if c.d.mover.Load() == nil {
+	if c.d.mover.Load() == nil || c.d.moveFailed.Load() {
 		return false
 	}
 	c.mu.Lock()

@@ -42,6 +42,7 @@ func (d *Server) MoveIdle(move func(c net.Conn) error) {
 		d.mover.Store(nil)
 		return
 	}
+	d.moveFailed.Store(false)
 	d.mover.Store(&move)
 	d.mu.Lock()
 	conns := make([]*handoffConn, 0, len(d.conns))
@@ -70,6 +71,7 @@ func (d *Server) moveConn(c net.Conn) error {
 	}
 	if err := (*move)(c); err != nil {
 		d.log.Debug("moving an idle connection failed; it stays", "remote", c.RemoteAddr(), "error", err)
+		d.moveFailed.Store(true)
 		return err
 	}
 	d.moved.Add(1)

@@ -3,6 +3,7 @@
 package drain_test
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"fmt"
@@ -57,10 +58,25 @@ func TestManyIdleConnectionsMoveAndAnswerFromTheNewServer(t *testing.T) {
 
 // A connection whose move fails stays with the old server, untouched:
 // its next request is answered there, and it drains as without moves.
+// After a failed move, a busy connection is asked to close with its
+// response again, rather than kept for a move that is likely to fail.
 func TestAFailedMoveLeavesTheConnectionWithTheOldServer(t *testing.T) {
+	slow, entered, release := blocking(t)
 	ln := listen(t)
-	oldGen := serve(t, ln, named("old"), drain.Options{IdleGrace: time.Minute})
+	oldGen := serve(t, ln, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Server-Name", "old")
+		if r.URL.Query().Has("slow") {
+			slow.ServeHTTP(w, r)
+			return
+		}
+		echo.ServeHTTP(w, r)
+	}), drain.Options{IdleGrace: time.Minute})
 	c := idleConns(t, ln.Addr().String(), 1)[0]
+	busy := dialRaw(t, ln.Addr().String())
+	if _, err := busy.Write(bytes.Replace(request(t, "busy"), []byte("POST / "), []byte("POST /?slow "), 1)); err != nil {
+		t.Fatal(err)
+	}
+	<-entered
 
 	m := newFDMover(t, nil)
 	m.setFail(errRefused)
@@ -76,6 +92,13 @@ func TestAFailedMoveLeavesTheConnectionWithTheOldServer(t *testing.T) {
 		t.Error("a connection that cannot move is not asked to close while the server drains")
 	}
 	c.expectClosed(t)
+	release()
+	resp, got = busy.read(t)
+	expectFrom(t, "the busy connection's request", resp, got, "old", "busy")
+	if !resp.Close {
+		t.Error("after a failed move, a busy connection is not asked to close while the server drains")
+	}
+	busy.expectClosed(t)
 	if err := <-done; err != nil {
 		t.Fatalf("Shutdown: %v", err)
 	}

@@ -92,10 +92,13 @@ type Server struct {
 	stalled    time.Duration // how long the drain was stalled, added to every grace
 
 	// Moving idle connections to another server (move.go, handoff.go).
-	mover   atomic.Pointer[func(net.Conn) error] // nil unless MoveIdle set one
-	moveMu  sync.Mutex                           // one move at a time
-	moved   atomic.Int64                         // connections moved
-	adopted *adoptListener                       // serves adopted connections; nil until one comes
+	mover  atomic.Pointer[func(net.Conn) error] // nil unless MoveIdle set one
+	moveMu sync.Mutex                           // one move at a time
+	moved  atomic.Int64                         // connections moved
+	// moveFailed is set once a move failed: responses ask clients to
+	// close again rather than keep connections that may not move.
+	moveFailed atomic.Bool
+	adopted    *adoptListener // serves adopted connections; nil until one comes
 }
 
 // New prepares srv to be drained. It wraps srv.Handler (nil means
