@@ -123,6 +123,9 @@ func TestHTTP2ConnectionsDoNotMove(t *testing.T) {
 			url := scheme + "://" + ln.Addr().String() + "/"
 			load := startH2Load(t, 2, url, useTLS, pool)
 			waitFor(t, "the HTTP/2 clients to be served", func() bool { return load.served("old") >= 10 })
+			// Each client's connection has spoken HTTP/2 (a new one that
+			// has not may move: it is not HTTP/2 yet).
+			waitFor(t, "both connections to speak HTTP/2", func() bool { return countProto(d.Protocols(), 2) == 2 })
 
 			m := newFDMover(t, nil)
 			d.MoveIdle(m.move)
