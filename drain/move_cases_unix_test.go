@@ -3,6 +3,7 @@
 package drain_test
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"crypto/tls"
@@ -253,4 +254,32 @@ func TestAnAdoptedConnectionWaitsForIdleTimeoutNotReadHeaderTimeout(t *testing.T
 	// The other one, with an IdleTimeout of its own, closes once idle
 	// that long, without an answer.
 	conns[1].expectClosed(t)
+}
+
+// Connections accepted on a unix socket move too.
+func TestUnixSocketConnectionsMove(t *testing.T) {
+	path := t.TempDir() + "/http.sock"
+	ln, err := net.Listen("unix", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	oldGen := serve(t, ln, named("old"), drain.Options{})
+	newGen := serve(t, listen(t), named("new"), drain.Options{})
+	nc, err := net.Dial("unix", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { nc.Close() })
+	nc.SetDeadline(time.Now().Add(10 * time.Second))
+	c := &rawConn{Conn: nc, r: bufio.NewReader(nc)}
+	resp, got := c.post(t, "before")
+	expectFrom(t, "the request before the move", resp, got, "old", "before")
+
+	m := newFDMover(t, newGen.d.Adopt)
+	oldGen.d.MoveIdle(m.move)
+	waitFor(t, "the connection to move", func() bool { return m.moved.Load() == 1 })
+	oldGen.shutdown(t, 10*time.Second)
+	resp, got = c.post(t, "after")
+	expectFrom(t, "the request after the move", resp, got, "new", "after")
 }
