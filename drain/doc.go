@@ -46,6 +46,19 @@
 // clients do not all reconnect at once. [Server.Track] adds a connection
 // of the server's own (one adopted from an older generation) to them.
 //
+// Better still, an idle HTTP/1 connection can move instead of closing:
+// [Server.MoveIdle] hands each plaintext keep-alive connection that waits
+// for a request to a mover, typically to pass its descriptor to the new
+// process, whose [Server.Adopt] serves it. A connection moves only while
+// net/http holds no byte of its next request (net/http's goroutine is in
+// a Read into its whole, empty buffer, or a new connection has not been
+// read from); a request the client sent meanwhile waits in the socket's
+// receive buffer, which moves with the descriptor. A connection that is
+// busy moves once it goes idle after its response, which then does not
+// ask the client to close it. No idle connection is closed, so none
+// races its client's next request. TLS and HTTP/2 connections cannot
+// move (their state lives in this process) and drain as above.
+//
 // [Conns] does the same for plain TCP connections, which have no protocol
 // to ask the peer to go away: it waits for them to close and closes the
 // rest when the context ends.

@@ -15,7 +15,8 @@ func (d *Server) wrap(next http.Handler) http.Handler {
 		if r.ProtoMajor == 2 {
 			proto = protoHTTP2
 		}
-		if ci, ok := r.Context().Value(connInfoKey{}).(*connInfo); ok && ci.proto.Load() == protoUnknown {
+		ci, _ := r.Context().Value(connInfoKey{}).(*connInfo)
+		if ci != nil && ci.proto.Load() == protoUnknown {
 			ci.proto.Store(proto)
 		}
 		if proto == protoHTTP2 {
@@ -30,6 +31,9 @@ func (d *Server) wrap(next http.Handler) http.Handler {
 			return
 		}
 		cw := &closeWriter{ResponseWriter: w, d: d}
+		if ci != nil && ci.hc != nil {
+			cw.keepAlive = ci.hc.keepAlive
+		}
 		next.ServeHTTP(cw, r)
 		cw.finish()
 	})
@@ -39,9 +43,14 @@ func (d *Server) wrap(next http.Handler) http.Handler {
 // is draining when the response's header is written, which may be long
 // after the handler started. net/http then closes the connection after
 // the reply instead of keeping it for a request that would race the drain.
+// While the server moves idle connections (MoveIdle), a connection that
+// can move is kept open instead, and moves once idle.
 type closeWriter struct {
 	http.ResponseWriter
 	d *Server
+	// keepAlive, if set, reports whether the connection may stay open
+	// while draining, so that it moves to another server once idle.
+	keepAlive func() bool
 
 	wroteHeader bool
 	hijacked    bool
@@ -53,7 +62,7 @@ func (w *closeWriter) commit(code int) {
 		return // informational responses precede the real one
 	}
 	w.wroteHeader = true
-	if code != http.StatusSwitchingProtocols && w.d.draining.Load() {
+	if code != http.StatusSwitchingProtocols && w.d.draining.Load() && (w.keepAlive == nil || !w.keepAlive()) {
 		w.Header().Set("Connection", "close")
 	}
 }

@@ -75,6 +75,12 @@ type Options struct {
 // Connections that a handler hijacks, such as WebSockets, stay tracked
 // until the handler closes them, and are ended as the drain's deadline
 // nears (see [OnDeadline]).
+//
+// Serve wraps each *net.TCPConn and *net.UnixConn it accepts, so that the
+// connection can move (see [Server.MoveIdle]): http.Server's ConnState and
+// ConnContext hooks, and handlers that hijack, see the wrapper. It has a
+// NetConn method, as [crypto/tls.Conn] has, for the connection inside,
+// and a SyscallConn method for socket options.
 type Server struct {
 	srv    *http.Server
 	grace  time.Duration
@@ -102,6 +108,14 @@ type Server struct {
 	longLivedGone chan struct{} // pokes waitLongLived
 	endingAll     bool          // every long-lived connection is ended as it comes
 	endBy         time.Time     // the deadline those get
+	// Moving idle connections to another server (move.go, handoff.go).
+	mover  atomic.Pointer[func(net.Conn) error] // nil unless MoveIdle set one
+	moveMu sync.Mutex                           // one move at a time
+	moved  atomic.Int64                         // connections moved
+	// moveFailed is set once a move failed: responses ask clients to
+	// close again rather than keep connections that may not move.
+	moveFailed atomic.Bool
+	adopted    *adoptListener // serves adopted connections; nil until one comes
 }
 
 // New prepares srv to be drained. It wraps srv.Handler (nil means
@@ -158,7 +172,8 @@ func New(srv *http.Server, opts Options) *Server {
 // whose config lists "h2" in NextProtos, as with http.Server.Serve. After
 // Shutdown it returns [http.ErrServerClosed].
 func (d *Server) Serve(ln net.Listener) error {
-	return d.serve(ln, func() error { return d.srv.Serve(ln) })
+	hl := &handoffListener{Listener: ln, d: d}
+	return d.serve(ln, func() error { return d.srv.Serve(hl) })
 }
 
 // ServeTLS is [http.Server.ServeTLS], except that Shutdown knows ln and
@@ -174,23 +189,30 @@ func (d *Server) serve(ln net.Listener, run func() error) error {
 		ln.Close()
 		return http.ErrServerClosed
 	}
-	key := &ln
-	d.listeners[key] = struct{}{}
-	d.serving.Add(1)
+	done := d.addListener(ln)
 	d.mu.Unlock()
-
-	defer func() {
-		d.mu.Lock()
-		delete(d.listeners, key)
-		d.mu.Unlock()
-		d.serving.Done()
-	}()
+	defer done()
 
 	err := run()
 	if d.draining.Load() {
 		return http.ErrServerClosed
 	}
 	return err
+}
+
+// addListener records ln, which the caller serves, so that Shutdown
+// closes it and waits for its Serve; call done once its Serve returned.
+// Called with d.mu held, before the drain begins.
+func (d *Server) addListener(ln net.Listener) (done func()) {
+	key := &ln
+	d.listeners[key] = struct{}{}
+	d.serving.Add(1)
+	return func() {
+		d.mu.Lock()
+		delete(d.listeners, key)
+		d.mu.Unlock()
+		d.serving.Done()
+	}
 }
 
 // Draining reports whether Shutdown has been called.
@@ -266,9 +288,11 @@ func (d *Server) Shutdown(ctx context.Context) error {
 		return fmt.Errorf("drain: shutting down http server: %w", err)
 	}
 	if err := d.waitLongLived(ctx); err != nil {
+		d.mover.Store(nil)
 		return d.forceClose(ctx)
 	}
-	d.log.Info("http server drained", "elapsed", time.Since(start), "closed_silent", closed)
+	d.mover.Store(nil)
+	d.log.Info("http server drained", "elapsed", time.Since(start), "closed_silent", closed, "moved", d.moved.Load())
 	return nil
 }
 

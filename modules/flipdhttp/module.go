@@ -35,7 +35,11 @@ const (
 // When a new generation takes over, the server drains without losing a
 // request: it stops accepting, answers HTTP/1.1 requests in flight with
 // "Connection: close", closes keep-alive connections once they have been
-// silent for drain_idle_grace, and sends HTTP/2 clients a GOAWAY.
+// silent for drain_idle_grace, and sends HTTP/2 clients a GOAWAY. When the
+// runtime moves connections (the upgrade's "move_connections"), plaintext
+// HTTP/1.1 keep-alive connections move to the new generation instead, as
+// soon as they wait for a request (see [Server.MoveConns]), and are
+// neither asked to close nor closed.
 // Connections a handler took over (WebSocket and other Upgrade tunnels of
 // reverse_proxy, or a handler's own hijack) count among its open
 // connections and keep it draining until they close; as
