@@ -71,7 +71,7 @@ type Server struct {
 	window time.Duration // CloseWindow, or 0 for none
 	log    hclog.Logger
 	h2c    bool         // srv serves HTTP/2 over plain TCP
-	h2     *http.Server // its Shutdown sends GOAWAY to HTTP/2 connections; nil if not ours
+	h2     *http.Server // the model of each HTTP/2 connection's own server; nil if HTTP/2 is not ours
 
 	// draining is written under mu, so that serve never records a listener
 	// after Shutdown has collected them, and read without it by handlers.
@@ -82,6 +82,7 @@ type Server struct {
 	listeners  map[*net.Listener]struct{}
 	serving    sync.WaitGroup
 	conns      map[net.Conn]*connInfo
+	h2conns    map[*h2Conn]*http.Server // each with the server whose Shutdown sends its final GOAWAY
 	drainStart time.Time
 	stalled    time.Duration // how long the drain was stalled, added to every grace
 }
@@ -110,6 +111,7 @@ func New(srv *http.Server, opts Options) *Server {
 		wake:      make(chan struct{}, 1),
 		listeners: make(map[*net.Listener]struct{}),
 		conns:     make(map[net.Conn]*connInfo),
+		h2conns:   make(map[*h2Conn]*http.Server),
 	}
 	if d.grace <= 0 {
 		d.grace = DefaultIdleGrace
@@ -123,7 +125,7 @@ func New(srv *http.Server, opts Options) *Server {
 	if d.log == nil {
 		d.log = hclog.NewNullLogger()
 	}
-	d.h2 = installHTTP2(srv)
+	d.h2 = d.installHTTP2()
 	d.install()
 	return d
 }
