@@ -65,6 +65,7 @@ type h2Conn struct {
 	draining atomic.Bool   // the drain has begun for this connection
 	answered chan struct{} // closed once the drain need not wait any longer
 	answer   sync.Once
+	final    chan struct{} // closed once the drain has had the final GOAWAY sent
 	closed   chan struct{}
 	close    sync.Once
 }
@@ -76,6 +77,7 @@ func newH2Conn(c net.Conn, prefaceUnread bool) *h2Conn {
 		Conn:     c,
 		rPreface: prefaceUnread,
 		answered: make(chan struct{}),
+		final:    make(chan struct{}),
 		closed:   make(chan struct{}),
 	}
 }

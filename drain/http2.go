@@ -163,6 +163,7 @@ func (d *Server) drainHTTP2(hc *h2Conn, spare *http.Server) {
 		return
 	}
 	go func() {
+		defer close(hc.final)
 		if hc.sendNotice() {
 			timer := time.NewTimer(pingAnswerWait)
 			defer timer.Stop()
@@ -178,6 +179,39 @@ func (d *Server) drainHTTP2(hc *h2Conn, spare *http.Server) {
 		// but hc, and GOAWAY is sent from hc's own goroutine.
 		spare.Shutdown(context.Background())
 	}()
+}
+
+// waitHTTP2 returns once every HTTP/2 connection has had its final
+// GOAWAY, or is closed. The drain must wait for it before it shuts the
+// http.Server down: from then on, net/http's HTTP/2 server sends its final
+// GOAWAY on its own, whenever a connection has no stream open, without
+// waiting for the answer to the notice.
+func (d *Server) waitHTTP2(ctx context.Context) error {
+	for {
+		var waiting *h2Conn
+		d.mu.Lock()
+		for hc := range d.h2conns {
+			select {
+			case <-hc.final:
+			case <-hc.closed:
+			default:
+				waiting = hc
+			}
+			if waiting != nil {
+				break
+			}
+		}
+		d.mu.Unlock()
+		if waiting == nil {
+			return nil
+		}
+		select {
+		case <-waiting.final:
+		case <-waiting.closed:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
 }
 
 // noListener is a listener that fails at once.

@@ -228,6 +228,9 @@ func (d *Server) Shutdown(ctx context.Context) error {
 	}
 	// A connection may have begun HTTP/2 since the last GOAWAY.
 	d.goaway()
+	if err := d.waitHTTP2(ctx); err != nil {
+		return d.forceClose(ctx)
+	}
 	// No HTTP/1 connection is left for net/http to cut short; wait for the
 	// HTTP/2 ones (and send them GOAWAY, if New could not arrange it
 	// earlier).
