@@ -2,6 +2,7 @@ package drain_test
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"testing"
 	"time"
@@ -72,26 +73,30 @@ func testDrainRefusesNoStream(t *testing.T, useTLS, busy bool) {
 		t.Fatalf("after the notice: %v last stream %d; want PING", ping.typ, ping.lastID)
 	}
 
-	// The client has not seen the notice yet: it opens one more stream,
-	// which is served while the PING waits for its answer, without a
-	// final GOAWAY yet.
+	// The client has not seen the notice yet: it opens two more streams,
+	// one after the other, which are served while the PING waits for its
+	// answer, without a final GOAWAY yet.
 	if !busy {
 		// Long enough for the drain, with no HTTP/1 connection to wait
-		// for, to shut the http.Server down before stream 3 ends.
+		// for, to reach the http.Server's Shutdown before stream 3 ends.
 		time.Sleep(100 * time.Millisecond)
 	}
-	c.get(3, "/fast")
-	c.next("the answer to stream 3", func(f h2Frame) bool {
-		switch {
-		case f.typ == http2.FrameGoAway:
-			t.Fatalf("a GOAWAY (last stream %d) before the client answered the PING", f.lastID)
-		case f.typ == http2.FramePing && !f.ack:
-			t.Fatal("a second PING from the drain")
-		case f.typ == http2.FrameRSTStream && f.streamID == 3:
-			t.Fatalf("stream 3, opened before the client answered the PING, was reset: %v", f.code)
-		}
-		return f.typ == http2.FrameHeaders && f.streamID == 3
-	})
+	for _, id := range []uint32{3, 5} {
+		c.get(id, "/fast")
+		c.next(fmt.Sprintf("the end of stream %d", id), func(f h2Frame) bool {
+			switch {
+			case f.typ == http2.FrameGoAway:
+				t.Fatalf("a GOAWAY (last stream %d) before the client answered the PING", f.lastID)
+			case f.typ == http2.FramePing && !f.ack:
+				t.Fatal("a second PING from the drain")
+			case f.typ == http2.FrameRSTStream && f.streamID == id:
+				t.Fatalf("stream %d, opened before the client answered the PING, was reset: %v", id, f.code)
+			case f.typ == http2.FrameHeaders && f.streamID == id && f.status != "200":
+				t.Fatalf("stream %d answered %s, want 200", id, f.status)
+			}
+			return f.streamID == id && f.endStrm
+		})
+	}
 	if err := c.fr.WritePing(true, ping.ping); err != nil {
 		t.Fatal(err)
 	}
@@ -101,8 +106,8 @@ func testDrainRefusesNoStream(t *testing.T, useTLS, busy bool) {
 		}
 		return f.typ == http2.FrameGoAway
 	})
-	if final.lastID != 3 || final.code != http2.ErrCodeNo {
-		t.Errorf("final GOAWAY: last stream %d, %v; want 3, NO_ERROR", final.lastID, final.code)
+	if final.lastID != 5 || final.code != http2.ErrCodeNo {
+		t.Errorf("final GOAWAY: last stream %d, %v; want 5, NO_ERROR", final.lastID, final.code)
 	}
 
 	if busy {
