@@ -97,10 +97,12 @@ type Server struct {
 //
 // Unless srv.TLSNextProto is already set, New also has net/http set up its
 // HTTP/2 server in srv.TLSNextProto, in a way that lets Shutdown send
-// GOAWAY to HTTP/2 connections as soon as the drain begins. If the caller
-// set TLSNextProto (golang.org/x/net/http2.ConfigureServer does), HTTP/2
-// connections get GOAWAY with their first response once the drain has
-// begun, and at the latest when the HTTP/1 connections are gone.
+// HTTP/2 connections the shutdown notice and then GOAWAY as soon as the
+// drain begins (see the package doc). If the caller set TLSNextProto
+// (golang.org/x/net/http2.ConfigureServer does), HTTP/2 connections get
+// only the final GOAWAY, with their first response once the drain has
+// begun, and at the latest when the HTTP/1 connections are gone; their
+// clients must retry the streams it refuses.
 func New(srv *http.Server, opts Options) *Server {
 	d := &Server{
 		srv:       srv,
@@ -187,14 +189,15 @@ func (d *Server) OpenConns() int {
 
 // Shutdown drains the server and returns once every connection is closed.
 //
-// It sends GOAWAY to the HTTP/2 connections at once (see [New] for when it
+// It begins the HTTP/2 connections' GOAWAY at once (see [New] for when it
 // cannot), closes the listeners passed to Serve and waits for Serve to
 // return, so that every accepted connection is tracked. Then, until no
 // HTTP/1 connection is left, it leaves busy connections alone (their
 // replies carry "Connection: close") and closes the silent ones: each
 // after IdleGrace of silence, counted from when the drain began at the
-// earliest, plus its share of CloseWindow. Finally it calls
-// [http.Server.Shutdown], which waits for the HTTP/2 streams to finish.
+// earliest, plus its share of CloseWindow. Finally, once every HTTP/2
+// connection has had its final GOAWAY, it calls [http.Server.Shutdown],
+// which waits for the HTTP/2 streams to finish.
 //
 // If ctx ends first, Shutdown closes every remaining connection with
 // [http.Server.Close] and returns an error that says how many it closed and
