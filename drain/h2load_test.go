@@ -11,6 +11,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/flipd/flipd/internal/h2audit"
 )
 
 // h2loadResult is what h2load counted.
@@ -78,10 +80,14 @@ func testH2loadThroughDrains(t *testing.T, useTLS bool) {
 	})
 	gen := newH2Server(t, ln, useTLS, cert, ok)
 	url := "https://" + ln.Addr().String() + "/"
-	var audit *streamAudit
+	var audit *h2audit.Relay
 	if !useTLS {
-		audit = newStreamAudit(t, ln.Addr().String())
-		url = "http://" + audit.addr() + "/"
+		var err error
+		if audit, err = h2audit.New(ln.Addr().String()); err != nil {
+			t.Fatal(err)
+		}
+		defer audit.Close()
+		url = "http://" + audit.Addr() + "/"
 	}
 
 	var cur net.Listener = ln
@@ -116,8 +122,9 @@ func testH2loadThroughDrains(t *testing.T, useTLS bool) {
 	}
 	t.Logf("h2load through %d drains: %v", reloads, sum)
 	if audit != nil {
-		audit.close()
-		opened, refused, goaways := audit.counts()
+		audit.Close()
+		n := audit.Counts()
+		opened, refused, goaways := n.Opened, n.Refused, n.Goaways
 		t.Logf("on the wire: %d streams opened, %d refused by the server, %d connections got GOAWAY", opened, refused, goaways)
 		if refused != 0 {
 			t.Errorf("the server refused %d of %d streams through %d drains, want 0", refused, opened, reloads)
