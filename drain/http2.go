@@ -108,17 +108,17 @@ func (d *Server) serveHTTP2(hs *http.Server, c net.Conn, tc *tls.Conn, h http.Ha
 	}
 	d.addHTTP2(hc, c, spare)
 	defer d.removeHTTP2(hc)
-	serve(hs, tls.Client(handover{conn: served}, nil), h)
+	serve(hs, tls.Client(unencryptedConn{conn: served}, nil), h)
 }
 
-// handover carries a connection to net/http's HTTP/2 server under the
+// unencryptedConn carries a connection to net/http's HTTP/2 server under the
 // unencrypted key, which takes it out again with UnencryptedNetConn.
-type handover struct {
+type unencryptedConn struct {
 	net.Conn // nil: only conn is used
 	conn     net.Conn
 }
 
-func (h handover) UnencryptedNetConn() net.Conn { return h.conn }
+func (h unencryptedConn) UnencryptedNetConn() net.Conn { return h.conn }
 
 // addHTTP2 records an HTTP/2 connection; if the drain has begun, it
 // starts draining it at once.
