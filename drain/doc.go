@@ -32,10 +32,17 @@
 // already waits unread in its socket is not silent, however late the
 // server reads it, and is not closed.
 //
-// HTTP/2 connections are sent GOAWAY as soon as the drain begins, whatever
-// the HTTP/1 connections do; HTTP/2 clients then open their next streams
-// on a new connection, to the new process, without losing a request. The
-// drain waits for the streams in flight to finish.
+// HTTP/2 connections are told to go away as soon as the drain begins,
+// whatever the HTTP/1 connections do, in the two steps of RFC 9113 §6.8:
+// first a GOAWAY naming the largest stream ID, which refuses no stream,
+// and a PING; once the client has answered the PING (or after a second),
+// the final GOAWAY, which names the last stream the server has read. Every
+// stream the client sent before it saw the first GOAWAY is served, so even
+// a client that never retries a refused stream (h2load, for one) loses
+// none; its next streams go on a new connection, to the new process. The
+// drain waits for the streams in flight to finish. net/http sends only the
+// final GOAWAY; the drain adds the first and the PING by following the
+// frames of each HTTP/2 connection, both ways, without copying them.
 //
 // Connections a handler hijacks (WebSockets, other Upgrade tunnels) are
 // tracked until the handler closes them: they count in

@@ -21,10 +21,12 @@ func (d *Server) wrap(next http.Handler) http.Handler {
 		}
 		if proto == protoHTTP2 {
 			// HTTP/2 has no "Connection" header: net/http's HTTP/2 server
-			// takes "Connection: close" to mean GOAWAY. Shutdown sends it
-			// as the drain begins; this covers a connection that began
-			// HTTP/2 since, and an HTTP/2 server that New could not reach.
-			if d.draining.Load() {
+			// takes "Connection: close" to mean its final GOAWAY. When the
+			// HTTP/2 server is the drain's, the drain sends that itself,
+			// after the shutdown notice has been answered: a final GOAWAY
+			// any sooner would refuse the streams the client is sending.
+			// This covers an HTTP/2 server that New could not reach.
+			if d.h2 == nil && d.draining.Load() {
 				w.Header().Set("Connection", "close")
 			}
 			next.ServeHTTP(w, r)

@@ -88,7 +88,7 @@ type Server struct {
 	spread time.Duration // CloseSpread
 	log    hclog.Logger
 	h2c    bool         // srv serves HTTP/2 over plain TCP
-	h2     *http.Server // its Shutdown sends GOAWAY to HTTP/2 connections; nil if not ours
+	h2     *http.Server // the model of each HTTP/2 connection's own server; nil if HTTP/2 is not ours
 
 	// draining is written under mu, so that serve never records a listener
 	// after Shutdown has collected them, and read without it by handlers.
@@ -99,6 +99,7 @@ type Server struct {
 	listeners  map[*net.Listener]struct{}
 	serving    sync.WaitGroup
 	conns      map[net.Conn]*connInfo
+	h2conns    map[*h2Conn]*http.Server // each with the server whose Shutdown sends its final GOAWAY
 	drainStart time.Time
 	stalled    time.Duration // how long the drain was stalled, added to every grace
 
@@ -129,22 +130,24 @@ type Server struct {
 //
 // Unless srv.TLSNextProto is already set, New also has net/http set up its
 // HTTP/2 server in srv.TLSNextProto, in a way that lets Shutdown send
-// GOAWAY to HTTP/2 connections as soon as the drain begins. If the caller
-// set TLSNextProto (golang.org/x/net/http2.ConfigureServer does), HTTP/2
-// connections get GOAWAY with their first response once the drain has
-// begun, and at the latest when the HTTP/1 connections are gone.
+// HTTP/2 connections the shutdown notice and then GOAWAY as soon as the
+// drain begins (see the package doc). If the caller set TLSNextProto
+// (golang.org/x/net/http2.ConfigureServer does), HTTP/2 connections get
+// only the final GOAWAY, with their first response once the drain has
+// begun, and at the latest when the HTTP/1 connections are gone; their
+// clients must retry the streams it refuses.
 func New(srv *http.Server, opts Options) *Server {
 	d := &Server{
-		srv:       srv,
-		grace:     opts.IdleGrace,
-		window:    opts.CloseWindow,
-		spread:    max(0, opts.CloseSpread),
-		log:       opts.Logger,
-		h2c:       srv.Protocols != nil && srv.Protocols.UnencryptedHTTP2(),
-		wake:      make(chan struct{}, 1),
-		listeners: make(map[*net.Listener]struct{}),
-		conns:     make(map[net.Conn]*connInfo),
-
+		srv:           srv,
+		grace:         opts.IdleGrace,
+		window:        opts.CloseWindow,
+		spread:        max(0, opts.CloseSpread),
+		log:           opts.Logger,
+		h2c:           srv.Protocols != nil && srv.Protocols.UnencryptedHTTP2(),
+		wake:          make(chan struct{}, 1),
+		listeners:     make(map[*net.Listener]struct{}),
+		conns:         make(map[net.Conn]*connInfo),
+		h2conns:       make(map[*h2Conn]*http.Server),
 		longLived:     make(map[*longLived]struct{}),
 		longLivedGone: make(chan struct{}, 1),
 	}
@@ -160,7 +163,7 @@ func New(srv *http.Server, opts Options) *Server {
 	if d.log == nil {
 		d.log = hclog.NewNullLogger()
 	}
-	d.h2 = installHTTP2(srv)
+	d.h2 = d.installHTTP2()
 	d.install()
 	return d
 }
@@ -230,14 +233,15 @@ func (d *Server) OpenConns() int {
 
 // Shutdown drains the server and returns once every connection is closed.
 //
-// It sends GOAWAY to the HTTP/2 connections at once (see [New] for when it
+// It begins the HTTP/2 connections' GOAWAY at once (see [New] for when it
 // cannot), closes the listeners passed to Serve and waits for Serve to
 // return, so that every accepted connection is tracked. Then, until no
 // HTTP/1 connection is left, it leaves busy connections alone (their
 // replies carry "Connection: close") and closes the silent ones: each
 // after IdleGrace of silence, counted from when the drain began at the
-// earliest, plus its share of CloseWindow. Finally it calls
-// [http.Server.Shutdown], which waits for the HTTP/2 streams to finish.
+// earliest, plus its share of CloseWindow. Finally, once every HTTP/2
+// connection has had its final GOAWAY, it calls [http.Server.Shutdown],
+// which waits for the HTTP/2 streams to finish.
 //
 // Long-lived connections (hijacked, or tracked with Track) are waited
 // for too; as ctx's deadline nears they are ended, spread over
@@ -278,6 +282,9 @@ func (d *Server) Shutdown(ctx context.Context) error {
 	}
 	// A connection may have begun HTTP/2 since the last GOAWAY.
 	d.goaway()
+	if err := d.waitHTTP2(ctx); err != nil {
+		return d.forceClose(ctx)
+	}
 	// No HTTP/1 connection is left for net/http to cut short; wait for the
 	// HTTP/2 ones (and send them GOAWAY, if New could not arrange it
 	// earlier).

@@ -40,6 +40,9 @@ type connInfoKey struct{}
 func (d *Server) install() {
 	prevState := d.srv.ConnState
 	d.srv.ConnState = func(c net.Conn, st http.ConnState) {
+		if hc, ok := c.(interface{ tracked() net.Conn }); ok {
+			c = hc.tracked() // net/http's HTTP/2 server reports the h2Conn
+		}
 		d.connState(c, st)
 		if prevState != nil {
 			prevState(c, st)
