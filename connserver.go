@@ -62,6 +62,9 @@ type ConnServer struct {
 	mu       sync.Mutex
 	draining bool
 	lns      map[net.Listener]struct{}
+	// sink and moving: MoveConns was called; moving is closed then.
+	sink   ConnSink
+	moving chan struct{}
 
 	handlers atomic.Int64 // connection goroutines, for the drain's error
 }
@@ -71,6 +74,7 @@ func (s *ConnServer) init() {
 	s.setup.Do(func() {
 		s.stop = make(chan struct{})
 		s.base, s.cancel = context.WithCancel(context.Background())
+		s.moving = make(chan struct{})
 		if s.MaxConns > 0 {
 			s.slots = make(chan struct{}, s.MaxConns)
 		}
@@ -140,7 +144,7 @@ func (s *ConnServer) Serve(ln net.Listener) error {
 		conn := s.conns.Track(c)
 		s.running.Add(1)
 		s.handlers.Add(1)
-		go s.serveConn(conn)
+		go s.run(conn, c, true, func(ctx context.Context) error { return s.Handler.ServeConn(ctx, conn) })
 	}
 }
 
@@ -188,13 +192,22 @@ func (s *ConnServer) isDraining() bool {
 	return s.draining
 }
 
-// serveConn runs the handler on one tracked connection and closes it.
-func (s *ConnServer) serveConn(conn net.Conn) {
+// run serves one tracked connection (raw is the one under it) with
+// serve, moves it if the handler asks to, and closes it. slot: it holds
+// a MaxConns slot.
+func (s *ConnServer) run(conn, raw net.Conn, slot bool, serve func(context.Context) error) {
 	defer s.running.Done()
 	defer s.handlers.Add(-1)
-	defer s.releaseSlot()
+	if slot {
+		defer s.releaseSlot()
+	}
 	ctx, cancel := context.WithCancel(s.base)
 	defer cancel()
+	var moving <-chan struct{}
+	if canMove(raw) {
+		moving = s.moving
+	}
+	ctx = withMoving(ctx, moving)
 	defer conn.Close()
 	client := conn.RemoteAddr().String()
 	defer func() {
@@ -204,7 +217,7 @@ func (s *ConnServer) serveConn(conn net.Conn) {
 			s.Logger.Error("handler panicked", "client", client, "panic", v, "stack", string(buf))
 		}
 	}()
-	if err := s.Handler.ServeConn(ctx, conn); err != nil {
+	if err := s.moved(ctx, conn, raw, serve(ctx)); err != nil {
 		s.Logger.Debug("connection ended", "client", client, "error", err)
 	}
 }
@@ -216,4 +229,5 @@ func (s *ConnServer) OpenConns() int { return s.conns.Len() }
 var (
 	_ Server      = (*ConnServer)(nil)
 	_ ConnCounter = (*ConnServer)(nil)
+	_ ConnMover   = (*ConnServer)(nil)
 )

@@ -9,6 +9,7 @@ import (
 	"io"
 	"reflect"
 	"strings"
+	"time"
 
 	"github.com/hashicorp/go-hclog"
 
@@ -34,6 +35,11 @@ func (ctx Context) StorageDir() string { return ctx.load.StorageDir }
 
 // Generation is the number of the generation that will serve this config.
 func (ctx Context) Generation() int { return ctx.load.Generation }
+
+// CloseSpread is upgrade.close_spread: the window over which a draining
+// module ends the long-lived connections still open as drain_timeout
+// nears, so that their clients do not all reconnect at one instant.
+func (ctx Context) CloseSpread() time.Duration { return ctx.load.CloseSpread }
 
 // Inherited returns what the previous generation handed over under key
 // (see Handover), or nil: in the first generation, or if it had nothing.

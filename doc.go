@@ -3,8 +3,8 @@
 // module registration ([RegisterModule], [ModuleInfo], [Context.LoadModule]
 // and the namespaces), the [Context] a module is provisioned with, the
 // contracts a module implements ([ConnHandler], [ListenerModule],
-// [ListenerWrapper], [Starter], [Stopper], [Provisioner], [Validator],
-// [CleanerUpper]), [Duration] and strict decoding ([DecodeStrict]). This
+// [PacketListenerModule], [ListenerWrapper], [Starter], [Stopper],
+// [Provisioner], [Validator], [CleanerUpper]), [Duration] and strict decoding ([DecodeStrict]). This
 // documentation is the guide: the recipe below is a whole module.
 //
 // The engine that runs modules (instances, reloads and upgrades,
@@ -20,6 +20,20 @@
 // engine, flipdtest, modules/flipdhttp and modules/flipdtls (the "http"
 // and "tls" modules: config IDs are unchanged), upgrade and drain (the
 // standalone handover and drain libraries).
+//
+// # Connections that move on a reload
+//
+// By default a reload leaves the old generation's connections to drain
+// there. A [ConnHandler] whose connections can move to the new process
+// instead (the socket itself passes, with the bytes the handler read and
+// has not written) implements [MovableConnHandler]: it watches
+// [Moving](ctx), stops where no byte is held inside it, and returns
+// [Move](state, extra...); the new generation's ResumeConn goes on from
+// state. The runtime then moves, on each reload, the connections of
+// every listener whose new config has the same address, wrappers, module
+// and HandoverKey (upgrade.move_connections, default true); the old
+// generation exits as soon as what it could not move has drained. A
+// [ListenerModule] can do the same by implementing [ConnMover].
 //
 // # Recipe: a line-based protocol server
 //
@@ -111,6 +125,15 @@
 //     and Drain call it (modules/tcp does, for max_conns). Serve must
 //     return nil once Drain has closed its listener, and Drain must wait
 //     for the connections it accepted: see [Server].
+//   - [PacketListenerModule] (ServePacket and Drain): the module serves
+//     a datagram socket, a "udp/..." address, and gets the socket itself
+//     (a *net.UDPConn: quic-go can use it as it is). Every generation
+//     holding the socket may read it, and each datagram goes to one
+//     reader, so the runtime calls ServePacket only once this generation
+//     is ready, and Drain must stop reading at once but may keep
+//     writing (replies still due) until its work ends: see
+//     [PacketServer], and modules/udp for an example. Report sessions
+//     with [SessionCounter].
 //   - [ListenerWrapper] (WrapListener), namespace "listener_wrappers":
 //     wraps the socket before the listener module sees it (modules/flipdtls).
 //

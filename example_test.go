@@ -2,11 +2,16 @@ package flipd_test
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"net"
+	"os"
 	"strings"
+	"time"
 
 	"github.com/flipd/flipd"
 )
@@ -60,4 +65,48 @@ func ExampleConnServer() {
 	// Output:
 	// > HELLO
 	// drain: <nil> serve: <nil>
+}
+
+// A handler whose connections move to the new generation on a reload: it
+// answers each line, and when asked to move it wakes its blocked Read and
+// hands the bytes it had buffered to the next generation.
+type movingLines struct{}
+
+func (movingLines) ServeConn(ctx context.Context, conn net.Conn) error {
+	return movingLines{}.serve(ctx, conn, nil)
+}
+
+func (movingLines) HandoverKey() string { return "lines/1" }
+
+func (movingLines) ResumeConn(ctx context.Context, mc flipd.MovedConn) error {
+	mc.Conns[0].SetReadDeadline(time.Time{}) // a failed move left one set
+	return movingLines{}.serve(ctx, mc.Conns[0], mc.State)
+}
+
+func (movingLines) serve(ctx context.Context, conn net.Conn, buffered []byte) error {
+	go func() {
+		select {
+		case <-flipd.Moving(ctx):
+			conn.SetReadDeadline(time.Now()) // wake the Read below
+		case <-ctx.Done():
+		}
+	}()
+	r := bufio.NewReader(io.MultiReader(bytes.NewReader(buffered), conn))
+	for {
+		line, err := r.ReadString('\n')
+		if errors.Is(err, os.ErrDeadlineExceeded) && line == "" {
+			rest, _ := r.Peek(r.Buffered()) // read, not yet answered
+			return flipd.Move(rest)
+		}
+		if err != nil {
+			return err
+		}
+		conn.Write([]byte(line))
+	}
+}
+
+func ExampleMovableConnHandler() {
+	var _ flipd.MovableConnHandler = movingLines{}
+	fmt.Println(movingLines{}.HandoverKey())
+	// Output: lines/1
 }

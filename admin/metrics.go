@@ -30,6 +30,10 @@ var (
 		"Live generations: the serving one and the older ones still draining.", nil, nil)
 	openConnsDesc = prometheus.NewDesc("flipd_open_connections",
 		"Connections held open by the listeners of the generation that answered.", nil, nil)
+	movedConnsDesc = prometheus.NewDesc("flipd_moved_connections_total",
+		"Established connections that moved to a new generation on a reload instead of draining.", nil, nil)
+	openSessionsDesc = prometheus.NewDesc("flipd_open_sessions",
+		"Sessions held by the udp listeners (proxy: one per client) of the generation that answered.", nil, nil)
 )
 
 // newMetricsHandler serves the metrics of b, with the Go and process
@@ -52,7 +56,7 @@ type statsCollector struct{ b Backend }
 
 // Describe implements [prometheus.Collector].
 func (statsCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{upgradesDesc, upgradeSecondsDesc, drainSecondsDesc, generationDesc, liveDesc, openConnsDesc} {
+	for _, d := range []*prometheus.Desc{upgradesDesc, upgradeSecondsDesc, drainSecondsDesc, generationDesc, liveDesc, openConnsDesc, movedConnsDesc, openSessionsDesc} {
 		ch <- d
 	}
 }
@@ -71,6 +75,8 @@ func (c statsCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(generationDesc, prometheus.GaugeValue, float64(st.Generation))
 	ch <- prometheus.MustNewConstMetric(liveDesc, prometheus.GaugeValue, float64(1+len(st.Older)))
 	ch <- prometheus.MustNewConstMetric(openConnsDesc, prometheus.GaugeValue, float64(st.OpenConns))
+	ch <- prometheus.MustNewConstMetric(movedConnsDesc, prometheus.CounterValue, float64(stats.MovedConns))
+	ch <- prometheus.MustNewConstMetric(openSessionsDesc, prometheus.GaugeValue, float64(st.OpenSessions))
 }
 
 // constHistogram turns h into a Prometheus histogram; a histogram with no

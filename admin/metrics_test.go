@@ -39,7 +39,7 @@ func gauge(t *testing.T, families map[string]*dto.MetricFamily, name string) flo
 
 func TestMetrics(t *testing.T) {
 	b := newFake()
-	b.status = engine.Status{Generation: 7, Pid: 707, State: engine.StateActive, OpenConns: 5, Older: []engine.OlderGeneration{
+	b.status = engine.Status{Generation: 7, Pid: 707, State: engine.StateActive, OpenConns: 5, OpenSessions: 4, Older: []engine.OlderGeneration{
 		{Generation: 5, Pid: 505, State: engine.StateDraining, Started: time.Now()},
 		{Generation: 6, Pid: 606, State: engine.StateDraining, Started: time.Now()},
 	}}
@@ -95,6 +95,9 @@ func TestMetrics(t *testing.T) {
 	}
 	if g := gauge(t, families, "flipd_open_connections"); g != 5 {
 		t.Errorf("flipd_open_connections %v, want 5", g)
+	}
+	if g := gauge(t, families, "flipd_open_sessions"); g != 4 {
+		t.Errorf("flipd_open_sessions %v, want 4", g)
 	}
 	if families["go_goroutines"] == nil {
 		t.Error("no Go collector metrics")

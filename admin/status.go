@@ -23,6 +23,9 @@ type statusBody struct {
 	// generations (flipd run, flipd supervise): the one pid that stays
 	// the same across reloads. Absent in the chain model.
 	SupervisorPID int `json:"supervisor_pid,omitempty"`
+	// MovedConns counts the established connections that moved to a new
+	// generation on a reload instead of draining, since flipd started.
+	MovedConns uint64 `json:"moved_conns"`
 }
 
 // generationStatus is one live generation.
@@ -34,7 +37,10 @@ type generationStatus struct {
 	Uptime     flipd.Duration `json:"uptime"`
 	// OpenConns is known only for the generation that answered: the
 	// others are other processes.
-	OpenConns     *int      `json:"open_conns,omitempty"`
+	OpenConns *int `json:"open_conns,omitempty"`
+	// OpenSessions counts the udp listeners' sessions (a proxy's, one per
+	// client), known only for the generation that answered.
+	OpenSessions  *int      `json:"open_sessions,omitempty"`
 	DrainingSince time.Time `json:"draining_since,omitzero"`
 	// Source is where the config came from ("api", "file:..."), for the
 	// generation that answered.
@@ -50,7 +56,7 @@ func (s *Server) handleStatus(w http.ResponseWriter, r *http.Request) {
 }
 
 func buildStatus(st engine.Status, stats engine.Stats, now time.Time) statusBody {
-	conns := st.OpenConns
+	conns, sessions := st.OpenConns, st.OpenSessions
 	body := statusBody{
 		Generations: []generationStatus{{
 			Generation:    st.Generation,
@@ -59,12 +65,14 @@ func buildStatus(st engine.Status, stats engine.Stats, now time.Time) statusBody
 			Started:       st.Started,
 			Uptime:        st.Uptime,
 			OpenConns:     &conns,
+			OpenSessions:  &sessions,
 			DrainingSince: st.DrainingSince,
 			Source:        st.Source,
 			PIDFileError:  st.PIDFileError,
 		}},
 		Upgrades:      stats.History,
 		SupervisorPID: supervisorPID(),
+		MovedConns:    stats.MovedConns,
 	}
 	if body.Upgrades == nil {
 		body.Upgrades = []engine.UpgradeRecord{}

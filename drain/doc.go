@@ -32,10 +32,39 @@
 // already waits unread in its socket is not silent, however late the
 // server reads it, and is not closed.
 //
-// HTTP/2 connections are sent GOAWAY as soon as the drain begins, whatever
-// the HTTP/1 connections do; HTTP/2 clients then open their next streams
-// on a new connection, to the new process, without losing a request. The
-// drain waits for the streams in flight to finish.
+// HTTP/2 connections are told to go away as soon as the drain begins,
+// whatever the HTTP/1 connections do, in the two steps of RFC 9113 §6.8:
+// first a GOAWAY naming the largest stream ID, which refuses no stream,
+// and a PING; once the client has answered the PING (or after a second),
+// the final GOAWAY, which names the last stream the server has read. Every
+// stream the client sent before it saw the first GOAWAY is served, so even
+// a client that never retries a refused stream (h2load, for one) loses
+// none; its next streams go on a new connection, to the new process. The
+// drain waits for the streams in flight to finish. net/http sends only the
+// final GOAWAY; the drain adds the first and the PING by following the
+// frames of each HTTP/2 connection, both ways, without copying them.
+//
+// Connections a handler hijacks (WebSockets, other Upgrade tunnels) are
+// tracked until the handler closes them: they count in
+// [Server.OpenConns] and keep Shutdown waiting. As Shutdown's deadline
+// nears, those still open are ended cleanly, by default with a FIN, or as
+// the handler said with [OnDeadline] (a WebSocket proxy sends a Close
+// frame), each in its turn over [Options.CloseSpread] so that their
+// clients do not all reconnect at once. [Server.Track] adds a connection
+// of the server's own (one adopted from an older generation) to them.
+//
+// Better still, an idle HTTP/1 connection can move instead of closing:
+// [Server.MoveIdle] hands each plaintext keep-alive connection that waits
+// for a request to a mover, typically to pass its descriptor to the new
+// process, whose [Server.Adopt] serves it. A connection moves only while
+// net/http holds no byte of its next request (net/http's goroutine is in
+// a Read into its whole, empty buffer, or a new connection has not been
+// read from); a request the client sent meanwhile waits in the socket's
+// receive buffer, which moves with the descriptor. A connection that is
+// busy moves once it goes idle after its response, which then does not
+// ask the client to close it. No idle connection is closed, so none
+// races its client's next request. TLS and HTTP/2 connections cannot
+// move (their state lives in this process) and drain as above.
 //
 // [Conns] does the same for plain TCP connections, which have no protocol
 // to ask the peer to go away: it waits for them to close and closes the

@@ -87,3 +87,47 @@ func ExampleConns() {
 	// ping
 	// drain: closed 1 connection still open when the drain ended: context deadline exceeded
 }
+
+// Two servers in one process: the old one's idle keep-alive connection
+// moves to the new one, which answers the client's next request on the
+// same connection. Between processes, move would pass the connection's
+// descriptor over a unix socket and the next process would call Adopt.
+func ExampleServer_MoveIdle() {
+	named := func(name string) *drain.Server {
+		return drain.New(&http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			io.WriteString(w, name)
+		})}, drain.Options{IdleGrace: 100 * time.Millisecond})
+	}
+	oldSrv, newSrv := named("old"), named("new")
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		log.Fatal(err)
+	}
+	go oldSrv.Serve(ln)
+
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 1}}
+	get := func() {
+		resp, err := client.Get("http://" + ln.Addr().String())
+		if err != nil {
+			log.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		fmt.Println(string(body))
+	}
+	get()
+
+	oldSrv.MoveIdle(newSrv.Adopt)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := oldSrv.Shutdown(ctx); err != nil { // at once: nothing left to drain
+		log.Fatal(err)
+	}
+	get() // on the same connection
+	fmt.Println("old:", oldSrv.OpenConns(), "new:", newSrv.OpenConns())
+	newSrv.Shutdown(ctx)
+	// Output:
+	// old
+	// new
+	// old: 0 new: 1
+}

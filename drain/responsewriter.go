@@ -5,7 +5,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"sync/atomic"
 )
 
 // wrap returns a handler that records each connection's protocol and, once
@@ -16,21 +15,27 @@ func (d *Server) wrap(next http.Handler) http.Handler {
 		if r.ProtoMajor == 2 {
 			proto = protoHTTP2
 		}
-		if ci, ok := r.Context().Value(connInfoKey{}).(*connInfo); ok && ci.proto.Load() == protoUnknown {
+		ci, _ := r.Context().Value(connInfoKey{}).(*connInfo)
+		if ci != nil && ci.proto.Load() == protoUnknown {
 			ci.proto.Store(proto)
 		}
 		if proto == protoHTTP2 {
 			// HTTP/2 has no "Connection" header: net/http's HTTP/2 server
-			// takes "Connection: close" to mean GOAWAY. Shutdown sends it
-			// as the drain begins; this covers a connection that began
-			// HTTP/2 since, and an HTTP/2 server that New could not reach.
-			if d.draining.Load() {
+			// takes "Connection: close" to mean its final GOAWAY. When the
+			// HTTP/2 server is the drain's, the drain sends that itself,
+			// after the shutdown notice has been answered: a final GOAWAY
+			// any sooner would refuse the streams the client is sending.
+			// This covers an HTTP/2 server that New could not reach.
+			if d.h2 == nil && d.draining.Load() {
 				w.Header().Set("Connection", "close")
 			}
 			next.ServeHTTP(w, r)
 			return
 		}
-		cw := &closeWriter{ResponseWriter: w, draining: &d.draining}
+		cw := &closeWriter{ResponseWriter: w, d: d}
+		if ci != nil && ci.hc != nil {
+			cw.keepAlive = ci.hc.keepAlive
+		}
 		next.ServeHTTP(cw, r)
 		cw.finish()
 	})
@@ -40,9 +45,14 @@ func (d *Server) wrap(next http.Handler) http.Handler {
 // is draining when the response's header is written, which may be long
 // after the handler started. net/http then closes the connection after
 // the reply instead of keeping it for a request that would race the drain.
+// While the server moves idle connections (MoveIdle), a connection that
+// can move is kept open instead, and moves once idle.
 type closeWriter struct {
 	http.ResponseWriter
-	draining *atomic.Bool
+	d *Server
+	// keepAlive, if set, reports whether the connection may stay open
+	// while draining, so that it moves to another server once idle.
+	keepAlive func() bool
 
 	wroteHeader bool
 	hijacked    bool
@@ -54,7 +64,7 @@ func (w *closeWriter) commit(code int) {
 		return // informational responses precede the real one
 	}
 	w.wroteHeader = true
-	if code != http.StatusSwitchingProtocols && w.draining.Load() {
+	if code != http.StatusSwitchingProtocols && w.d.draining.Load() && (w.keepAlive == nil || !w.keepAlive()) {
 		w.Header().Set("Connection", "close")
 	}
 }
@@ -102,13 +112,17 @@ func (w *closeWriter) FlushError() error {
 	return http.NewResponseController(w.ResponseWriter).Flush()
 }
 
-// Hijack implements [http.Hijacker].
+// Hijack implements [http.Hijacker]. The connection it returns is
+// tracked until it is closed.
 func (w *closeWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	w.d.hijackStarted()
 	c, rw, err := http.NewResponseController(w.ResponseWriter).Hijack()
-	if err == nil {
-		w.hijacked = true
+	if err != nil {
+		w.d.hijackDone(nil)
+		return nil, nil, err
 	}
-	return c, rw, err
+	w.hijacked = true
+	return w.d.hijackDone(c), rw, nil
 }
 
 // Unwrap lets [http.ResponseController] reach the underlying writer.

@@ -54,6 +54,15 @@ type Options struct {
 	// means [DefaultCloseWindow]; a negative value closes them at once.
 	CloseWindow time.Duration
 
+	// CloseSpread spreads the ends of the long-lived connections still
+	// open as Shutdown's deadline nears (connections a handler hijacked,
+	// or that the server tracks with [Server.Track]) over this long, the
+	// oldest first, so that their clients do not all reconnect at one
+	// instant. The window closes [DefaultEndMargin] (or a fifth of the
+	// drain, if shorter) before the deadline: each connection gets that
+	// long to say goodbye. Zero ends them all at once.
+	CloseSpread time.Duration
+
 	// Logger receives the drain's progress. Nil discards it.
 	Logger hclog.Logger
 }
@@ -63,15 +72,23 @@ type Options struct {
 // or [Server.ServeTLS], and stop with [Server.Shutdown] instead of the
 // http.Server's own Shutdown.
 //
-// Connections that a handler hijacks, such as WebSockets, are no longer
-// tracked; as with [http.Server.Shutdown], the caller must close them.
+// Connections that a handler hijacks, such as WebSockets, stay tracked
+// until the handler closes them, and are ended as the drain's deadline
+// nears (see [OnDeadline]).
+//
+// Serve wraps each *net.TCPConn and *net.UnixConn it accepts, so that the
+// connection can move (see [Server.MoveIdle]): http.Server's ConnState and
+// ConnContext hooks, and handlers that hijack, see the wrapper. It has a
+// NetConn method, as [crypto/tls.Conn] has, for the connection inside,
+// and a SyscallConn method for socket options.
 type Server struct {
 	srv    *http.Server
 	grace  time.Duration
 	window time.Duration // CloseWindow, or 0 for none
+	spread time.Duration // CloseSpread
 	log    hclog.Logger
 	h2c    bool         // srv serves HTTP/2 over plain TCP
-	h2     *http.Server // its Shutdown sends GOAWAY to HTTP/2 connections; nil if not ours
+	h2     *http.Server // the model of each HTTP/2 connection's own server; nil if HTTP/2 is not ours
 
 	// draining is written under mu, so that serve never records a listener
 	// after Shutdown has collected them, and read without it by handlers.
@@ -82,8 +99,24 @@ type Server struct {
 	listeners  map[*net.Listener]struct{}
 	serving    sync.WaitGroup
 	conns      map[net.Conn]*connInfo
+	h2conns    map[*h2Conn]*http.Server // each with the server whose Shutdown sends its final GOAWAY
 	drainStart time.Time
 	stalled    time.Duration // how long the drain was stalled, added to every grace
+
+	// Long-lived connections (hijack.go).
+	longLived     map[*longLived]struct{}
+	hijacking     int           // Hijack calls under way
+	longLivedGone chan struct{} // pokes waitLongLived
+	endingAll     bool          // every long-lived connection is ended as it comes
+	endBy         time.Time     // the deadline those get
+	// Moving idle connections to another server (move.go, handoff.go).
+	mover  atomic.Pointer[func(net.Conn) error] // nil unless MoveIdle set one
+	moveMu sync.Mutex                           // one move at a time
+	moved  atomic.Int64                         // connections moved
+	// moveFailed is set once a move failed: responses ask clients to
+	// close again rather than keep connections that may not move.
+	moveFailed atomic.Bool
+	adopted    *adoptListener // serves adopted connections; nil until one comes
 }
 
 // New prepares srv to be drained. It wraps srv.Handler (nil means
@@ -91,25 +124,32 @@ type Server struct {
 // srv.ConnContext, so set those first and leave them alone afterwards; it
 // also reads srv.Protocols to know whether to expect unencrypted HTTP/2.
 // New must be called before srv serves. (The h2c package of
-// golang.org/x/net hijacks its connections, so the drain does not see
-// them.)
+// golang.org/x/net hijacks its connections, so the drain sees them as
+// hijacked: they keep Shutdown waiting until they close, and get a FIN
+// as its deadline nears, without a GOAWAY.)
 //
 // Unless srv.TLSNextProto is already set, New also has net/http set up its
 // HTTP/2 server in srv.TLSNextProto, in a way that lets Shutdown send
-// GOAWAY to HTTP/2 connections as soon as the drain begins. If the caller
-// set TLSNextProto (golang.org/x/net/http2.ConfigureServer does), HTTP/2
-// connections get GOAWAY with their first response once the drain has
-// begun, and at the latest when the HTTP/1 connections are gone.
+// HTTP/2 connections the shutdown notice and then GOAWAY as soon as the
+// drain begins (see the package doc). If the caller set TLSNextProto
+// (golang.org/x/net/http2.ConfigureServer does), HTTP/2 connections get
+// only the final GOAWAY, with their first response once the drain has
+// begun, and at the latest when the HTTP/1 connections are gone; their
+// clients must retry the streams it refuses.
 func New(srv *http.Server, opts Options) *Server {
 	d := &Server{
-		srv:       srv,
-		grace:     opts.IdleGrace,
-		window:    opts.CloseWindow,
-		log:       opts.Logger,
-		h2c:       srv.Protocols != nil && srv.Protocols.UnencryptedHTTP2(),
-		wake:      make(chan struct{}, 1),
-		listeners: make(map[*net.Listener]struct{}),
-		conns:     make(map[net.Conn]*connInfo),
+		srv:           srv,
+		grace:         opts.IdleGrace,
+		window:        opts.CloseWindow,
+		spread:        max(0, opts.CloseSpread),
+		log:           opts.Logger,
+		h2c:           srv.Protocols != nil && srv.Protocols.UnencryptedHTTP2(),
+		wake:          make(chan struct{}, 1),
+		listeners:     make(map[*net.Listener]struct{}),
+		conns:         make(map[net.Conn]*connInfo),
+		h2conns:       make(map[*h2Conn]*http.Server),
+		longLived:     make(map[*longLived]struct{}),
+		longLivedGone: make(chan struct{}, 1),
 	}
 	if d.grace <= 0 {
 		d.grace = DefaultIdleGrace
@@ -123,7 +163,7 @@ func New(srv *http.Server, opts Options) *Server {
 	if d.log == nil {
 		d.log = hclog.NewNullLogger()
 	}
-	d.h2 = installHTTP2(srv)
+	d.h2 = d.installHTTP2()
 	d.install()
 	return d
 }
@@ -135,7 +175,8 @@ func New(srv *http.Server, opts Options) *Server {
 // whose config lists "h2" in NextProtos, as with http.Server.Serve. After
 // Shutdown it returns [http.ErrServerClosed].
 func (d *Server) Serve(ln net.Listener) error {
-	return d.serve(ln, func() error { return d.srv.Serve(ln) })
+	hl := &handoffListener{Listener: ln, d: d}
+	return d.serve(ln, func() error { return d.srv.Serve(hl) })
 }
 
 // ServeTLS is [http.Server.ServeTLS], except that Shutdown knows ln and
@@ -151,17 +192,9 @@ func (d *Server) serve(ln net.Listener, run func() error) error {
 		ln.Close()
 		return http.ErrServerClosed
 	}
-	key := &ln
-	d.listeners[key] = struct{}{}
-	d.serving.Add(1)
+	done := d.addListener(ln)
 	d.mu.Unlock()
-
-	defer func() {
-		d.mu.Lock()
-		delete(d.listeners, key)
-		d.mu.Unlock()
-		d.serving.Done()
-	}()
+	defer done()
 
 	err := run()
 	if d.draining.Load() {
@@ -170,29 +203,49 @@ func (d *Server) serve(ln net.Listener, run func() error) error {
 	return err
 }
 
+// addListener records ln, which the caller serves, so that Shutdown
+// closes it and waits for its Serve; call done once its Serve returned.
+// Called with d.mu held, before the drain begins.
+func (d *Server) addListener(ln net.Listener) (done func()) {
+	key := &ln
+	d.listeners[key] = struct{}{}
+	d.serving.Add(1)
+	return func() {
+		d.mu.Lock()
+		delete(d.listeners, key)
+		d.mu.Unlock()
+		d.serving.Done()
+	}
+}
+
 // Draining reports whether Shutdown has been called.
 func (d *Server) Draining() bool {
 	return d.draining.Load()
 }
 
-// OpenConns reports how many connections, HTTP/1 and HTTP/2, the server
-// holds open. Hijacked connections are not counted.
+// OpenConns reports how many connections the server holds open: HTTP/1,
+// HTTP/2, and those hijacked from it or tracked with Track.
 func (d *Server) OpenConns() int {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	return len(d.conns)
+	return len(d.conns) + len(d.longLived)
 }
 
 // Shutdown drains the server and returns once every connection is closed.
 //
-// It sends GOAWAY to the HTTP/2 connections at once (see [New] for when it
+// It begins the HTTP/2 connections' GOAWAY at once (see [New] for when it
 // cannot), closes the listeners passed to Serve and waits for Serve to
 // return, so that every accepted connection is tracked. Then, until no
 // HTTP/1 connection is left, it leaves busy connections alone (their
 // replies carry "Connection: close") and closes the silent ones: each
 // after IdleGrace of silence, counted from when the drain began at the
-// earliest, plus its share of CloseWindow. Finally it calls
-// [http.Server.Shutdown], which waits for the HTTP/2 streams to finish.
+// earliest, plus its share of CloseWindow. Finally, once every HTTP/2
+// connection has had its final GOAWAY, it calls [http.Server.Shutdown],
+// which waits for the HTTP/2 streams to finish.
+//
+// Long-lived connections (hijacked, or tracked with Track) are waited
+// for too; as ctx's deadline nears they are ended, spread over
+// CloseSpread (see [OnDeadline]).
 //
 // If ctx ends first, Shutdown closes every remaining connection with
 // [http.Server.Close] and returns an error that says how many it closed and
@@ -209,6 +262,9 @@ func (d *Server) Shutdown(ctx context.Context) error {
 	d.mu.Unlock()
 	d.goaway()
 	d.log.Info("draining http server", "listeners", len(listeners), "open_conns", d.OpenConns())
+	endCtx, stopEnding := context.WithCancel(ctx)
+	defer stopEnding()
+	go d.endLongLived(endCtx)
 
 	for _, ln := range listeners {
 		if err := ln.Close(); err != nil && !errors.Is(err, net.ErrClosed) {
@@ -226,6 +282,9 @@ func (d *Server) Shutdown(ctx context.Context) error {
 	}
 	// A connection may have begun HTTP/2 since the last GOAWAY.
 	d.goaway()
+	if err := d.waitHTTP2(ctx); err != nil {
+		return d.forceClose(ctx)
+	}
 	// No HTTP/1 connection is left for net/http to cut short; wait for the
 	// HTTP/2 ones (and send them GOAWAY, if New could not arrange it
 	// earlier).
@@ -235,7 +294,12 @@ func (d *Server) Shutdown(ctx context.Context) error {
 		}
 		return fmt.Errorf("drain: shutting down http server: %w", err)
 	}
-	d.log.Info("http server drained", "elapsed", time.Since(start), "closed_silent", closed)
+	if err := d.waitLongLived(ctx); err != nil {
+		d.mover.Store(nil)
+		return d.forceClose(ctx)
+	}
+	d.mover.Store(nil)
+	d.log.Info("http server drained", "elapsed", time.Since(start), "closed_silent", closed, "moved", d.moved.Load())
 	return nil
 }
 
@@ -320,6 +384,7 @@ func (d *Server) forceClose(ctx context.Context) error {
 	}
 	d.mu.Unlock()
 	d.srv.Close()
+	n += d.closeLongLived()
 	if n == 0 { // cut short (a second Ctrl-C) with nothing open: nothing lost
 		d.log.Info("drain ended early; no connection was open", "reason", ctx.Err())
 		return nil

@@ -25,6 +25,7 @@ type connInfo struct {
 	closing bool          // the drain closed it and waits for net/http to notice
 	goaway  bool          // the drain has sent GOAWAY since it knew this is HTTP/2
 	offset  time.Duration // its share of the close window
+	hc      *handoffConn  // the conn, if the drain can move it; set once
 
 	// proto is learned from the TLS handshake, or else from the first
 	// request that reaches the handler.
@@ -39,6 +40,9 @@ type connInfoKey struct{}
 func (d *Server) install() {
 	prevState := d.srv.ConnState
 	d.srv.ConnState = func(c net.Conn, st http.ConnState) {
+		if hc, ok := c.(interface{ tracked() net.Conn }); ok {
+			c = hc.tracked() // net/http's HTTP/2 server reports the h2Conn
+		}
 		d.connState(c, st)
 		if prevState != nil {
 			prevState(c, st)
@@ -67,6 +71,7 @@ func (d *Server) track(c net.Conn) *connInfo {
 	ci := d.conns[c]
 	if ci == nil {
 		ci = &connInfo{state: http.StateNew, since: time.Now()}
+		ci.hc, _ = c.(*handoffConn)
 		d.conns[c] = ci
 	}
 	return ci
@@ -88,6 +93,14 @@ func (d *Server) connState(c net.Conn, st http.ConnState) {
 		ci.state, ci.since = st, now
 	}
 	d.mu.Unlock()
+
+	if hc, ok := c.(*handoffConn); ok {
+		proto := protoUnknown
+		if ci != nil {
+			proto = ci.proto.Load()
+		}
+		hc.setState(st, proto)
+	}
 
 	// The handshake is over once a connection is active or idle; before,
 	// ConnectionState would block until it is.
@@ -144,8 +157,9 @@ func (d *Server) sweep(now time.Time) sweepResult {
 			continue
 		}
 		end := d.closeAt(c, ci)
-		if !now.Before(end) && hasInput(c) {
-			// Its request has arrived; net/http reads it soon.
+		if !now.Before(end) && (hasInput(c) || ci.hc != nil && ci.hc.spared()) {
+			// Its request has arrived, and net/http reads it soon; or it
+			// moves to another server.
 			end = now.Add(inputRecheck)
 		}
 		if now.Before(end) {

@@ -25,9 +25,11 @@ type Config struct {
 	// Logging chooses the log level and format.
 	Logging LoggingConfig `json:"logging,omitzero"`
 	// Listeners maps a name of your choice to a listener: an "address"
-	// ("tcp/127.0.0.1:8080", "unix//run/app.sock"), the listener
-	// "module" that serves it ("http", "tcp", ...), optional "wrappers"
-	// ([{"module": "tls", ...}]), and the module's own fields.
+	// ("tcp/127.0.0.1:8080", "unix//run/app.sock", "udp/[::]:53"), the
+	// listener "module" that serves it ("http", "tcp", "udp", ...),
+	// optional "wrappers" ([{"module": "tls", ...}]), optional socket
+	// options ("backlog", "reuse_port", "recv_buffer", "send_buffer":
+	// see SocketOptions), and the module's own fields.
 	Listeners map[string]json.RawMessage `json:"listeners,omitempty"`
 }
 
@@ -113,6 +115,24 @@ type UpgradeConfig struct {
 	// A reload asked for meanwhile is refused; a second SIGINT ends the
 	// delay and closes at once. Default 0: drain at once.
 	ShutdownDelay flipd.Duration `json:"shutdown_delay,omitzero"`
+	// CloseSpread spreads, over this long, the ends of the long-lived
+	// connections a draining generation still holds as drain_timeout
+	// nears (WebSockets and other Upgrade tunnels, hijacked
+	// connections): each gets a WebSocket Close frame (1001) or a FIN in
+	// its turn, the oldest first, so that their clients do not all
+	// reconnect at one instant (HAProxy's close-spread-time). The window
+	// ends shortly before drain_timeout (a second, or a fifth of
+	// drain_timeout if less), which leaves each connection time to say
+	// goodbye. Default 0: all at that moment.
+	CloseSpread flipd.Duration `json:"close_spread,omitzero"`
+
+	// MoveConnections: on a reload to this config, established
+	// connections that can move (those of the tcp module's echo and
+	// proxy handlers, and of any module that implements
+	// flipd.ConnMover) move to the new generation instead of keeping the
+	// old one alive until they end. false: they drain in the old
+	// generation, as before. Default true.
+	MoveConnections *bool `json:"move_connections,omitempty"`
 }
 
 // LoggingConfig chooses how flipd logs.
@@ -213,6 +233,7 @@ type listenerHead struct {
 	addr     Address
 	module   string
 	wrappers []json.RawMessage
+	opts     SocketOptions
 }
 
 func parseListenerHead(raw json.RawMessage) (listenerHead, error) {
@@ -220,6 +241,12 @@ func parseListenerHead(raw json.RawMessage) (listenerHead, error) {
 		Address  string            `json:"address"`
 		Module   string            `json:"module"`
 		Wrappers []json.RawMessage `json:"wrappers"`
+		// SocketOptions' fields, spelled out so that an error names
+		// "recv_buffer", not "SocketOptions.recv_buffer".
+		Backlog    int  `json:"backlog"`
+		ReusePort  bool `json:"reuse_port"`
+		RecvBuffer int  `json:"recv_buffer"`
+		SendBuffer int  `json:"send_buffer"`
 	}
 	if err := json.Unmarshal(raw, &h); err != nil {
 		return listenerHead{}, modstate.DescribeJSONError(raw, err)
@@ -234,20 +261,34 @@ func parseListenerHead(raw json.RawMessage) (listenerHead, error) {
 	if h.Module == "" {
 		return listenerHead{}, errors.New(`"module" is missing (e.g. "http" or "tcp")`)
 	}
-	return listenerHead{addr: addr, module: h.Module, wrappers: h.Wrappers}, nil
+	opts := SocketOptions{Backlog: h.Backlog, ReusePort: h.ReusePort, RecvBuffer: h.RecvBuffer, SendBuffer: h.SendBuffer}
+	if err := opts.validate(addr); err != nil {
+		return listenerHead{}, err
+	}
+	if addr.IsPacket() && len(h.Wrappers) > 0 {
+		return listenerHead{}, fmt.Errorf(`"wrappers": %s is a datagram socket, and wrappers wrap stream listeners: leave them out`, addr)
+	}
+	return listenerHead{addr: addr, module: h.Module, wrappers: h.Wrappers, opts: opts}, nil
 }
 
 // Address is a listener's network and canonical address, the key under
 // which its socket passes from one generation to the next.
 type Address struct {
-	Network string // "tcp", "tcp4", "tcp6", "unix", "unixpacket"
+	Network string // "tcp", "tcp4", "tcp6", "udp", "udp4", "udp6", "unix", "unixpacket"
 	Addr    string // "127.0.0.1:8080", "[::1]:443", "/run/app.sock"
 }
 
 func (a Address) String() string { return a.Network + "/" + a.Addr }
 
+// IsPacket reports whether the address is a datagram socket (udp), served
+// by a [flipd.PacketServer] rather than through a listener.
+func (a Address) IsPacket() bool { return isUDP(a.Network) }
+
+func isUDP(network string) bool { return network == "udp" || network == "udp4" || network == "udp6" }
+
 // ParseAddress reads "network/address" ("tcp/127.0.0.1:8080",
-// "unix//run/app.sock"; a bare "host:port" means tcp) and spells the
+// "udp/[::1]:53", "unix//run/app.sock"; a bare "host:port" means tcp)
+// and spells the
 // address canonically, so that two spellings of one socket are one key.
 func ParseAddress(s string) (Address, error) {
 	network, addr, ok := strings.Cut(s, "/")
@@ -255,7 +296,7 @@ func ParseAddress(s string) (Address, error) {
 		network, addr = "tcp", s
 	}
 	switch network {
-	case "tcp", "tcp4", "tcp6":
+	case "tcp", "tcp4", "tcp6", "udp", "udp4", "udp6":
 		host, port, err := net.SplitHostPort(addr)
 		if err != nil {
 			return Address{}, fmt.Errorf("%q: %w", s, err)
@@ -277,10 +318,12 @@ func ParseAddress(s string) (Address, error) {
 		}
 		return Address{network, addr}, nil
 	case "":
-		return Address{}, fmt.Errorf("%q: network is missing (tcp, tcp4, tcp6, unix)", s)
+		return Address{}, fmt.Errorf("%q: network is missing (%s)", s, knownNetworks)
 	}
-	return Address{}, fmt.Errorf("%q: unsupported network %q (tcp, tcp4, tcp6, unix)", s, network)
+	return Address{}, fmt.Errorf("%q: unsupported network %q (%s)", s, network, knownNetworks)
 }
+
+const knownNetworks = "tcp, tcp4, tcp6, udp, udp4, udp6, unix"
 
 // joinPath is the dotted path of key under path, as a KeyError names it.
 func joinPath(path, key string) string {

@@ -75,6 +75,13 @@ func (f *fakeUpgrader) ListenWithCallback(network, addr string, open func(networ
 	return open(network, addr)
 }
 
+func (f *fakeUpgrader) ListenPacketWithCallback(network, addr string, open func(network, addr string) (net.PacketConn, error)) (net.PacketConn, error) {
+	f.mu.Lock()
+	f.listened = append(f.listened, network+"/"+addr)
+	f.mu.Unlock()
+	return open(network, addr)
+}
+
 func (f *fakeUpgrader) HasParent() bool { return f.payload != nil }
 func (f *fakeUpgrader) Generation() int { return f.gen }
 func (f *fakeUpgrader) Payload() []byte { return f.payload }
@@ -304,3 +311,11 @@ func pidFileNames(t *testing.T, path string) string {
 
 // pidFilePath is a PID file in a fresh directory.
 func pidFilePath(t *testing.T) string { return filepath.Join(t.TempDir(), "flipd.pid") }
+
+// The fake moves no connection: it offers nothing to a parent and
+// receives nothing.
+func (f *fakeUpgrader) OfferConns([]string) error { return nil }
+func (f *fakeUpgrader) AcceptConn() (string, []byte, []*os.File, error) {
+	return "", nil, nil, io.EOF
+}
+func (f *fakeUpgrader) ConnSender() *upgrade.ConnSender { return nil }

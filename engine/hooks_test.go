@@ -109,6 +109,10 @@ func (loopbackSockets) ListenWithCallback(network, addr string, open func(string
 	return open(network, addr)
 }
 
+func (loopbackSockets) ListenPacketWithCallback(network, addr string, open func(string, string) (net.PacketConn, error)) (net.PacketConn, error) {
+	return open(network, addr)
+}
+
 // hookedConfig has two listeners, "a" (wrapped) and "b", both hooked.
 func hookedConfig(tag, failStart string) string {
 	return fmt.Sprintf(`{"admin": {"disabled": true}, "listeners": {

@@ -180,8 +180,18 @@ func (in *Instance) start(opts Options) error {
 		return errors.Join(err, l.cleanup())
 	}
 	in.drainCtx, in.cancelDrain = context.WithCancel(context.Background())
-	if err := in.upg.Ready(); err != nil {
-		in.log.Error("reporting ready failed", "error", err)
+	in.offerConns(l)
+	readyErr := in.upg.Ready()
+	if readyErr != nil {
+		in.log.Error("reporting ready failed", "error", readyErr)
+	}
+	if readyErr == nil || !in.upg.HasParent() {
+		// Datagram sockets have no accept queue to leave to the new
+		// generation: it reads them only once the old one has been told
+		// to stop (flipd.PacketServer). Options change the sockets the
+		// old one serves on, so they too wait for a ready that held.
+		l.servePackets()
+		l.applySocketOptions()
 	}
 	// Written even if the parent did not hear: a parent that died in the
 	// handshake leaves this generation serving alone. A live parent that
@@ -295,7 +305,9 @@ func (in *Instance) waitExit() {
 	timeout := l.cfg.Upgrade.DrainTimeout.Or(DefaultDrainTimeout)
 	ctx, cancel := context.WithTimeout(in.drainCtx, timeout)
 	defer cancel()
-	in.log.Info("draining", "open_conns", l.openConns(), "timeout", timeout)
+	sender := in.upg.ConnSender()
+	sinks := in.moveConns(l, sender)
+	in.log.Info("draining", "open_conns", l.openConns(), "timeout", timeout, "moving_listeners", len(sinks))
 	start := time.Now()
 	l.stopModules(ctx)
 
@@ -313,8 +325,11 @@ func (in *Instance) waitExit() {
 				defer cancel()
 				ctx = actx
 			}
-			if err := li.module.Drain(ctx); err != nil {
+			if err := li.drain(ctx); err != nil {
 				errs[i] = fmt.Errorf("listener %q: %w", li.name, err)
+			}
+			if li.served == nil {
+				return
 			}
 			if err := <-li.served; err != nil {
 				in.log.Warn("listener stopped with an error", "listener", li.name, "error", err)
@@ -322,11 +337,15 @@ func (in *Instance) waitExit() {
 		}()
 	}
 	wg.Wait()
+	if err := sender.Close(); err != nil {
+		in.log.Debug("closing the connection channel", "error", err)
+	}
+	moved := movedCount(sinks)
 	in.drainErr = errors.Join(errs...)
 	if in.drainErr != nil {
-		in.log.Warn("drain ended with connections closed", "error", in.drainErr, "elapsed", time.Since(start))
+		in.log.Warn("drain ended with connections closed", "error", in.drainErr, "elapsed", time.Since(start), "moved_conns", moved)
 	} else {
-		in.log.Info("drained", "elapsed", time.Since(start))
+		in.log.Info("drained", "elapsed", time.Since(start), "moved_conns", moved)
 	}
 	if err := l.cleanup(); err != nil {
 		in.log.Warn("cleaning up modules", "error", err)
@@ -356,14 +375,17 @@ func (in *Instance) ConfigJSON() []byte {
 
 // Status describes this generation and the older ones still draining.
 type Status struct {
-	Generation    int            `json:"generation"`
-	Pid           int            `json:"pid"`
-	State         State          `json:"state"`
-	Started       time.Time      `json:"started"`
-	Uptime        flipd.Duration `json:"uptime"`
-	OpenConns     int            `json:"open_conns"`
-	DrainingSince time.Time      `json:"draining_since,omitzero"`
-	Source        string         `json:"source"`
+	Generation int            `json:"generation"`
+	Pid        int            `json:"pid"`
+	State      State          `json:"state"`
+	Started    time.Time      `json:"started"`
+	Uptime     flipd.Duration `json:"uptime"`
+	OpenConns  int            `json:"open_conns"`
+	// OpenSessions counts the sessions of the packet listeners (udp
+	// proxy: one per client address) in this generation.
+	OpenSessions  int       `json:"open_sessions"`
+	DrainingSince time.Time `json:"draining_since,omitzero"`
+	Source        string    `json:"source"`
 	// PIDFileError says why the PID file could not be written, if it
 	// could not: this generation serves anyway.
 	PIDFileError string `json:"pid_file_error,omitempty"`
@@ -395,6 +417,7 @@ func (in *Instance) Status() Status {
 		Started:       in.started,
 		Uptime:        flipd.Duration(time.Since(in.started).Round(time.Millisecond)),
 		OpenConns:     in.current.openConns(),
+		OpenSessions:  in.current.openSessions(),
 		DrainingSince: in.drainingSince,
 		Source:        in.source,
 		PIDFileError:  in.pidFileErr,

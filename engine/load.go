@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"syscall"
+	"time"
 
 	"github.com/hashicorp/go-hclog"
 
@@ -39,15 +41,27 @@ func (l *loaded) handoverState() map[string][]byte {
 type listener struct {
 	name string
 	addr Address
+	opts SocketOptions
 	// module serves the listener: the listener module, a ConnServer
-	// running a ConnHandler module, or the admin API.
+	// running a ConnHandler module, or the admin API. For a udp address
+	// packet serves it instead, and module is nil.
 	module   flipd.Server
+	packet   flipd.PacketServer
 	wrappers []flipd.ListenerWrapper
-	served   chan error // Serve's result, once serving
+	// sock is the socket, as the registry gave it (before wrappers);
+	// inherited: it came from the previous generation (or systemd).
+	sock      syscall.Conn
+	inherited bool
+	pc        net.PacketConn // for a packet listener, once opened
+	served    chan error     // Serve's result, once serving
 	// accepting is closed when Serve first calls Accept.
 	accepting chan struct{}
 	// admin: the admin API, which drains for minAdminDrain at least.
 	admin bool
+	// moduleID and wrapperKey (its wrappers' config, canonical) are part
+	// of its handover key.
+	moduleID   flipd.ModuleID
+	wrapperKey string
 }
 
 // loadConfig parses raw and provisions every module in it, without
@@ -60,6 +74,7 @@ func loadConfig(parent context.Context, raw []byte, logger hclog.Logger, generat
 	ctx, cleanup := flipd.NewContext(parent, logger, storageDir(cfg), generation)
 	state := modstate.Of(ctx)
 	state.Inherited = inherited
+	state.CloseSpread = time.Duration(cfg.Upgrade.CloseSpread)
 	l := &loaded{raw: raw, cfg: cfg, cleanup: cleanup, state: state, ctx: ctx, log: ctx.Logger()}
 	for _, name := range cfg.listenerNames() {
 		ln, err := loadListener(ctx, name, cfg.Listeners[name])
@@ -77,7 +92,7 @@ func loadListener(ctx flipd.Context, name string, raw json.RawMessage) (*listene
 		return nil, err
 	}
 	lctx := modstate.ForListener(ctx, name, ctx.Logger().With("listener", name)).(flipd.Context)
-	l := &listener{name: name, addr: head.addr}
+	l := &listener{name: name, addr: head.addr, opts: head.opts, wrapperKey: canonicalWrappers(head.wrappers)}
 	for i, wraw := range head.wrappers {
 		mod, err := lctx.LoadModule("listener_wrappers", wraw)
 		if err != nil {
@@ -89,35 +104,49 @@ func loadListener(ctx flipd.Context, name string, raw json.RawMessage) (*listene
 		}
 		l.wrappers = append(l.wrappers, w)
 	}
-	loadedMod, err := modstate.LoadModule(lctx, "listeners", raw, "address", "wrappers")
+	loadedMod, err := modstate.LoadModule(lctx, "listeners", raw, append([]string{"address", "wrappers"}, socketOptionKeys...)...)
 	if err != nil {
 		return nil, err
 	}
 	mod := loadedMod.(flipd.Module)
-	switch m := mod.(type) {
-	case flipd.ListenerModule:
-		l.module = m
-	case flipd.ConnHandler:
-		l.module = &flipd.ConnServer{Handler: m, Logger: lctx.Logger().Named(mod.FlipdModule().ID.Name())}
-	default:
-		return nil, fmt.Errorf("module %s is not a listener module: it needs a ServeConn method (flipd.ConnHandler), or Serve and Drain (flipd.ListenerModule)", mod.FlipdModule().ID)
+	l.moduleID = mod.FlipdModule().ID
+	if err := l.setModule(mod, lctx); err != nil {
+		return nil, err
 	}
 	return l, checkQUIC(l)
 }
 
-// sockets is where listeners get their sockets: the upgrader's registry.
-type sockets interface {
-	Listen(network, addr string) (net.Listener, error)
-	ListenWithCallback(network, addr string, open func(network, addr string) (net.Listener, error)) (net.Listener, error)
-}
-
-// listen inherits li's socket, or creates it: through the module if it
-// is a [SocketOpener].
-func (li *listener) listen(reg sockets) (net.Listener, error) {
-	if o, ok := li.module.(flipd.SocketOpener); ok {
-		return reg.ListenWithCallback(li.addr.Network, li.addr.Addr, o.OpenListener)
+// setModule makes mod serve l, if its contract fits l's address: a
+// datagram module for udp, a stream module for the others.
+func (l *listener) setModule(mod flipd.Module, lctx flipd.Context) error {
+	id := mod.FlipdModule().ID
+	_, isPacket := mod.(flipd.PacketListenerModule)
+	_, isStream := mod.(flipd.ListenerModule)
+	if _, ok := mod.(flipd.ConnHandler); ok {
+		isStream = true
 	}
-	return reg.Listen(li.addr.Network, li.addr.Addr)
+	if l.addr.IsPacket() {
+		if !isPacket {
+			if isStream {
+				return fmt.Errorf("module %q serves streams (tcp or unix sockets) and cannot serve %s: use a datagram module, such as \"udp\", or a tcp address", id.Name(), l.addr)
+			}
+			return fmt.Errorf("module %s is not a packet listener module: it needs ServePacket and Drain (flipd.PacketListenerModule) to serve %s", id, l.addr)
+		}
+		l.packet = mod.(flipd.PacketListenerModule)
+		return nil
+	}
+	if isPacket && !isStream {
+		return fmt.Errorf("module %q serves datagrams and needs a udp address (\"udp/HOST:PORT\"), not %s", id.Name(), l.addr)
+	}
+	switch m := mod.(type) {
+	case flipd.ListenerModule:
+		l.module = m
+	case flipd.ConnHandler:
+		l.module = &flipd.ConnServer{Handler: m, Logger: lctx.Logger().Named(id.Name())}
+	default:
+		return fmt.Errorf("module %s is not a listener module: it needs a ServeConn method (flipd.ConnHandler), or Serve and Drain (flipd.ListenerModule)", id)
+	}
+	return nil
 }
 
 // serve opens (or inherits) every listener's socket and wraps it, runs
@@ -126,24 +155,35 @@ func (li *listener) listen(reg sockets) (net.Listener, error) {
 // the listener and address; if a Start fails, or a Serve, the error names
 // the module or listener, and the modules started are stopped.
 func (l *loaded) serve(reg sockets) error {
-	lns := make([]net.Listener, 0, len(l.listeners))
+	lns := make([]net.Listener, len(l.listeners))
 	fail := func(err error) error {
-		for _, ln := range lns {
-			ln.Close()
+		for i, ln := range lns {
+			if ln != nil {
+				ln.Close()
+			}
+			if pc := l.listeners[i].pc; pc != nil {
+				pc.Close()
+			}
 		}
 		return err
 	}
-	for _, li := range l.listeners {
+	for i, li := range l.listeners {
+		if li.addr.IsPacket() {
+			if err := li.listenPacket(reg); err != nil {
+				return fail(fmt.Errorf("listener %q: %s: %w", li.name, li.addr, unwrapOpError(err)))
+			}
+			continue
+		}
 		ln, err := li.listen(reg)
 		if err != nil {
 			return fail(fmt.Errorf("listener %q: %s: %w", li.name, li.addr, unwrapOpError(err)))
 		}
-		lns = append(lns, ln)
-		for i, w := range li.wrappers {
+		lns[i] = ln
+		for j, w := range li.wrappers {
 			if ln, err = w.WrapListener(ln); err != nil {
-				return fail(fmt.Errorf("listener %q: wrappers[%d]: %w", li.name, i, err))
+				return fail(fmt.Errorf("listener %q: wrappers[%d]: %w", li.name, j, err))
 			}
-			lns[len(lns)-1] = ln
+			lns[i] = ln
 		}
 	}
 	sctx, cancel := context.WithTimeout(l.ctx, l.cfg.Upgrade.Timeout.Or(DefaultUpgradeTimeout))
@@ -157,6 +197,12 @@ func (l *loaded) serve(reg sockets) error {
 		return fail(errors.Join(err, l.stop(context.Background())))
 	}
 	for i, li := range l.listeners {
+		if li.packet != nil {
+			// Served once ready: see servePackets.
+			li.accepting = make(chan struct{})
+			close(li.accepting)
+			continue
+		}
 		li.served = make(chan error, 1)
 		ln := &startListener{Listener: lns[i], accepting: make(chan struct{})}
 		li.accepting = ln.accepting
@@ -189,4 +235,23 @@ func (l *loaded) openConns() int {
 		}
 	}
 	return n
+}
+
+// openSessions adds up the sessions the packet listener modules report.
+func (l *loaded) openSessions() int {
+	n := 0
+	for _, li := range l.listeners {
+		if c, ok := li.packet.(flipd.SessionCounter); ok {
+			n += c.OpenSessions()
+		}
+	}
+	return n
+}
+
+// drain drains li's server, whichever kind it is.
+func (li *listener) drain(ctx context.Context) error {
+	if li.packet != nil {
+		return li.packet.Drain(ctx)
+	}
+	return li.module.Drain(ctx)
 }

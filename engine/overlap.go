@@ -9,12 +9,16 @@ import (
 // socket, so that the second listener could never bind: "tcp4/" and
 // "tcp/" spellings of one address, "localhost" and "127.0.0.1", a
 // wildcard ("0.0.0.0", "[::]", "") and any address on the same port, or
-// two spellings of one unix socket path. Port 0 (any free port) overlaps
+// two spellings of one unix socket path. A TCP and a UDP address never
+// overlap. Port 0 (any free port) overlaps
 // nothing. Host names other than localhost are not resolved: DNS may say
 // something else when the listener binds.
 func overlap(a, b Address) bool {
 	if isUnix(a.Network) || isUnix(b.Network) {
 		return isUnix(a.Network) && isUnix(b.Network) && filepath.Clean(a.Addr) == filepath.Clean(b.Addr)
+	}
+	if isUDP(a.Network) != isUDP(b.Network) {
+		return false // TCP and UDP ports are separate: HTTP/3 shares :443 with HTTPS
 	}
 	ahost, aport, err1 := net.SplitHostPort(a.Addr)
 	bhost, bport, err2 := net.SplitHostPort(b.Addr)
@@ -50,9 +54,9 @@ func hostIPs(network, host string) []string {
 		return []string{host}
 	}
 	switch network {
-	case "tcp4":
+	case "tcp4", "udp4":
 		return []string{"127.0.0.1"}
-	case "tcp6":
+	case "tcp6", "udp6":
 		return []string{"::1"}
 	}
 	return []string{"127.0.0.1", "::1"}

@@ -86,6 +86,14 @@ func (in *Instance) Reload(raw []byte, opts ReloadOptions) (ReloadResult, error)
 	if err := l.cleanup(); err != nil {
 		in.log.Warn("cleaning up after validating the new config", "error", err)
 	}
+	in.mu.Lock()
+	err = checkSocketChanges(in.current, l)
+	in.mu.Unlock()
+	if err != nil {
+		in.log.Error("reload failed; this generation keeps serving", "source", opts.Source, "error", err)
+		record("invalid_config", 0, err)
+		return ReloadResult{}, err
+	}
 	progress(Progress{Step: "validated", Generation: gen})
 
 	in.mu.Lock()

@@ -97,7 +97,9 @@ func TestParseAddress(t *testing.T) {
 		{"unix//run/app.sock", "unix//run/app.sock", ""},
 		{"tcp/127.0.0.1", "", "missing port"},
 		{"tcp/127.0.0.1:99999", "", "invalid port"},
-		{"udp/127.0.0.1:53", "", `unsupported network "udp"`},
+		{"udp/127.0.0.1:53", "udp/127.0.0.1:53", ""},
+		{"udp6/[0:0::1]:domain", "udp6/[::1]:53", ""},
+		{"sctp/127.0.0.1:53", "", `unsupported network "sctp"`},
 		{"unix/", "", "needs a path"},
 		{"/x", "", "network is missing"},
 	} {
@@ -198,16 +200,16 @@ func TestFailedLoadCleansUpEarlierModules(t *testing.T) {
 
 type fakeSockets struct{ opened []string }
 
-func (f *fakeSockets) Listen(network, addr string) (net.Listener, error) {
+func (f *fakeSockets) ListenWithCallback(network, addr string, open func(network, addr string) (net.Listener, error)) (net.Listener, error) {
 	if addr == "127.0.0.9:1" {
 		_, err := net.Listen("tcp", "256.0.0.1:1")
 		return nil, err
 	}
 	f.opened = append(f.opened, network+"/"+addr)
-	return net.Listen(network, addr)
+	return open(network, addr)
 }
 
-func (f *fakeSockets) ListenWithCallback(network, addr string, open func(network, addr string) (net.Listener, error)) (net.Listener, error) {
+func (f *fakeSockets) ListenPacketWithCallback(network, addr string, open func(network, addr string) (net.PacketConn, error)) (net.PacketConn, error) {
 	f.opened = append(f.opened, network+"/"+addr)
 	return open(network, addr)
 }

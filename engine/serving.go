@@ -76,10 +76,13 @@ func (l *loaded) stopServing() {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	for _, li := range l.listeners {
-		li.module.Drain(ctx)
+		li.drain(ctx)
 	}
 	deadline := time.After(serveStartWindow)
 	for _, li := range l.listeners {
+		if li.served == nil {
+			continue
+		}
 		select {
 		case e := <-li.served:
 			li.served <- e

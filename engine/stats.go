@@ -19,6 +19,9 @@ type Stats struct {
 	UpgradeSeconds Histogram `json:"upgrade_seconds"`
 	// DrainSeconds is how long old generations took to drain and exit.
 	DrainSeconds Histogram `json:"drain_seconds"`
+	// MovedConns counts the connections that moved to a new generation
+	// instead of draining (counted where they arrived).
+	MovedConns uint64 `json:"moved_conns"`
 	// History holds the most recent reloads, oldest first.
 	History []UpgradeRecord `json:"history"`
 }
@@ -84,7 +87,7 @@ func (s *Stats) record(r UpgradeRecord) {
 
 // copy returns a deep copy, safe to hand out.
 func (s Stats) copy() Stats {
-	c := Stats{UpgradeSeconds: s.UpgradeSeconds.copy(), DrainSeconds: s.DrainSeconds.copy(),
+	c := Stats{MovedConns: s.MovedConns, UpgradeSeconds: s.UpgradeSeconds.copy(), DrainSeconds: s.DrainSeconds.copy(),
 		History: append([]UpgradeRecord{}, s.History...), Upgrades: map[string]uint64{}}
 	for k, v := range s.Upgrades {
 		c.Upgrades[k] = v

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"os"
 
 	"github.com/flipd/flipd/upgrade"
 )
@@ -32,6 +33,11 @@ type upgrader interface {
 	// older generations still draining.
 	WaitForParent(ctx context.Context) error
 	Elders() []upgrade.Elder
+	// OfferConns, AcceptConn and ConnSender move established
+	// connections between generations (see connmove.go).
+	OfferConns(keys []string) error
+	AcceptConn() (key string, state []byte, files []*os.File, err error)
+	ConnSender() *upgrade.ConnSender
 }
 
 var _ upgrader = (*upgrade.Upgrader)(nil)

@@ -16,6 +16,8 @@ import (
 type child struct {
 	generation int
 	proc       *os.Process
+	// sender moves connections to it once it is ready.
+	sender *ConnSender
 	// alive is the write end of the pipe that tells the child (and its
 	// descendants) that this process is still running. Only the kernel
 	// closes it, when this process exits.
@@ -38,7 +40,8 @@ type statusResult struct {
 
 // startChild starts exe as generation hs.Generation with the descriptors
 // fds (described by hs.Files) and draining (described by hs.Draining).
-func startChild(exe string, argv, env []string, hs *handshake, started time.Time, fds, draining []int) (*child, error) {
+// connsFd, if not -1, is the child's end of the connection channel.
+func startChild(exe string, argv, env []string, hs *handshake, started time.Time, fds, draining []int, connsFd int) (*child, error) {
 	if err := checkExecutable(exe); err != nil {
 		return nil, &ChildError{Generation: hs.Generation, Reason: ReasonStart, ExitCode: -1, Err: err}
 	}
@@ -56,6 +59,10 @@ func startChild(exe string, argv, env []string, hs *handshake, started time.Time
 	for i, fd := range fds {
 		files = append(files, uintptr(fd))
 		hs.Files[i].FD = len(files) - 1
+	}
+	if connsFd >= 0 {
+		files = append(files, uintptr(connsFd))
+		hs.Conns = &connsChannel{Version: connsVersion, FD: len(files) - 1}
 	}
 	doc, err := json.Marshal(hs)
 	if err != nil {

@@ -14,7 +14,8 @@
 // a payload and a generation number for the child (UpgradeWith, Payload,
 // Generation); a new upgrade as soon as the process is ready, while older
 // generations still drain (Options.MaxDraining); systemd notification and
-// socket activation. Package upgradetest has stubs with the same method
+// socket activation; established connections that move to the new
+// generation (OfferConns, AcceptConn, ConnSender). Package upgradetest has stubs with the same method
 // set, for tests and for platforms without support.
 //
 // # Usage
@@ -113,6 +114,43 @@
 // reported, once the child is gone, if each is still the same inode: never
 // one the child inherited. A child that stops before it is ready removes
 // those it created itself.
+//
+// # Moving connections (the connection channel, version 1)
+//
+// Listening sockets are not the only thing a process may hand over: an
+// established connection (a TCP stream, a WebSocket tunnel) can move too,
+// with the state its new owner needs to resume it, instead of keeping the
+// old generation alive until it ends. On Linux each upgrade has a channel
+// for that: a unix SOCK_SEQPACKET socketpair made by the parent, whose
+// child end is one more inherited descriptor, named in the handshake
+// document as
+//
+//	"conns": {"version": 1, "fd": 9}
+//
+// (an optional field within version 1: a child of an earlier build
+// ignores it and adopts nothing; a parent of an earlier build, or on
+// another platform, sends none, and the child's OfferConns and
+// AcceptConn do nothing). Each message is one packet, which arrives
+// whole with its descriptors or not at all. A message starts with its
+// version (1) and its type; numbers are big-endian:
+//
+//	hello  child -> parent:  1 'H' count:u16 (len:u16 key)...
+//	conn   parent -> child:  1 'C' len:u16 key len:u32 state   + 1..8 descriptors (SCM_RIGHTS)
+//	end    parent -> child:  1 'E'
+//
+// In this order: the child sends its hello (OfferConns: the keys of the
+// connections it adopts, possibly none) before it reports ready; a child
+// that sends none adopts nothing. Only once the child is ready does the
+// parent read the hello (it is queued by then, so nothing waits on a
+// child that sent none) and then send conn messages, for keys the hello
+// named only (ConnSender.Send), then end, and close (ConnSender.Close;
+// its exit does the same). If the child fails before it is ready, the
+// parent closes the channel and nothing has moved. A key is 1 to 1024
+// bytes; state at most 128 KiB (MaxConnState); a hello at most about as
+// large as one conn message. The child closes the descriptors of a
+// message it cannot use (malformed, or of a key it did not offer). The
+// sockets are passed, not copied: bytes in their kernel buffers move with
+// them, and the parent closing its copies sends no FIN.
 //
 // # Ready, and when it fails
 //

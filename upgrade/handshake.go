@@ -51,6 +51,17 @@ type handshake struct {
 	// parent can remove them if the child dies. Added within version 1:
 	// older children ignore it, older parents never set it.
 	ReportSockets bool `json:"report_sockets,omitempty"`
+	// Conns is the channel on which established connections move, after
+	// the child is ready (see "Moving connections"). Added within
+	// version 1: older children ignore it (and so adopt nothing), older
+	// parents never send it.
+	Conns *connsChannel `json:"conns,omitempty"`
+}
+
+// connsChannel names the child's end of the connection channel.
+type connsChannel struct {
+	Version int `json:"version"`
+	FD      int `json:"fd"`
 }
 
 type passedFd struct {
@@ -218,6 +229,11 @@ func readHandshake() (hs *handshake, err error) {
 			return nil, fmt.Errorf("upgrade: handshake: generation %d: %w", d.Generation, err)
 		}
 	}
+	if hs.Conns != nil {
+		if err := adoptFd(hs.Conns.FD); err != nil {
+			return nil, fmt.Errorf("upgrade: handshake: connection channel: %w", err)
+		}
+	}
 	return hs, nil
 }
 
@@ -259,6 +275,11 @@ func decodeHandshake(r io.Reader) (*handshake, error) {
 	}
 	for _, d := range hs.Draining {
 		if err := checkFd(d.FD, "generation "+strconv.Itoa(d.Generation)); err != nil {
+			return nil, err
+		}
+	}
+	if hs.Conns != nil {
+		if err := checkFd(hs.Conns.FD, "connection channel"); err != nil {
 			return nil, err
 		}
 	}

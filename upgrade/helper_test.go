@@ -8,10 +8,12 @@ package upgrade
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"runtime"
@@ -74,6 +76,9 @@ func helperMain() int {
 		handshakeTimeout = d
 	}
 	maxDraining, _ := strconv.Atoi(os.Getenv("HELPER_MAX_DRAINING"))
+	if mode == "old-child" { // a build from before the connection channel
+		ignoreConnsChannel = true
+	}
 	upg, err := New(Options{UpgradeTimeout: timeout, PIDFile: os.Getenv("HELPER_PIDFILE"), MaxDraining: maxDraining})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "helper:", err)
@@ -81,6 +86,13 @@ func helperMain() int {
 	}
 	gen := upg.Generation()
 	tNew := time.Since(t0)
+	moving := os.Getenv("HELPER_MOVE") != "" && mode != "old-child"
+	if moving {
+		if err := upg.OfferConns([]string{"conv"}); err != nil {
+			fmt.Fprintln(os.Stderr, "helper:", err)
+			return 1
+		}
+	}
 	switch mode {
 	case "report":
 		upg.Fail(fmt.Errorf("helper: generation %d refuses to serve", gen))
@@ -176,6 +188,9 @@ func helperMain() int {
 	if mode == "ready-exit" {
 		return 0
 	}
+	if moving {
+		go h.adoptConns()
+	}
 	if os.Getenv("HELPER_UPGRADE_ON_READY") == strconv.Itoa(gen) {
 		if err := upg.Upgrade(); err != nil {
 			fmt.Printf("UPGRADE-ON-READY-FAILED %v\n", err)
@@ -186,6 +201,7 @@ func helperMain() int {
 	for _, ln := range append(lns, held...) {
 		ln.Close()
 	}
+	h.moveHeld()
 	// Drain: existing connections finish their conversation.
 	done := make(chan struct{})
 	go func() { h.conns.Wait(); close(done) }()
@@ -204,6 +220,8 @@ func helperMain() int {
 type helper struct {
 	upg         *Upgrader
 	conns       sync.WaitGroup
+	heldMu      sync.Mutex
+	held        []heldConn // conversations waiting to move
 	inherited   []string
 	fileContent []byte
 }
@@ -261,18 +279,40 @@ func (h *helper) serve(ln net.Listener) {
 		h.conns.Add(1)
 		go func() {
 			defer h.conns.Done()
-			defer c.Close()
-			h.converse(c)
+			h.converse(c, nil)
 		}()
 	}
 }
 
-func (h *helper) converse(c net.Conn) {
-	r := bufio.NewScanner(c)
+// converse answers commands on c, after those in prefix (bytes a
+// previous generation had read), and closes c at the end, unless the
+// conversation is held to move.
+func (h *helper) converse(c net.Conn, prefix []byte) {
+	pr := bytes.NewReader(prefix)
+	r := bufio.NewReader(io.MultiReader(pr, c))
 	enc := json.NewEncoder(c)
-	for r.Scan() {
-		cmd, arg, _ := strings.Cut(r.Text(), " ")
+	defer func() {
+		if c != nil {
+			c.Close()
+		}
+	}()
+	for {
+		line, err := r.ReadString('\n')
+		if err != nil {
+			return
+		}
+		cmd, arg, _ := strings.Cut(strings.TrimRight(line, "\r\n"), " ")
 		switch cmd {
+		case "hold": // stop reading: what comes next waits for the move
+			fmt.Fprintln(c, "held")
+			rest, _ := r.Peek(r.Buffered())
+			rest = append(append([]byte(nil), rest...), prefix[len(prefix)-pr.Len():]...)
+			h.conns.Add(1)
+			h.heldMu.Lock()
+			h.held = append(h.held, heldConn{c, rest})
+			h.heldMu.Unlock()
+			c = nil
+			return
 		case "echo":
 			fmt.Fprintf(c, "%s %d\n", arg, h.upg.Generation())
 		case "info":
@@ -357,5 +397,65 @@ func (h *helper) serveUDP(pc net.PacketConn) {
 			return
 		}
 		pc.WriteTo([]byte(fmt.Sprintf("%s %d", buf[:n], h.upg.Generation())), addr)
+	}
+}
+
+// heldConn is a conversation that stopped reading, to move at the next
+// upgrade, with the bytes read and not yet answered.
+type heldConn struct {
+	c    net.Conn
+	rest []byte
+}
+
+// moveHeld sends the held conversations to the new generation; one that
+// cannot move goes on here.
+func (h *helper) moveHeld() {
+	sender := h.upg.ConnSender()
+	defer sender.Close()
+	h.heldMu.Lock()
+	held := h.held
+	h.held = nil
+	h.heldMu.Unlock()
+	for _, hc := range held {
+		err := sender.Send("conv", hc.rest, hc.c.(syscall.Conn))
+		if err == nil {
+			hc.c.Close()
+			fmt.Printf("MOVED %d\n", len(hc.rest))
+			h.conns.Done()
+			continue
+		}
+		fmt.Printf("NOT-MOVED %v\n", err)
+		go func() {
+			defer h.conns.Done()
+			h.converse(hc.c, hc.rest)
+		}()
+	}
+}
+
+// adoptConns converses on each connection the parent moves here.
+func (h *helper) adoptConns() {
+	for {
+		key, state, files, err := h.upg.AcceptConn()
+		if errors.Is(err, io.EOF) {
+			return
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "helper: adopting:", err)
+			continue
+		}
+		c, err := net.FileConn(files[0])
+		for _, f := range files {
+			f.Close()
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "helper: adopting:", err)
+			continue
+		}
+		fmt.Printf("ADOPTED %s %d\n", key, len(state))
+		h.conns.Add(1)
+		go func() {
+			defer h.conns.Done()
+			h.converse(c, state)
+		}()
 	}
 }

@@ -58,6 +58,9 @@ func (u *Upgrader) Ready() error {
 	if u.parent == nil {
 		return nil
 	}
+	// What was not offered by now never will be: the parent, reading the
+	// offer once it hears ready, then sees at once that none came.
+	u.connsIn.closeUnoffered()
 	if err := u.parent.report(statusMsg{Status: statusReady, Pid: os.Getpid()}); err != nil {
 		return fmt.Errorf("upgrade: can't tell the parent we are ready: %w", err)
 	}
@@ -75,6 +78,7 @@ func (u *Upgrader) failReady(err error) error {
 	u.log.Error("not ready", "error", err)
 	if u.parent != nil {
 		u.readyFailed.Store(true)
+		u.connsIn.done()
 		u.Fds.stopAccepting()
 		u.Stop()
 		<-u.exitC // the registry is closed and our own socket files are gone

@@ -74,6 +74,7 @@ func (u *Upgrader) run() {
 				continue
 			}
 			u.children = append(u.children, res.child)
+			u.sender.Store(res.child.sender)
 			u.log.Info("handed over to new generation", "child_pid", res.child.proc.Pid)
 			res.req.reply <- upgradeReply{child: res.child.handedOver()}
 			exit()
@@ -148,9 +149,21 @@ func (u *Upgrader) doUpgrade(req upgradeRequest, elders []drainingGen, draining 
 	for i, key := range keys {
 		hs.Files[i].fdKey = key
 	}
-	c, err := startChild(u.executableFor(req), os.Args, childEnv(), hs, u.started, fds, draining)
+	// The connection channel: without it (a platform that has none),
+	// the upgrade goes on and every connection drains.
+	conns, connsFd, cerr := newConnsPair()
+	if cerr != nil && !errors.Is(cerr, ErrNotSupported) {
+		u.log.Warn("no connection channel for this upgrade; connections will drain", "error", cerr)
+	}
+	c, err := startChild(u.executableFor(req), os.Args, childEnv(), hs, u.started, fds, draining, connsFd)
 	u.Fds.mu.Unlock()
+	if connsFd >= 0 {
+		closeFd(connsFd)
+	}
 	if err != nil {
+		if conns != nil {
+			conns.Close()
+		}
 		return nil, err
 	}
 	u.log.Debug("new generation started", "child_pid", c.proc.Pid, "fds", len(fds))
@@ -158,8 +171,12 @@ func (u *Upgrader) doUpgrade(req upgradeRequest, elders []drainingGen, draining 
 		req.started(c.proc.Pid)
 	}
 	if err := c.wait(req.timeout, u.stopC); err != nil {
+		if conns != nil { // nothing ever moves to a child that failed
+			conns.Close()
+		}
 		return nil, err
 	}
+	c.sender = openSender(conns, u.log)
 	u.log.Debug("new generation ready", "child_pid", c.proc.Pid, "duration", time.Since(start))
 	return c, nil
 }

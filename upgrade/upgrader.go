@@ -78,6 +78,11 @@ type Upgrader struct {
 
 	// The state below belongs to run.
 	elders []*elder // older generations still alive, oldest first
+	// connsIn is this generation's end of the connection channel from
+	// its parent (nil without one); sender is the last new generation's.
+	connsIn *connReceiver
+	sender  atomic.Pointer[ConnSender]
+
 	// children holds the liveness pipes of handed-over children: the
 	// kernel must be the one to close them, at this process's exit.
 	children []*child
@@ -212,6 +217,9 @@ func newUpgrader(opts Options) (*Upgrader, error) {
 	}
 	u.Fds = newFds(inherited, opts.ListenConfig)
 	u.log = opts.Logger.With("pid", os.Getpid(), "generation", u.generation)
+	if hs != nil && hs.Conns != nil {
+		u.connsIn = u.takeConnsChannel(*hs.Conns)
+	}
 	if hs != nil && hs.ReportSockets {
 		u.Fds.onCreate = u.reportSocket
 	}

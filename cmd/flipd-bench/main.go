@@ -14,6 +14,13 @@
 //
 //	go run ./cmd/flipd-bench -soak -upgrades 1000
 //
+// With -modes ws it measures long-lived connections instead: 200
+// WebSockets and 20 TCP streams through flipd's proxies while it upgrades,
+// with connection handover and without, side by side with nginx; it exits
+// 1 if flipd with handover lost a connection or a message:
+//
+//	go run ./cmd/flipd-bench -modes ws -upgrades 100 -out docs/bench/ws
+//
 // It runs on Linux, on loopback only. It exits 1 if any of flipd's own
 // runs failed a request (the naive restart is expected to, and nginx's
 // failures are reported, not judged).

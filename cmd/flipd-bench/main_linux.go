@@ -20,13 +20,18 @@ func run() {
 	flag.IntVar(&o.Rate, "rate", 2000, "requests per second, open loop")
 	flag.IntVar(&o.Conns, "conns", 64, "keep-alive connections in the keepalive mode")
 	flag.DurationVar(&o.Interval, "interval", 250*time.Millisecond, "time from one upgrade's start to the next's")
-	modes := flag.String("modes", "conn,keepalive,tls,h2", "modes to run, comma-separated (also: tlsconn, a new TLS connection per request)")
+	modes := flag.String("modes", "conn,keepalive,tls,h2", "modes to run, comma-separated (also: tlsconn, a new TLS connection per request; "+
+		"ws, WebSockets and TCP streams through upgrades, against flipd with and without handover and nginx)")
+	flag.IntVar(&o.WSConns, "ws-conns", 200, "WebSockets in the ws mode, each sending a message every 100 ms")
+	flag.IntVar(&o.WSStreams, "ws-streams", 20, "TCP streams in the ws mode, each writing a counter stream")
+	flag.DurationVar(&o.WSDrain, "ws-drain", 10*time.Second, "in the ws mode, flipd's drain_timeout and nginx's worker_shutdown_timeout (30s at most)")
+	flag.DurationVar(&o.WSBudget, "ws-budget", 3*time.Minute, "in the ws mode, the time each server may spend upgrading (nginx upgrades once per -ws-drain at most)")
 	flag.StringVar(&o.Flipd, "flipd", "", "flipd binary (default: build ./cmd/flipd)")
 	flag.StringVar(&o.Nginx, "nginx", "", `nginx binary (default: from PATH or /usr/sbin; "none" to leave nginx out)`)
 	runs := flag.Bool("runs", true, "run the load-while-upgrading comparison (-runs=false with -targets measures only the targets)")
 	flag.BoolVar(&o.Targets, "targets", false, "also measure the other targets: POST /load round trip, scaling, throughput, idle drain, idle RSS")
 	flag.IntVar(&o.IdleConns, "idle-conns", 10000, "idle keep-alive connections in the drain target")
-	out := flag.String("out", "", "directory for latency.svg, results.md and results.json (default: none written)")
+	out := flag.String("out", "", "directory for latency.svg (ws.svg for the ws mode), results.md and results.json (default: none written)")
 	soak := flag.Bool("soak", false, "soak instead: upgrade one flipd -upgrades times under load and compare the survivor's descriptors, goroutines, memory and processes with generation 1's")
 	flag.Parse()
 	o.SkipRuns = !*runs
@@ -93,9 +98,14 @@ func write(dir string, rep *bench.Report) error {
 		return err
 	}
 	files := map[string][]byte{
-		"latency.svg":  []byte(rep.SVG()),
 		"results.md":   []byte(rep.Markdown()),
 		"results.json": raw,
+	}
+	if len(rep.Results) > 0 {
+		files["latency.svg"] = []byte(rep.SVG())
+	}
+	if len(rep.WS) > 0 {
+		files["ws.svg"] = []byte(rep.WSSVG())
 	}
 	for name, b := range files {
 		if err := os.WriteFile(filepath.Join(dir, name), b, 0o644); err != nil {

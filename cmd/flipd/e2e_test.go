@@ -269,7 +269,7 @@ func TestValidateAndListModules(t *testing.T) {
 		t.Fatalf("validate bad: %v\n%s", err, out)
 	}
 	out, err = exec.Command(flipdBin, "list-modules").CombinedOutput()
-	for _, want := range []string{"listeners.http", "listeners.tcp", "http.handlers.static_response", "http.handlers.reverse_proxy", "http.handlers.file_server", "tcp.handlers.echo", "tcp.handlers.proxy"} {
+	for _, want := range []string{"listeners.http", "listeners.tcp", "http.handlers.static_response", "http.handlers.reverse_proxy", "http.handlers.file_server", "tcp.handlers.echo", "tcp.handlers.proxy", "listeners.udp", "udp.handlers.echo", "udp.handlers.proxy"} {
 		if err != nil || !strings.Contains(string(out), want+"\n") {
 			t.Fatalf("list-modules lacks %s: %v\n%s", want, err, out)
 		}

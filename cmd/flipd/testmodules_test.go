@@ -5,6 +5,7 @@ package main
 import (
 	"context"
 	"errors"
+	"io"
 	"net"
 	"os"
 	"testing"
@@ -42,3 +43,19 @@ func startTestFlipd(t *testing.T, config string) *daemon {
 	t.Setenv(asFlipdEnv, "1") // inherited by every generation
 	return launch(t, config, launchOptions{bin: self})
 }
+
+// plainEcho is an echo handler of the tcp module that does not implement
+// tcp.MovableHandler: its connections drain, as every connection did
+// before connections could move.
+type plainEcho struct{}
+
+func (*plainEcho) FlipdModule() flipd.ModuleInfo {
+	return flipd.ModuleInfo{ID: "tcp.handlers.plain_echo", New: func() flipd.Module { return new(plainEcho) }}
+}
+
+func (*plainEcho) Handle(_ context.Context, conn net.Conn) error {
+	_, err := io.Copy(conn, conn)
+	return err
+}
+
+func init() { flipd.RegisterModule(new(plainEcho)) }

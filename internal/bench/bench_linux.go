@@ -9,7 +9,8 @@ import (
 )
 
 // Run runs the whole benchmark: every mode against flipd, nginx (if
-// installed) and flipd restarted naively, then, if o.Targets, the other
+// installed) and flipd restarted naively (ModeWS against its own servers:
+// flipd with and without handover, nginx), then, if o.Targets, the other
 // measurements.
 func Run(o Options) (*Report, error) {
 	cleanup, err := o.prepare()
@@ -35,6 +36,12 @@ func Run(o Options) (*Report, error) {
 	for _, mode := range o.Modes {
 		if o.SkipRuns {
 			break
+		}
+		if mode == ModeWS {
+			results, notes := o.runWS()
+			rep.WS = append(rep.WS, results...)
+			rep.Notes = append(rep.Notes, notes...)
+			continue
 		}
 		for _, mk := range makers {
 			srv, err := mk()

@@ -13,12 +13,16 @@ import (
 const childEnv = "FLIPD_BENCH_CHILD"
 
 // childJob is the one job a helper process does: generate load, measure
-// throughput, hold idle connections, or serve as the bare net/http server.
+// throughput, hold idle connections, serve as the bare net/http server, or
+// be the ws mode's echo backend or its client.
 type childJob struct {
 	Load   *LoadConfig   `json:"load,omitempty"`
 	Closed *ClosedConfig `json:"closed,omitempty"`
 	Idle   *IdleConfig   `json:"idle,omitempty"`
 	Serve  *ServeConfig  `json:"serve,omitempty"`
+	// Echo and WS are the ws mode's backend and client.
+	Echo *EchoConfig   `json:"echo,omitempty"`
+	WS   *WSLoadConfig `json:"ws,omitempty"`
 }
 
 // ChildMain does a helper's job and exits if this process was started as
@@ -66,6 +70,10 @@ func runChild(raw []byte, in io.Reader, out io.Writer) error {
 		result, err = runIdle(*job.Idle, next, say)
 	case job.Serve != nil:
 		err = serveBare(*job.Serve, next, say)
+	case job.Echo != nil:
+		result, err = serveEcho(*job.Echo, next, say)
+	case job.WS != nil:
+		result, err = RunWSLoad(*job.WS, next, say)
 	default:
 		err = fmt.Errorf("empty job")
 	}

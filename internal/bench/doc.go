@@ -21,6 +21,21 @@
 // POST /upgrade; nginx by USR2, WINCH and QUIT with its config rewritten
 // between; the naive restart is SIGTERM, wait, start.
 //
+// The ws mode (not among the defaults) measures long-lived connections
+// instead: WebSockets through the http module's reverse_proxy and TCP
+// streams through the tcp module's proxy, to echo backends in a helper
+// process, from a client in another, while the server upgrades. Each
+// WebSocket sends a numbered message every 100 ms and checks every echo
+// (lost, duplicated, reordered, wrong), each stream writes a counter
+// stream and verifies its echo byte for byte; a connection that ends is
+// counted as lost, by how, and opened again. Each upgrade waits until the
+// last old generation has exited and every connection is open again, and
+// each old generation's exit is watched through a pidfd, so that "lived",
+// from the reload's answer to the exit, is what one handover costs. It
+// compares flipd handing connections over, flipd draining them
+// ("move_connections": false) and nginx, whose old workers keep theirs
+// until worker_shutdown_timeout and then cut them.
+//
 // The benchmark also measures flipd's other targets: the POST /load round
 // trip with 10 listeners, the upgrade's cost with 10, 100 and 1,000
 // listeners, static_response throughput against the same handler in a

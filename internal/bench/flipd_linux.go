@@ -79,7 +79,8 @@ type flipdServer struct {
 	configs [2]string
 	ports   map[Mode]string
 	caPEM   string
-	loads   int // POST /loads so far, to alternate the configs
+	loads   int    // POST /loads so far, to alternate the configs
+	label   string // the name, if not "flipd" (the ws mode's variants)
 }
 
 func newFlipdServer(bin, dir string, naive, withTLS bool) (*flipdServer, error) {
@@ -119,6 +120,9 @@ func newFlipdServer(bin, dir string, naive, withTLS bool) (*flipdServer, error) 
 }
 
 func (s *flipdServer) name() string {
+	if s.label != "" {
+		return s.label
+	}
 	if s.naive {
 		return "flipd, naive restart"
 	}

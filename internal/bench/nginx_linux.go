@@ -21,6 +21,9 @@ type nginxServer struct {
 	cmd      *exec.Cmd
 	exited   chan struct{}
 	loads    int
+	// custom, if set, writes nginx.conf instead of config (the ws
+	// mode's proxies).
+	custom func(body string) string
 }
 
 // nginxWorkers is worker_processes: one per core here.
@@ -56,6 +59,9 @@ func (s *nginxServer) url(m Mode) string {
 // config is nginx.conf serving body: everything under the bench's
 // directory, in the foreground, on loopback.
 func (s *nginxServer) config(body string) string {
+	if s.custom != nil {
+		return s.custom(body)
+	}
 	loc := fmt.Sprintf("location / { return 200 %q; }", body)
 	var b strings.Builder
 	// Daemonized: a master in the foreground ignores USR2 while the

@@ -119,9 +119,42 @@ func exited(pid int) bool {
 	return !ok || p.State == 'Z' || p.State == 'X'
 }
 
-// waitExited polls until pid has exited, for at most limit, and returns
-// when it noticed.
+// waitExited waits until pid has exited, for at most limit, and returns
+// when it noticed. It waits on a pidfd (pidfd_open(2), then poll(2)),
+// which the kernel makes readable the moment the process exits (turns
+// zombie), whoever its parent is; so the time is the exit's, give or take
+// a wake-up, and nothing polls. On a kernel without pidfds it polls /proc
+// every millisecond.
 func waitExited(pid int, limit time.Duration) (time.Time, bool) {
+	fd, err := unix.PidfdOpen(pid, 0)
+	switch {
+	case errors.Is(err, unix.ESRCH):
+		return time.Now(), true // gone, and reaped, already
+	case err != nil:
+		return pollExited(pid, limit)
+	}
+	defer unix.Close(fd)
+	deadline := time.Now().Add(limit)
+	for {
+		wait := time.Until(deadline)
+		if wait <= 0 {
+			return time.Time{}, false
+		}
+		fds := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
+		n, err := unix.Poll(fds, int(min(wait, time.Second)/time.Millisecond)+1)
+		switch {
+		case errors.Is(err, unix.EINTR):
+		case err != nil:
+			return pollExited(pid, time.Until(deadline))
+		case n > 0:
+			return time.Now(), true
+		}
+	}
+}
+
+// pollExited polls /proc until pid has exited, for at most limit, and
+// returns when it noticed.
+func pollExited(pid int, limit time.Duration) (time.Time, bool) {
 	deadline := time.Now().Add(limit)
 	for !exited(pid) {
 		if time.Now().After(deadline) {

@@ -24,7 +24,9 @@ type Report struct {
 	Interval     time.Duration `json:"interval"`
 	Notes        []string      `json:"notes,omitempty"`
 	Results      []Result      `json:"results"`
-	Targets      *Targets      `json:"targets,omitempty"`
+	// WS is the ws mode: long-lived connections through upgrades.
+	WS      []WSResult `json:"ws,omitempty"`
+	Targets *Targets   `json:"targets,omitempty"`
 }
 
 // Targets are the measurements beyond zero failures.
@@ -94,6 +96,17 @@ func (r *Result) isFlipd() bool { return r.Server == "flipd" }
 // FlipdFailures lists what went wrong in flipd's own runs: failed
 // requests, upgrades that failed, runs that did not complete.
 func (rep *Report) FlipdFailures() []string {
+	out := rep.runFailures()
+	for _, r := range rep.WS {
+		if r.isFlipd() {
+			out = append(out, r.failures()...)
+		}
+	}
+	return out
+}
+
+// runFailures is FlipdFailures of the load-while-upgrading runs.
+func (rep *Report) runFailures() []string {
 	var out []string
 	for _, r := range rep.Results {
 		if !r.isFlipd() || r.Skipped != "" {
@@ -205,7 +218,11 @@ func lastMax(sorted []time.Duration) time.Duration {
 // the targets.
 func (rep *Report) Markdown() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "%d upgrades per run, %d requests/s, %d keep-alive connections; %s", rep.Upgrades, rep.Rate, rep.Conns, rep.Machine)
+	if len(rep.Results) > 0 {
+		fmt.Fprintf(&b, "%d upgrades per run, %d requests/s, %d keep-alive connections; %s", rep.Upgrades, rep.Rate, rep.Conns, rep.Machine)
+	} else {
+		fmt.Fprintf(&b, "%d upgrades per run; %s", rep.Upgrades, rep.Machine)
+	}
 	if rep.Nginx != "" {
 		fmt.Fprintf(&b, "; nginx %s", rep.Nginx)
 	}
@@ -213,17 +230,39 @@ func (rep *Report) Markdown() string {
 	if rep.Load[0] != "" {
 		fmt.Fprintf(&b, "Load average at the start %s, at the end %s.\n", rep.Load[0], rep.Load[1])
 	}
-	if rep.FlipdCommand != "" {
+	if rep.FlipdCommand != "" && len(rep.Results) > 0 {
 		fmt.Fprintf(&b, "flipd ran supervised, the way users run it: `%s`. Its generations are the supervisor's descendants "+
 			"(\"generations\" and \"RSS max\" count them, \"supervisor RSS\" is the supervisor's own); "+
 			"\"old gone\" is when the old generation exited; the naive restart stops the supervisor (SIGTERM, waits for its exit) "+
 			"and starts a new one.\n", rep.FlipdCommand)
 	}
+	if len(rep.Results) > 0 {
+		rep.runsMarkdown(&b)
+	}
+	rep.wsMarkdown(&b)
+	for _, n := range rep.Notes {
+		fmt.Fprintf(&b, "\n%s.\n", n)
+	}
+	if checks := rep.Checks(); len(checks) > 0 {
+		b.WriteString("\n| target | measured | met |\n|---|---|---|\n")
+		for _, c := range checks {
+			met := "**not met**"
+			if c.Met {
+				met = "met"
+			}
+			fmt.Fprintf(&b, "| %s | %s | %s |\n", c.Target, c.Measured, met)
+		}
+	}
+	return b.String()
+}
+
+// runsMarkdown is the table of the load-while-upgrading runs.
+func (rep *Report) runsMarkdown(b *strings.Builder) {
 	b.WriteString("\n| mode | server | requests | failed | client retries | p50 | p99 | p99.9 | max | upgrades ok | ready p50 / max | old gone p50 / max | generations | RSS max | supervisor RSS |\n")
 	b.WriteString("|---|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
 	for _, r := range rep.Results {
 		if r.Skipped != "" || r.Err != "" {
-			fmt.Fprintf(&b, "| %s | %s | %s ||||||||||||\n", r.Mode, r.Server, strings.TrimPrefix(r.line(), ""))
+			fmt.Fprintf(b, "| %s | %s | %s ||||||||||||\n", r.Mode, r.Server, strings.TrimPrefix(r.line(), ""))
 			continue
 		}
 		ok, ready, exited := upgradeStats(r.Upgrades)
@@ -243,24 +282,10 @@ func (rep *Report) Markdown() string {
 		if n := conflicts(r.Upgrades); n > 0 {
 			upgrades += fmt.Sprintf(" (%d× 409 first)", n)
 		}
-		fmt.Fprintf(&b, "| %s | %s | %d | %s | %d | %s | %s | %s | %s | %s | %s / %s | %s / %s | %d | %s | %s |\n",
+		fmt.Fprintf(b, "| %s | %s | %d | %s | %d | %s | %s | %s | %s | %s | %s / %s | %s / %s | %d | %s | %s |\n",
 			r.Mode, r.Server, r.Load.Requests, failed, r.Load.Retries, ms(r.Load.P50), ms(r.Load.P99), ms(r.Load.P999), ms(r.Load.Max),
 			upgrades, ms(Percentile(ready, 0.5)), ms(lastMax(ready)), ms(Percentile(exited, 0.5)), ms(lastMax(exited)), gens, mb(rss), sup)
 	}
-	for _, n := range rep.Notes {
-		fmt.Fprintf(&b, "\n%s.\n", n)
-	}
-	if checks := rep.Checks(); len(checks) > 0 {
-		b.WriteString("\n| target | measured | met |\n|---|---|---|\n")
-		for _, c := range checks {
-			met := "**not met**"
-			if c.Met {
-				met = "met"
-			}
-			fmt.Fprintf(&b, "| %s | %s | %s |\n", c.Target, c.Measured, met)
-		}
-	}
-	return b.String()
 }
 
 // Check is one target, and whether it was met.
@@ -289,16 +314,17 @@ func (rep *Report) Checks() []Check {
 		}
 	}
 	if len(rep.Results) == 0 {
-		return rep.targetChecks()
+		return append(rep.wsChecks(), rep.targetChecks()...)
 	}
 	zero := fmt.Sprintf("%d failed of %d requests in %d modes", failed, requests, modes)
 	if len(skipped) > 0 {
 		zero += fmt.Sprintf(" (%s skipped)", strings.Join(skipped, ", "))
 	}
 	out = append(out, Check{fmt.Sprintf("zero failed requests in every mode, %d upgrades at %d requests/s", rep.Upgrades, rep.Rate),
-		zero, failed == 0 && modes > 0 && len(rep.FlipdFailures()) == 0 && len(skipped) == 0})
+		zero, failed == 0 && modes > 0 && len(rep.runFailures()) == 0 && len(skipped) == 0})
 	out = append(out, Check{"the naive restart shows failures (the benchmark can tell)",
 		fmt.Sprintf("%d failed requests", naiveFailed), naiveFailed > 0})
+	out = append(out, rep.wsChecks()...)
 	return append(out, rep.targetChecks()...)
 }
 

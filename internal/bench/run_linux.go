@@ -71,6 +71,9 @@ func (o *Options) prepare() (cleanup func(), err error) {
 	if o.IdleConns <= 0 {
 		o.IdleConns = 10000
 	}
+	if err := o.wsDefaults(); err != nil {
+		return cleanup, err
+	}
 	if o.Dir == "" {
 		dir, err := os.MkdirTemp("", "flipd-bench")
 		if err != nil {
@@ -189,12 +192,17 @@ func (o *Options) runOne(srv server, mode Mode) Result {
 // upgrades does o.Upgrades upgrades, one every o.Interval (or as soon as
 // the last is done, if it took longer), and watches each old generation
 // until it exits.
-func (o *Options) upgrades(srv server) []Upgrade {
+func (o *Options) upgrades(srv server) []Upgrade { return o.upgradesUntil(srv, time.Time{}, nil) }
+
+// upgradesUntil is upgrades, but starts none after until (if not zero),
+// and calls before (if not nil) right before each: it returns those done.
+func (o *Options) upgradesUntil(srv server, until time.Time, before func(i int)) []Upgrade {
 	ups := make([]Upgrade, o.Upgrades)
 	var mu sync.Mutex
 	var wg sync.WaitGroup
 	var draining []int // old pids not exited yet
 	start := time.Now()
+	done := len(ups)
 	for i := range ups {
 		if wait := time.Until(start.Add(time.Duration(i) * o.Interval)); wait > 0 {
 			time.Sleep(wait)
@@ -210,6 +218,13 @@ func (o *Options) upgrades(srv server) []Upgrade {
 			if draining = live; len(draining) <= srv.oldLimit() {
 				break
 			}
+		}
+		if !until.IsZero() && time.Now().After(until) {
+			done = i
+			break
+		}
+		if before != nil {
+			before(i)
 		}
 		u := srv.upgrade(i)
 		u.Index = i
@@ -234,7 +249,7 @@ func (o *Options) upgrades(srv server) []Upgrade {
 		}
 	}
 	wg.Wait()
-	return ups
+	return ups[:done]
 }
 
 // sample records the server's generations and memory every 100 ms until

@@ -37,6 +37,15 @@ type Options struct {
 	Targets bool
 	// IdleConns is how many idle connections the drain target holds.
 	IdleConns int
+	// WSConns and WSStreams are the WebSockets and TCP streams of
+	// ModeWS; WSDrain is the servers' limit on an old generation there
+	// (flipd's drain_timeout, nginx's worker_shutdown_timeout); WSBudget
+	// bounds each server's upgrades there (nginx upgrades once per
+	// WSDrain at most, while its old workers hold the connections).
+	WSConns   int
+	WSStreams int
+	WSDrain   time.Duration
+	WSBudget  time.Duration
 	// Log receives progress; nil discards it.
 	Log io.Writer
 }

@@ -7,6 +7,7 @@ package modstate
 
 import (
 	"encoding/json"
+	"time"
 
 	"github.com/hashicorp/go-hclog"
 )
@@ -15,6 +16,8 @@ import (
 type State struct {
 	StorageDir string
 	Generation int
+	// CloseSpread is the config's upgrade.close_spread.
+	CloseSpread time.Duration
 	// Cleanups are the provisioned modules' Cleanup, in order, for
 	// running in reverse.
 	Cleanups []func() error

@@ -62,7 +62,9 @@
 // Server is a [flipd.ListenerModule], not a [flipd.ConnHandler]:
 // net/http owns its accept loop and its connections' life (keep-alive,
 // HTTP/2 streams), so the module serves the listener itself, and drains
-// through drain.
+// through drain. It is a [flipd.ConnMover]: idle plaintext HTTP/1
+// keep-alive connections move to the next generation's server for the
+// same listener (handover.go names the kinds of moved connection).
 //
 // The package is named http, like net/http, because its directory is;
 // inside it net/http is imported as http.

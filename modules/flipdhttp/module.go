@@ -35,7 +35,17 @@ const (
 // When a new generation takes over, the server drains without losing a
 // request: it stops accepting, answers HTTP/1.1 requests in flight with
 // "Connection: close", closes keep-alive connections once they have been
-// silent for drain_idle_grace, and sends HTTP/2 clients a GOAWAY.
+// silent for drain_idle_grace, and sends HTTP/2 clients a GOAWAY. When the
+// runtime moves connections (the upgrade's "move_connections"), plaintext
+// HTTP/1.1 keep-alive connections move to the new generation instead, as
+// soon as they wait for a request (see [Server.MoveConns]), and are
+// neither asked to close nor closed.
+// Connections a handler took over (WebSocket and other Upgrade tunnels of
+// reverse_proxy, or a handler's own hijack) count among its open
+// connections and keep it draining until they close; as
+// upgrade.drain_timeout nears, those still open are ended cleanly
+// (reverse_proxy's WebSockets with a Close frame, status 1001, the
+// others with a FIN), spread over upgrade.close_spread.
 type Server struct {
 	// Routes are tried in order for each request; the first whose matchers
 	// all match handles it. A request no route matches is answered
@@ -95,6 +105,7 @@ type Server struct {
 	drain   *drain.Server
 	handler http.Handler
 	h3      *h3
+	tunnels *tunnelSet
 }
 
 // FlipdModule implements [flipd.Module].
@@ -136,6 +147,10 @@ func (s *Server) Provision(ctx flipd.Context) error {
 		ErrorLog:          s.log.StandardLogger(&hclog.StandardLoggerOptions{ForceLevel: hclog.Warn}),
 		Protocols:         new(http.Protocols),
 	}
+	s.tunnels = newTunnelSet(s.log)
+	srv.BaseContext = func(net.Listener) context.Context {
+		return context.WithValue(context.Background(), tunnelSetKey{}, s.tunnels)
+	}
 	if s.MaxHeaderBytes > 0 {
 		srv.MaxHeaderBytes = s.MaxHeaderBytes
 	}
@@ -146,8 +161,9 @@ func (s *Server) Provision(ctx flipd.Context) error {
 	srv.Protocols.SetUnencryptedHTTP2(s.H2C)
 
 	s.drain = drain.New(srv, drain.Options{
-		IdleGrace: time.Duration(s.DrainIdleGrace),
-		Logger:    s.log,
+		IdleGrace:   time.Duration(s.DrainIdleGrace),
+		CloseSpread: ctx.CloseSpread(),
+		Logger:      s.log,
 	})
 	return nil
 }

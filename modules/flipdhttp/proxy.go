@@ -46,6 +46,16 @@ const (
 // response, the client gets 502 Bad Gateway and the error is logged with
 // the upstream's address. There are no retries and no health checks: a
 // dead upstream keeps its turn.
+//
+// A request that switches protocols ("Connection: upgrade", such as a
+// WebSocket) becomes a tunnel between the client and the upstream once the
+// upstream answers 101. Tunnels count among the server's open
+// connections and keep a draining generation alive; on a plaintext
+// listener they move to the next generation at a reload (no byte lost);
+// otherwise, when upgrade.drain_timeout nears, a WebSocket gets a Close
+// frame with status 1001 (going away) on both sides, between two frames,
+// and any other tunnel a FIN on both sides, spread over
+// upgrade.close_spread.
 type ReverseProxy struct {
 	// Upstreams are the addresses, host:port, of the servers to forward
 	// to: "127.0.0.1:9000", "[::1]:9000", "backend.internal:80". At least
@@ -64,6 +74,7 @@ type ReverseProxy struct {
 	DialTimeout flipd.Duration `json:"dial_timeout,omitempty"`
 
 	log       hclog.Logger
+	dialer    *net.Dialer
 	transport *http.Transport
 	proxy     *httputil.ReverseProxy
 	next      atomic.Uint64
@@ -90,6 +101,7 @@ func (p *ReverseProxy) Provision(ctx flipd.Context) error {
 	}
 	p.log = ctx.Logger()
 	dialer := &net.Dialer{Timeout: p.DialTimeout.Or(DefaultDialTimeout), KeepAlive: 30 * time.Second}
+	p.dialer = dialer
 	p.transport = &http.Transport{
 		// Upstreams are named in the config; the environment's
 		// HTTP_PROXY must not reroute them.
@@ -117,6 +129,10 @@ type upstreamKey struct{}
 func (p *ReverseProxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	up := p.Upstreams[(p.next.Add(1)-1)%uint64(len(p.Upstreams))]
 	r = r.WithContext(context.WithValue(r.Context(), upstreamKey{}, up))
+	if isUpgrade(r) {
+		p.serveUpgrade(w, r, up)
+		return
+	}
 	p.proxy.ServeHTTP(w, r)
 }
 

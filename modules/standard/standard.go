@@ -6,4 +6,5 @@ import (
 	_ "github.com/flipd/flipd/modules/flipdhttp"
 	_ "github.com/flipd/flipd/modules/flipdtls"
 	_ "github.com/flipd/flipd/modules/tcp"
+	_ "github.com/flipd/flipd/modules/udp"
 )

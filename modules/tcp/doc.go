@@ -20,11 +20,22 @@
 //
 // When a new generation takes over, the old one stops accepting at once:
 // the socket lives on in the new generation, so no client waiting to be
-// accepted is lost. Plain TCP has no way to ask a peer to leave, so the
-// connections the old generation holds are left to end by themselves
-// until the drain's deadline (upgrade.drain_timeout), when those left are
-// closed. Handlers that speak a protocol with a goodbye can end theirs
-// sooner by implementing Drainer.
+// accepted is lost. The connections it holds move to the new generation
+// when their handler can move them (MovableHandler: echo, and proxy
+// with its upstream connection), the listener is still in the new config
+// with the same wrappers and handler, and upgrade.move_connections is not
+// false: the socket itself passes to the new process, with the bytes the
+// handler had read and not yet written and which directions had
+// half-closed, so the client sees nothing, and the old generation exits
+// as soon as its connections are gone. A write that was blocked (a peer
+// that does not read) is interrupted and its unwritten bytes move too.
+//
+// Other connections (a handler that cannot move, a listener the new
+// config dropped or changed, move_connections false, TLS through the
+// "tls" wrapper) are left to end by themselves, since plain TCP has no way
+// to ask a peer to leave, until the drain's deadline
+// (upgrade.drain_timeout), when those left are closed. Handlers that speak
+// a protocol with a goodbye can end theirs sooner by implementing Drainer.
 //
 // # Writing a handler
 //

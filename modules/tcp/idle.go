@@ -72,6 +72,12 @@ func (c *idleConn) CloseWrite() error {
 	return errors.ErrUnsupported
 }
 
+// stop ends the watch without closing the connection.
+func (c *idleConn) stop() {
+	c.closed.Store(true)
+	c.timer.Stop()
+}
+
 func (c *idleConn) Close() error {
 	if c.closed.CompareAndSwap(false, true) {
 		c.timer.Stop()

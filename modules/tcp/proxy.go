@@ -96,7 +96,33 @@ func (p *Proxy) Handle(ctx context.Context, conn net.Conn) error {
 	if err != nil {
 		return err
 	}
-	return pipe(ctx, conn, up)
+	return pipe(ctx, conn, up, nil, nil, false, false)
+}
+
+// HandoverKey is "proxy/1", the format of a moved pair's state. It names
+// no upstream: a moved pair keeps its own upstream connection, which
+// moves with it, so a reload that changes the upstreams still moves the
+// pairs already open (new connections go to the new upstreams).
+func (p *Proxy) HandoverKey() string { return "proxy/1" }
+
+// Resume goes on with a pair the previous generation moved here: the
+// client's connection first, the upstream's second, and the bytes each
+// direction had read and not yet written.
+func (p *Proxy) Resume(ctx context.Context, mc flipd.MovedConn) error {
+	if len(mc.Conns) != 2 {
+		for _, c := range mc.Conns[1:] {
+			c.Close()
+		}
+		return fmt.Errorf("proxy: a moved pair is 2 connections, got %d", len(mc.Conns))
+	}
+	client, up := mc.Conns[0], mc.Conns[1]
+	c2u, u2c, c2uDone, u2cDone, err := decodePipeState(mc.State)
+	if err != nil {
+		up.Close()
+		return err
+	}
+	clearDeadlines(client, up)
+	return pipe(ctx, client, up, c2u, u2c, c2uDone, u2cDone)
 }
 
 // dial tries each upstream once, starting with the next in turn.
@@ -122,6 +148,6 @@ func (p *Proxy) dial(ctx context.Context, client net.Addr) (net.Conn, error) {
 
 // Interface guards.
 var (
-	_ Handler           = (*Proxy)(nil)
+	_ MovableHandler    = (*Proxy)(nil)
 	_ flipd.Provisioner = (*Proxy)(nil)
 )

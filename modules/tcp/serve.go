@@ -48,6 +48,13 @@ func (s *Server) OpenConns() int {
 type serveConn struct{ s *Server }
 
 func (sc serveConn) ServeConn(ctx context.Context, conn net.Conn) error {
+	return sc.withIdle(ctx, conn, sc.s.handler.Handle)
+}
+
+// withIdle runs serve on conn behind the idle timeout, if any. It stops
+// the timer, but leaves conn open: the accept loop closes it, or moves
+// it.
+func (sc serveConn) withIdle(ctx context.Context, conn net.Conn, serve func(context.Context, net.Conn) error) error {
 	s := sc.s
 	if s.IdleTimeout > 0 {
 		ctx, cancel := context.WithCancel(ctx)
@@ -57,8 +64,8 @@ func (sc serveConn) ServeConn(ctx context.Context, conn net.Conn) error {
 			s.logger.Debug("closing idle connection", "client", client, "idle_timeout", s.IdleTimeout)
 			cancel()
 		})
-		defer idle.Close()
-		return s.handler.Handle(ctx, idle)
+		defer idle.stop()
+		return serve(ctx, idle)
 	}
-	return s.handler.Handle(ctx, conn)
+	return serve(ctx, conn)
 }

@@ -93,7 +93,11 @@ func (s *Server) loop() *flipd.ConnServer {
 		if logger == nil {
 			logger = hclog.NewNullLogger()
 		}
-		s.conns = &flipd.ConnServer{Handler: serveConn{s}, MaxConns: s.MaxConns, Logger: logger}
+		var h flipd.ConnHandler = serveConn{s}
+		if m, ok := s.handler.(MovableHandler); ok {
+			h = movableConn{serveConn{s}, m}
+		}
+		s.conns = &flipd.ConnServer{Handler: h, MaxConns: s.MaxConns, Logger: logger}
 		if d, ok := s.handler.(Drainer); ok {
 			s.conns.OnDrain = d.Drain
 		}
@@ -107,4 +111,5 @@ var (
 	_ flipd.ConnCounter    = (*Server)(nil)
 	_ flipd.Provisioner    = (*Server)(nil)
 	_ flipd.Validator      = (*Server)(nil)
+	_ flipd.ConnMover      = (*Server)(nil)
 )

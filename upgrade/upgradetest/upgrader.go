@@ -17,6 +17,8 @@ package upgradetest
 
 import (
 	"context"
+	"io"
+	"os"
 
 	"github.com/flipd/flipd/upgrade"
 )
@@ -70,3 +72,15 @@ func (u *Upgrader) DrainingPids() []int { return nil }
 
 // Elders is always empty.
 func (u *Upgrader) Elders() []upgrade.Elder { return nil }
+
+// OfferConns does nothing: the stub has no parent to move connections.
+func (u *Upgrader) OfferConns(keys []string) error { return nil }
+
+// AcceptConn returns io.EOF: no connection ever moves to the stub.
+func (u *Upgrader) AcceptConn() (key string, state []byte, files []*os.File, err error) {
+	return "", nil, nil, io.EOF
+}
+
+// ConnSender returns a sender that accepts nothing (the stub never
+// upgrades), so every connection drains.
+func (u *Upgrader) ConnSender() *upgrade.ConnSender { return nil }

@@ -30,6 +30,9 @@ type upgrader interface {
 	HasParent() bool
 	Generation() int
 	Payload() []byte
+	OfferConns(keys []string) error
+	AcceptConn() (string, []byte, []*os.File, error)
+	ConnSender() *upgrade.ConnSender
 }
 
 var (

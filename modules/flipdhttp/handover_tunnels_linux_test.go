@@ -1,0 +1,276 @@
+package flipdhttp
+
+import (
+	"bytes"
+	"context"
+	"net"
+	"os"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+	"golang.org/x/sys/unix"
+
+	"github.com/flipd/flipd"
+	"github.com/flipd/flipd/internal/tunnel"
+)
+
+// fdSink is a flipd.ConnSink that passes each connection's descriptors,
+// with its state, over a unix socket (SCM_RIGHTS) to a receiver that
+// has another Server adopt it: the way a handover moves connections
+// between two processes, here between two Servers of one process.
+type fdSink struct {
+	t     *testing.T
+	send  *net.UnixConn
+	moved chan tunnel.Inspection
+}
+
+// newFdSink returns a sink whose connections the Server to adopts.
+func newFdSink(t *testing.T, to *Server) *fdSink {
+	t.Helper()
+	fds, err := syscall.Socketpair(syscall.AF_UNIX, syscall.SOCK_SEQPACKET|syscall.SOCK_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn := func(fd int) *net.UnixConn {
+		f := os.NewFile(uintptr(fd), "handover")
+		defer f.Close()
+		c, err := net.FileConn(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		return c.(*net.UnixConn)
+	}
+	s := &fdSink{t: t, send: conn(fds[0]), moved: make(chan tunnel.Inspection, 4)}
+	go receive(t, conn(fds[1]), to)
+	return s
+}
+
+// Move implements flipd.ConnSink.
+func (s *fdSink) Move(mc flipd.MovedConn) error {
+	var fds []int
+	for _, c := range mc.Conns {
+		rc, err := c.(syscall.Conn).SyscallConn()
+		if err != nil {
+			return err
+		}
+		rc.Control(func(fd uintptr) { fds = append(fds, int(fd)) })
+	}
+	if _, _, err := s.send.WriteMsgUnix(mc.State, syscall.UnixRights(fds...), nil); err != nil {
+		return err
+	}
+	for _, c := range mc.Conns {
+		c.Close()
+	}
+	in, err := tunnel.Inspect(mc.State[1:])
+	if err != nil {
+		s.t.Errorf("moved state: %v", err)
+	}
+	s.moved <- in
+	return nil
+}
+
+// receive has to adopt each connection that comes on uc.
+func receive(t *testing.T, uc *net.UnixConn, to *Server) {
+	buf, oob := make([]byte, 1<<20), make([]byte, syscall.CmsgSpace(8*4))
+	for {
+		n, oobn, _, _, err := uc.ReadMsgUnix(buf, oob)
+		if err != nil {
+			return
+		}
+		msgs, err := syscall.ParseSocketControlMessage(oob[:oobn])
+		if err != nil || len(msgs) != 1 {
+			t.Errorf("control message: %v (%d)", err, len(msgs))
+			return
+		}
+		fds, err := syscall.ParseUnixRights(&msgs[0])
+		if err != nil {
+			t.Errorf("descriptors: %v", err)
+			return
+		}
+		var conns []net.Conn
+		for _, fd := range fds {
+			f := os.NewFile(uintptr(fd), "moved")
+			c, err := net.FileConn(f)
+			f.Close()
+			if err != nil {
+				t.Errorf("adopting descriptor %d: %v", fd, err)
+				return
+			}
+			conns = append(conns, c)
+		}
+		if err := to.adoptTunnel(flipd.MovedConn{Conns: conns, State: bytes.Clone(buf[:n])}); err != nil {
+			t.Errorf("adoptTunnel: %v", err)
+		}
+	}
+}
+
+// slowConn writes in small pieces while slow is set, so that a frame is
+// still on its way when a move interrupts the tunnel.
+type slowConn struct {
+	net.Conn
+	slow *atomic.Bool
+}
+
+func (c slowConn) Write(p []byte) (int, error) {
+	if !c.slow.Load() {
+		return c.Conn.Write(p)
+	}
+	n := 0
+	for len(p) > 0 {
+		k, err := c.Conn.Write(p[:min(len(p), 1000)])
+		n += k
+		if err != nil {
+			return n, err
+		}
+		p = p[k:]
+		time.Sleep(time.Millisecond)
+	}
+	return n, nil
+}
+
+// pattern is n bytes that show any loss, duplication or reordering.
+func pattern(n int, seed byte) []byte {
+	b := make([]byte, n)
+	for i := range b {
+		b[i] = byte(i*7) ^ byte(i>>8) ^ seed
+	}
+	return b
+}
+
+func TestTunnelsMoveBetweenServersByteExactThroughAFrameSplitAndPendingBytes(t *testing.T) {
+	backend := startWSBackend(t)
+	cfg := proxyConfig(backend.Listener.Addr().String())
+	a, b, c := start(t, cfg, nil), start(t, cfg, nil), start(t, cfg, nil)
+
+	var slow atomic.Bool
+	d := websocket.Dialer{
+		HandshakeTimeout: testTimeout,
+		WriteBufferSize:  1 << 20, // a message is one frame
+		NetDialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+			conn, err := (&net.Dialer{}).DialContext(ctx, network, addr)
+			if err != nil {
+				return nil, err
+			}
+			return slowConn{Conn: conn, slow: &slow}, nil
+		},
+	}
+	ws, resp, err := d.Dial("ws://"+a.addr+"/ws", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	defer ws.Close()
+	echoWS(t, ws, "before the move")
+
+	// Move A to B while a large frame from the client is half-way.
+	slow.Store(true)
+	big := pattern(256<<10, 1)
+	sent := make(chan error, 1)
+	go func() { sent <- ws.WriteMessage(websocket.BinaryMessage, big) }()
+	time.Sleep(50 * time.Millisecond)
+	a.moveTunnels(newFdSink(t, b.Server))
+	var first tunnel.Inspection
+	select {
+	case first = <-newSinkMoved(t, a):
+	case <-time.After(testTimeout):
+		t.Fatal("the tunnel did not move from A")
+	}
+	if !first.MidFrame[0] {
+		t.Errorf("the move from A found the client's frame whole (%+v); the test meant to split it", first)
+	}
+	if err := <-sent; err != nil {
+		t.Fatalf("sending the large message: %v", err)
+	}
+	slow.Store(false)
+	expectMessage(t, ws, big)
+	waitFor(t, "A to let go of the tunnel", func() bool { return a.OpenConns() == 0 })
+	if n := b.OpenConns(); n != 1 {
+		t.Errorf("B counts %d connections after adopting one tunnel, want 1", n)
+	}
+	echoWS(t, ws, "after the first move")
+
+	// Move B to C while the backend's answer waits for the client, which
+	// does not read: bytes read from the backend travel in the state.
+	// The answer is larger than every buffer on its way.
+	huge := pattern(16<<20, 2)
+	if err := ws.WriteMessage(websocket.BinaryMessage, huge); err != nil {
+		t.Fatal(err)
+	}
+	waitStalled(t, ws.NetConn().(slowConn).Conn)
+	sinkC := newFdSink(t, c.Server)
+	b.moveTunnels(sinkC)
+	var second tunnel.Inspection
+	select {
+	case second = <-sinkC.moved:
+	case <-time.After(testTimeout):
+		t.Fatal("the tunnel did not move from B")
+	}
+	if second.Pending[1] == 0 {
+		t.Errorf("the move from B carried no pending byte from the backend (%+v); the test meant it to", second)
+	}
+	expectMessage(t, ws, huge)
+	echoWS(t, ws, "after the second move")
+	waitFor(t, "B to let go of the tunnel", func() bool { return b.OpenConns() == 0 })
+	if n := c.OpenConns(); n != 1 {
+		t.Errorf("C counts %d connections after adopting one tunnel, want 1", n)
+	}
+}
+
+// newSinkMoved returns the moved channel of the sink last given to ts.
+func newSinkMoved(t *testing.T, ts *testServer) <-chan tunnel.Inspection {
+	t.Helper()
+	ts.tunnels.mu.Lock()
+	defer ts.tunnels.mu.Unlock()
+	s, ok := ts.tunnels.sink.(*fdSink)
+	if !ok {
+		t.Fatal("no fdSink given")
+	}
+	return s.moved
+}
+
+// waitStalled waits until bytes wait unread in c's receive queue and
+// their count has stopped growing: every buffer on their way is full.
+func waitStalled(t *testing.T, c net.Conn) {
+	t.Helper()
+	rc, err := c.(syscall.Conn).SyscallConn()
+	if err != nil {
+		t.Fatal(err)
+	}
+	queued := func() (n int) {
+		rc.Control(func(fd uintptr) { n, _ = unix.IoctlGetInt(int(fd), unix.SIOCINQ) })
+		return n
+	}
+	last, same := -1, 0
+	waitFor(t, "the answer to fill every buffer", func() bool {
+		time.Sleep(20 * time.Millisecond)
+		n := queued()
+		if n > 0 && n == last {
+			same++
+		} else {
+			same = 0
+		}
+		last = n
+		return same >= 5
+	})
+}
+
+// expectMessage reads the next message and compares it with want.
+func expectMessage(t *testing.T, ws *websocket.Conn, want []byte) {
+	t.Helper()
+	ws.SetReadDeadline(time.Now().Add(testTimeout))
+	_, got, err := ws.ReadMessage()
+	if err != nil {
+		t.Fatalf("reading a %d-byte message: %v", len(want), err)
+	}
+	if !bytes.Equal(got, want) {
+		i := 0
+		for i < min(len(got), len(want)) && got[i] == want[i] {
+			i++
+		}
+		t.Fatalf("got %d bytes, want %d; first difference at byte %d", len(got), len(want), i)
+	}
+}
