@@ -29,6 +29,13 @@ type quicServer interface {
 	ServeQUIC(r *quicroute.Router, tlsConf *tls.Config) error
 }
 
+// quicForwarder is a quicServer that can switch off the forwarding of
+// older generations' packets (the http module's "http3_forward": false),
+// to show what forwarding saves.
+type quicForwarder interface {
+	QUICForwarding() bool
+}
+
 // tlsConfigurer is a listener wrapper that terminates TLS (the tls
 // module): QUIC uses its certificates and session ticket keys.
 type tlsConfigurer interface {
@@ -94,7 +101,11 @@ func (l *loaded) openQUIC(reg sockets, li *listener, ln net.Listener) (*quicrout
 	if err != nil {
 		return nil, nil, err
 	}
-	r, err := quicroute.New(upg, network, addr, quicroute.Options{Logger: l.log.With("listener", li.name)})
+	opts := quicroute.Options{Logger: l.log.With("listener", li.name)}
+	if f, ok := li.module.(quicForwarder); ok {
+		opts.DisableForwarding = !f.QUICForwarding()
+	}
+	r, err := quicroute.New(upg, network, addr, opts)
 	return r, tlsConf, err
 }
 

@@ -40,6 +40,11 @@ type h3 struct {
 // port and call ServeQUIC ("http3": true).
 func (s *Server) WantsQUIC() bool { return s.HTTP3 }
 
+// QUICForwarding says whether the runtime's router forwards the packets
+// of older generations' QUIC connections to them ("http3_forward",
+// default true).
+func (s *Server) QUICForwarding() bool { return s.HTTP3Forward == nil || *s.HTTP3Forward }
+
 // ServeQUIC serves the routes over HTTP/3 on r's Transport, with the
 // tls wrapper's certificates and session ticket keys, offering only
 // "h3" by ALPN. It owns r from now on: Drain closes it.

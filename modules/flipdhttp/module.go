@@ -101,6 +101,14 @@ type Server struct {
 	// is asked for).
 	HTTP3 bool `json:"http3,omitempty"`
 
+	// HTTP3Forward, when false, switches off what keeps QUIC connections
+	// alive across an upgrade: the new generation drops the packets of
+	// the connections an older one still serves instead of forwarding
+	// them (package quicroute), so those connections die at every
+	// upgrade. Only for benchmarks and tests that must show the
+	// difference. Default: true
+	HTTP3Forward *bool `json:"http3_forward,omitempty"`
+
 	log     hclog.Logger
 	drain   *drain.Server
 	handler http.Handler
