@@ -21,6 +21,13 @@
 //
 //	go run ./cmd/flipd-bench -modes ws -upgrades 100 -out docs/bench/ws
 //
+// With -modes h3 it sends POSTs over 16 long-lived HTTP/3 connections
+// (quic-go's client) while flipd upgrades, with QUIC forwarding between
+// generations and with it switched off ("http3_forward": false); it exits
+// 1 if flipd with forwarding failed a request or lost a connection:
+//
+//	go run ./cmd/flipd-bench -modes h3 -upgrades 100 -rate 2000 -out docs/bench/h3
+//
 // It runs on Linux, on loopback only. It exits 1 if any of flipd's own
 // runs failed a request (the naive restart is expected to, and nginx's
 // failures are reported, not judged).

@@ -21,7 +21,9 @@ func run() {
 	flag.IntVar(&o.Conns, "conns", 64, "keep-alive connections in the keepalive mode")
 	flag.DurationVar(&o.Interval, "interval", 250*time.Millisecond, "time from one upgrade's start to the next's")
 	modes := flag.String("modes", "conn,keepalive,tls,h2", "modes to run, comma-separated (also: tlsconn, a new TLS connection per request; "+
-		"ws, WebSockets and TCP streams through upgrades, against flipd with and without handover and nginx)")
+		"ws, WebSockets and TCP streams through upgrades, against flipd with and without handover and nginx; "+
+		"h3, POSTs over long-lived HTTP/3 connections through upgrades, against flipd with and without QUIC forwarding)")
+	flag.IntVar(&o.H3Conns, "h3-conns", 16, "QUIC connections in the h3 mode")
 	flag.IntVar(&o.WSConns, "ws-conns", 200, "WebSockets in the ws mode, each sending a message every 100 ms")
 	flag.IntVar(&o.WSStreams, "ws-streams", 20, "TCP streams in the ws mode, each writing a counter stream")
 	flag.DurationVar(&o.WSDrain, "ws-drain", 10*time.Second, "in the ws mode, flipd's drain_timeout and nginx's worker_shutdown_timeout (30s at most)")
@@ -31,7 +33,7 @@ func run() {
 	runs := flag.Bool("runs", true, "run the load-while-upgrading comparison (-runs=false with -targets measures only the targets)")
 	flag.BoolVar(&o.Targets, "targets", false, "also measure the other targets: POST /load round trip, scaling, throughput, idle drain, idle RSS")
 	flag.IntVar(&o.IdleConns, "idle-conns", 10000, "idle keep-alive connections in the drain target")
-	out := flag.String("out", "", "directory for latency.svg (ws.svg for the ws mode), results.md and results.json (default: none written)")
+	out := flag.String("out", "", "directory for latency.svg (ws.svg for the ws mode, h3.svg for the h3 mode), results.md and results.json (default: none written)")
 	soak := flag.Bool("soak", false, "soak instead: upgrade one flipd -upgrades times under load and compare the survivor's descriptors, goroutines, memory and processes with generation 1's")
 	flag.Parse()
 	o.SkipRuns = !*runs
@@ -106,6 +108,9 @@ func write(dir string, rep *bench.Report) error {
 	}
 	if len(rep.WS) > 0 {
 		files["ws.svg"] = []byte(rep.WSSVG())
+	}
+	if len(rep.H3) > 0 {
+		files["h3.svg"] = []byte(rep.H3SVG())
 	}
 	for name, b := range files {
 		if err := os.WriteFile(filepath.Join(dir, name), b, 0o644); err != nil {

@@ -37,6 +37,12 @@ func Run(o Options) (*Report, error) {
 		if o.SkipRuns {
 			break
 		}
+		if mode == ModeH3 {
+			results, notes := o.runH3(hasTLS)
+			rep.H3, rep.H3Conns = append(rep.H3, results...), o.H3Conns
+			rep.Notes = append(rep.Notes, notes...)
+			continue
+		}
 		if mode == ModeWS {
 			results, notes := o.runWS()
 			rep.WS = append(rep.WS, results...)

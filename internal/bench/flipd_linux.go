@@ -14,6 +14,9 @@ type listener struct {
 	Name, Addr string
 	TLS        *certFiles // wrap in the "tls" module
 	H2C        bool
+	// H3 serves HTTP/3 too ("http3": true, needs TLS); NoForward
+	// switches off the QUIC forwarding ("http3_forward": false).
+	H3, NoForward bool
 }
 
 // flipdConfig is a config with an admin API on admin (none if empty), a
@@ -28,6 +31,12 @@ func flipdConfig(admin, storage, body string, ls []listener) string {
 		}
 		if l.H2C {
 			m["h2c"] = true
+		}
+		if l.H3 {
+			m["http3"] = true
+			if l.NoForward {
+				m["http3_forward"] = false
+			}
 		}
 		if l.TLS != nil {
 			m["wrappers"] = []any{map[string]any{"module": "tls",
@@ -138,7 +147,7 @@ func (s *flipdServer) url(m Mode) string {
 	if s.ports[m] == "" {
 		return ""
 	}
-	if m.tls() {
+	if m.tls() || m == ModeH3 {
 		return "https://" + s.ports[m] + "/"
 	}
 	return "http://" + s.ports[m] + "/"

@@ -79,7 +79,7 @@ type LoadConfig struct {
 // method is what the mode sends: POST where a silent retry must not be
 // possible, GET where a new connection per request makes retries moot.
 func (m Mode) method() string {
-	if m == ModeKeepAlive || m == ModeH2 || m == ModeTLS {
+	if m == ModeKeepAlive || m == ModeH2 || m == ModeTLS || m == ModeH3 {
 		return http.MethodPost
 	}
 	return http.MethodGet
@@ -180,6 +180,9 @@ func request(c *http.Client, cfg LoadConfig, due time.Time) Sample {
 // Each worker keeps to one client, so that a keep-alive mode has exactly
 // cfg.Conns connections.
 func RunLoad(cfg LoadConfig, stop <-chan struct{}) (Summary, error) {
+	if cfg.Mode == ModeH3 {
+		return runH3Load(cfg, stop)
+	}
 	cs, err := clients(cfg)
 	if err != nil {
 		return Summary{}, err

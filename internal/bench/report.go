@@ -25,8 +25,12 @@ type Report struct {
 	Notes        []string      `json:"notes,omitempty"`
 	Results      []Result      `json:"results"`
 	// WS is the ws mode: long-lived connections through upgrades.
-	WS      []WSResult `json:"ws,omitempty"`
-	Targets *Targets   `json:"targets,omitempty"`
+	WS []WSResult `json:"ws,omitempty"`
+	// H3 is the h3 mode: HTTP/3 connections through upgrades, with
+	// QUIC forwarding and without.
+	H3      []Result `json:"h3,omitempty"`
+	H3Conns int      `json:"h3_conns,omitempty"`
+	Targets *Targets `json:"targets,omitempty"`
 }
 
 // Targets are the measurements beyond zero failures.
@@ -102,7 +106,7 @@ func (rep *Report) FlipdFailures() []string {
 			out = append(out, r.failures()...)
 		}
 	}
-	return out
+	return append(out, rep.h3Failures()...)
 }
 
 // runFailures is FlipdFailures of the load-while-upgrading runs.
@@ -240,6 +244,7 @@ func (rep *Report) Markdown() string {
 		rep.runsMarkdown(&b)
 	}
 	rep.wsMarkdown(&b)
+	rep.h3Markdown(&b)
 	for _, n := range rep.Notes {
 		fmt.Fprintf(&b, "\n%s.\n", n)
 	}
@@ -314,7 +319,7 @@ func (rep *Report) Checks() []Check {
 		}
 	}
 	if len(rep.Results) == 0 {
-		return append(rep.wsChecks(), rep.targetChecks()...)
+		return append(append(rep.wsChecks(), rep.h3Checks()...), rep.targetChecks()...)
 	}
 	zero := fmt.Sprintf("%d failed of %d requests in %d modes", failed, requests, modes)
 	if len(skipped) > 0 {
@@ -325,6 +330,7 @@ func (rep *Report) Checks() []Check {
 	out = append(out, Check{"the naive restart shows failures (the benchmark can tell)",
 		fmt.Sprintf("%d failed requests", naiveFailed), naiveFailed > 0})
 	out = append(out, rep.wsChecks()...)
+	out = append(out, rep.h3Checks()...)
 	return append(out, rep.targetChecks()...)
 }
 

@@ -68,6 +68,9 @@ func (o *Options) prepare() (cleanup func(), err error) {
 	if o.Interval <= 0 {
 		o.Interval = 250 * time.Millisecond
 	}
+	if o.H3Conns <= 0 {
+		o.H3Conns = defaultH3Conns
+	}
 	if o.IdleConns <= 0 {
 		o.IdleConns = 10000
 	}
@@ -160,6 +163,8 @@ func (o *Options) runOne(srv server, mode Mode) Result {
 		cfg.Conns, cfg.Workers = o.Conns, o.Conns
 	case mode == ModeH2:
 		cfg.Conns, cfg.Workers = 8, 64
+	case mode == ModeH3:
+		cfg.Conns, cfg.Workers = o.H3Conns, 64
 	default:
 		cfg.Workers = 256
 	}

@@ -112,6 +112,8 @@ type Summary struct {
 	// Examples holds the first few error messages of each failure kind.
 	Examples map[Kind][]string `json:"examples,omitempty"`
 	Series   []Bucket          `json:"series"`
+	// Conns is what became of the QUIC connections (ModeH3 only).
+	Conns *QUICConnStats `json:"conns,omitempty"`
 }
 
 // Failed is the number of failed requests, of every kind.

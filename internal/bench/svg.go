@@ -25,10 +25,15 @@ const logLo, logHi = -1.0, 4.0 // log10 of milliseconds
 // SVG draws each run's latency over time, with its upgrades marked: per
 // 100 ms, the median and the 99th percentile of the answered requests,
 // the failed requests in red, and below, the live generations.
-func (rep *Report) SVG() string {
+func (rep *Report) SVG() string { return rep.latencySVG(rep.Results) }
+
+// H3SVG is SVG for the h3 mode's runs.
+func (rep *Report) H3SVG() string { return rep.latencySVG(rep.H3) }
+
+func (rep *Report) latencySVG(results []Result) string {
 	var servers []string
 	var modes []Mode
-	for _, r := range rep.Results {
+	for _, r := range results {
 		if !slices.Contains(servers, r.Server) {
 			servers = append(servers, r.Server)
 		}
@@ -51,10 +56,10 @@ func (rep *Report) SVG() string {
 		fmt.Fprintf(&b, `<rect x="%d" y="46" width="12" height="8" fill="%s"/><text x="%d" y="54">%s</text>`+"\n", x, l.color, x+16, l.label)
 		x += 22 + 6*len(l.label)
 	}
-	for i, r := range rep.Results {
+	for i, r := range results {
 		col, row := slices.Index(servers, r.Server), slices.Index(modes, r.Mode)
 		fmt.Fprintf(&b, `<g transform="translate(%d,%d)">`+"\n", 10+col*panelW, headerH+row*panelH)
-		panel(&b, &rep.Results[i])
+		panel(&b, &results[i])
 		b.WriteString("</g>\n")
 	}
 	b.WriteString("</svg>\n")

@@ -46,6 +46,8 @@ type Options struct {
 	WSStreams int
 	WSDrain   time.Duration
 	WSBudget  time.Duration
+	// H3Conns is the QUIC connections of ModeH3.
+	H3Conns int
 	// Log receives progress; nil discards it.
 	Log io.Writer
 }
