@@ -36,6 +36,18 @@
 // ("move_connections": false) and nginx, whose old workers keep theirs
 // until worker_shutdown_timeout and then cut them.
 //
+// The h3 mode (not among the defaults) sends POSTs at the run's rate over
+// a few long-lived HTTP/3 connections (quic-go's client, each on its own
+// UDP socket) to a listener with "http3": true and the tls wrapper, while
+// flipd upgrades. QUIC connections are not handed over: they stay with
+// their generation, whose packets the newest one forwards to it (package
+// quicroute). The mode counts failed requests by kind (QUIC's own errors
+// first: a stateless reset is a reset, an idle timeout a timeout, a
+// connection closed under a request an EOF) and the connections: closed
+// cleanly (H3_NO_ERROR after the GOAWAY, no request failed on them) or
+// lost. It compares flipd with forwarding, which must fail nothing, and
+// with "http3_forward": false, which must show failures.
+//
 // The benchmark also measures flipd's other targets: the POST /load round
 // trip with 10 listeners, the upgrade's cost with 10, 100 and 1,000
 // listeners, static_response throughput against the same handler in a
