@@ -35,7 +35,7 @@ func Example() {
 	if err := upg.Ready(); err != nil {
 		panic(err)
 	}
-	<-upg.Exit()  // upgraded
+	<-upg.Exit() // upgraded
 	r.HandOver() // the next generation reads the socket: ours are forwarded here
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
