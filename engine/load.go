@@ -113,7 +113,7 @@ func loadListener(ctx flipd.Context, name string, raw json.RawMessage) (*listene
 	if err := l.setModule(mod, lctx); err != nil {
 		return nil, err
 	}
-	return l, nil
+	return l, checkQUIC(l)
 }
 
 // setModule makes mod serve l, if its contract fits l's address: a
@@ -191,6 +191,11 @@ func (l *loaded) serve(reg sockets) error {
 	if err := l.start(sctx); err != nil {
 		return fail(err)
 	}
+	routers, err := l.serveQUIC(reg, lns)
+	if err != nil {
+		closeRouters(routers)
+		return fail(errors.Join(err, l.stop(context.Background())))
+	}
 	for i, li := range l.listeners {
 		if li.packet != nil {
 			// Served once ready: see servePackets.
@@ -204,6 +209,7 @@ func (l *loaded) serve(reg sockets) error {
 		go func(li *listener) { li.served <- li.module.Serve(ln) }(li)
 	}
 	if err := l.awaitServing(); err != nil {
+		closeRouters(routers)
 		return fail(errors.Join(err, l.stop(context.Background())))
 	}
 	return nil

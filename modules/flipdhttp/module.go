@@ -88,8 +88,23 @@ type Server struct {
 	// racing the close. Default: "1s".
 	DrainIdleGrace flipd.Duration `json:"drain_idle_grace,omitempty"`
 
+	// HTTP3 also serves the routes over HTTP/3 (QUIC) on the UDP port of
+	// the listener's address, with the certificates and session ticket
+	// keys of its "tls" wrapper, which it needs; TCP responses then
+	// carry "Alt-Svc: h3=\":PORT\"" so that browsers switch. QUIC
+	// connections live on in their generation across an upgrade (see
+	// package quicroute): they get an HTTP/3 GOAWAY, finish their
+	// streams, and are closed once silent for drain_idle_grace, by
+	// drain_timeout at the latest. Open QUIC connections count in
+	// open_conns. Default: false
+	// (Caddy serves HTTP/3 by default; here it opens a UDP socket, so it
+	// is asked for).
+	HTTP3 bool `json:"http3,omitempty"`
+
 	log     hclog.Logger
 	drain   *drain.Server
+	handler http.Handler
+	h3      *h3
 	tunnels *tunnelSet
 }
 
@@ -116,8 +131,14 @@ func (s *Server) Provision(ctx flipd.Context) error {
 		s.log.Warn("no routes: every request will be answered 404")
 	}
 
+	s.h3 = &h3{}
+	s.handler = rs
+	var tcpHandler http.Handler = rs
+	if s.HTTP3 {
+		tcpHandler = s.h3.advertise(rs)
+	}
 	srv := &http.Server{
-		Handler:           rs,
+		Handler:           tcpHandler,
 		ReadHeaderTimeout: s.ReadHeaderTimeout.Or(DefaultReadHeaderTimeout),
 		ReadTimeout:       time.Duration(s.ReadTimeout),
 		WriteTimeout:      time.Duration(s.WriteTimeout),
@@ -175,7 +196,9 @@ func (s *Server) Drain(ctx context.Context) error {
 	if s.drain == nil {
 		return nil
 	}
-	return s.drain.Shutdown(ctx)
+	h3err := make(chan error, 1)
+	go func() { h3err <- s.h3.shutdown(ctx) }()
+	return errors.Join(s.drain.Shutdown(ctx), <-h3err)
 }
 
 // OpenConns implements [flipd.ConnCounter].
@@ -183,7 +206,7 @@ func (s *Server) OpenConns() int {
 	if s.drain == nil {
 		return 0
 	}
-	return s.drain.OpenConns()
+	return s.drain.OpenConns() + s.h3.openConns()
 }
 
 // Interface guards.

@@ -181,3 +181,9 @@ func (w *Wrapper) stopMaintenance() {
 		w.tickets.stop()
 	})
 }
+
+// TLSConfig returns the config this wrapper's handshakes use, for a
+// listener module that also serves QUIC on the same port (HTTP/3): the
+// same certificates and session ticket keys. Callers must not change it;
+// clone it to set NextProtos.
+func (w *Wrapper) TLSConfig() *tls.Config { return w.tlsCfg }
