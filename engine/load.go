@@ -83,6 +83,9 @@ func loadConfig(parent context.Context, raw []byte, logger hclog.Logger, generat
 		}
 		l.listeners = append(l.listeners, ln)
 	}
+	if err := checkQUICPorts(l.listeners); err != nil {
+		return nil, errors.Join(&flipd.ConfigError{Field: "listeners", Err: err}, cleanup())
+	}
 	return l, nil
 }
 

@@ -61,6 +61,26 @@ func checkQUIC(li *listener) error {
 	return errors.New(`http3: needs the "tls" wrapper: QUIC is always encrypted`)
 }
 
+// checkQUICPorts refuses a udp listener that would take the UDP port a
+// listener serves HTTP/3 on: it could not bind beside it, or, with
+// reuse_port, would take some of its packets.
+func checkQUICPorts(lns []*listener) error {
+	for _, q := range lns {
+		qs, ok := q.module.(quicServer)
+		if !ok || !qs.WantsQUIC() {
+			continue
+		}
+		udp := Address{Network: strings.Replace(q.addr.Network, "tcp", "udp", 1), Addr: q.addr.Addr}
+		for _, u := range lns {
+			if u.addr.IsPacket() && overlap(u.addr, udp) {
+				return fmt.Errorf("listener %q (%s) takes the UDP port that listener %q serves HTTP/3 on (%s): give one of them another port",
+					u.name, u.addr, q.name, udp)
+			}
+		}
+	}
+	return nil
+}
+
 // serveQUIC starts QUIC for the listeners that want it, on the UDP port
 // of the socket each serves (lns, in listener order). It returns the
 // routers it made, so that a failed start-up closes them.

@@ -13,7 +13,8 @@
 //	srv := &http3.Server{Handler: h}
 //	go srv.ServeListener(ln)
 //	upg.Ready()
-//	<-upg.Exit()       // the next generation reads the socket now
+//	<-upg.Exit()       // the next generation is ready
+//	r.HandOver()       // it reads the socket now; new connections go there
 //	srv.Shutdown(ctx)  // GOAWAY; streams finish; forwarded packets keep arriving
 //	ln.Close()
 //	r.Close()
@@ -59,7 +60,7 @@
 // the loss.
 //
 // A new generation reads the shared socket from New on, and says so to
-// its parent with a one-byte hello on the parent's link; the parent stops
+// its parent with a hello (its pid) on the parent's link; the parent stops
 // reading when upgrade's Exit channel closes (the new generation is
 // ready) and a hello has arrived from a process still alive (the child of
 // an upgrade that failed said hello too, and has exited). Without a hello (the new config has

@@ -35,7 +35,8 @@ func Example() {
 	if err := upg.Ready(); err != nil {
 		panic(err)
 	}
-	<-upg.Exit() // upgraded: packets of our connections are forwarded here
+	<-upg.Exit() // upgraded
+	r.HandOver() // the next generation reads the socket: ours are forwarded here
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	srv.Shutdown(ctx) // GOAWAY, then wait for the streams

@@ -103,6 +103,7 @@ func helperMain() int {
 		}
 	}()
 	<-upg.Exit()
+	r.HandOver()
 	delay, _ := time.ParseDuration(os.Getenv("HELPER_GOAWAY_DELAY"))
 	time.Sleep(delay)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)

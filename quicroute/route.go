@@ -13,6 +13,7 @@ import (
 // the next generation reads, and forwards here what is ours.
 func (r *Router) readShared() {
 	defer r.wg.Done()
+	defer close(r.sharedDone)
 	defer r.closeElders() // only the newest forwards to them
 	defer r.newest.Store(false)
 	udp, _ := r.shared.(*net.UDPConn)

@@ -63,16 +63,19 @@ type Router struct {
 	mu     sync.Mutex
 	elders map[uint32]*net.UnixConn // links to older generations, by generation
 
-	conns     atomic.Int64
-	forwarded atomic.Uint64
-	dropped   atomic.Uint64
-	newest    atomic.Bool
-	successor chan struct{} // closed when the next generation's router says hello
-	hello     sync.Once
-	helloMu   sync.Mutex
-	helloPids []int // of the routers that said hello; a failed one is gone by the next Exit
-	closeOnce sync.Once
-	wg        sync.WaitGroup
+	conns      atomic.Int64
+	forwarded  atomic.Uint64
+	dropped    atomic.Uint64
+	newest     atomic.Bool
+	successor  chan struct{} // closed when the next generation's router says hello
+	hello      sync.Once
+	helloMu    sync.Mutex
+	helloPids  []int // of the routers that said hello; a failed one is gone by the next Exit
+	handOnce   sync.Once
+	handedOver bool
+	sharedDone chan struct{} // readShared returned
+	closeOnce  sync.Once
+	wg         sync.WaitGroup
 }
 
 // New opens or inherits the UDP socket network/addr through upg and sets
@@ -80,7 +83,7 @@ type Router struct {
 // generation), the links to the older generations still draining, and
 // the secret they all share.
 func New(upg Upgrader, network, addr string, opts Options) (*Router, error) {
-	r := &Router{name: opts.Name, noFwd: opts.DisableForwarding, elders: map[uint32]*net.UnixConn{}, successor: make(chan struct{})}
+	r := &Router{name: opts.Name, noFwd: opts.DisableForwarding, elders: map[uint32]*net.UnixConn{}, successor: make(chan struct{}), sharedDone: make(chan struct{})}
 	if r.name == "" {
 		r.name = network + "/" + addr
 	}
@@ -97,7 +100,7 @@ func New(upg Upgrader, network, addr string, opts Options) (*Router, error) {
 	r.newest.Store(true)
 	r.wg.Add(2)
 	go r.readShared()
-	go r.handOver(upg.Exit())
+	go r.watchExit(upg.Exit())
 	r.greetParent(upg)
 	go r.readLink(r.own, false)
 	r.mu.Lock()
@@ -173,34 +176,58 @@ func (r *Router) openLinks(upg Upgrader) error {
 	return nil
 }
 
-// handOver stops reading the shared socket once the next generation is
-// ready and reads it too (its router said hello on this generation's
-// link before it reported ready). A next generation without a router for
-// this socket (the config dropped it, or moved it to another port), or a
-// final stop, leaves it to this generation while it drains, so that its
-// connections still get their packets.
-func (r *Router) handOver(exit <-chan struct{}) {
+// watchExit hands over when the upgrader's Exit closes.
+func (r *Router) watchExit(exit <-chan struct{}) {
 	select {
 	case <-exit:
+		r.HandOver()
 	case <-r.conn.done:
-		return
 	}
+}
+
+// HandOver stops this generation reading the shared socket, once the
+// upgrader's Exit has closed, if the next generation reads it (its router
+// said hello on this generation's link before it reported ready), and
+// returns true once no packet is being routed here any more. A next
+// generation without a router for this socket (the config dropped it, or
+// moved it to another port), or a final stop, leaves the socket to this
+// generation while it drains, so that its connections still get their
+// packets: HandOver then returns false.
+//
+// The router hands over by itself when Exit closes; a server calls
+// HandOver before it stops accepting (http3.Server.Shutdown), so that no
+// new connection reaches a generation that would refuse it.
+func (r *Router) HandOver() bool {
+	r.handOnce.Do(func() {
+		if r.handedOver = r.awaitSuccessor(); r.handedOver {
+			r.newest.Store(false)
+			r.shared.Close() // ends readShared; writes go on through r.out
+		} else {
+			r.log.Info("no newer generation reads this socket: this one keeps reading it while it drains")
+		}
+	})
+	if r.handedOver {
+		<-r.sharedDone
+	}
+	return r.handedOver
+}
+
+// awaitSuccessor waits, at most helloWait, for a live successor's hello.
+func (r *Router) awaitSuccessor() bool {
 	deadline := time.Now().Add(helloWait)
 	for !r.successorAlive() {
 		if time.Now().After(deadline) {
-			r.log.Info("no newer generation reads this socket: this one keeps reading it while it drains")
-			return
+			return false
 		}
 		select {
 		case <-r.successor:
 			time.Sleep(10 * time.Millisecond) // a hello from a dead child; wait for a live one
-		case <-time.After(20 * time.Millisecond):
+		case <-time.After(10 * time.Millisecond):
 		case <-r.conn.done:
-			return
+			return false
 		}
 	}
-	r.newest.Store(false)
-	r.shared.Close() // ends readShared; writes go on through r.out
+	return true
 }
 
 // sayHello records a successor's hello.
@@ -225,9 +252,9 @@ func (r *Router) successorAlive() bool {
 	return false
 }
 
-// helloWait bounds how long handOver waits for a hello that is already
+// helloWait bounds how long HandOver waits for a hello that is already
 // queued on the link (the next generation sends it before it is ready).
-const helloWait = 2 * time.Second
+const helloWait = 500 * time.Millisecond
 
 // greetParent tells the parent, if it has a router for this socket, that
 // this generation reads the socket now.

@@ -10,6 +10,9 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -161,5 +164,24 @@ func TestHTTP3WithoutTLSIsRefusedBeforeANewGenerationStarts(t *testing.T) {
 	}
 	if strings.Contains(logText, "new_generation=") {
 		t.Fatalf("a new generation was started for a config that cannot serve:\n%s", logText)
+	}
+}
+
+// HTTP/3 takes the UDP port of its listener's TCP address; a udp listener
+// on that port could never bind beside it (or would steal its packets
+// with reuse_port), so the config is refused with both names.
+func TestAUDPListenerOnTheHTTP3PortIsRefused(t *testing.T) {
+	dir := t.TempDir()
+	ca := tlstest.NewCA(t, dir, "ca")
+	leaf := ca.Issue(t, dir, "site", tlstest.LeafOptions{Names: []string{"127.0.0.1"}})
+	cfg := strings.Replace(h3Site("127.0.0.1:8443", "127.0.0.1:1", leaf, "x"),
+		`"listeners": {`, `"listeners": {"dns": {"address": "udp/0.0.0.0:8443", "module": "udp", "handle": {"module": "echo"}}, `, 1)
+	file := filepath.Join(dir, "both.json")
+	if err := os.WriteFile(file, []byte(cfg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command(flipdBin, "validate", "--config", file).CombinedOutput()
+	if err == nil || !strings.Contains(string(out), `listener "dns" (udp/0.0.0.0:8443) takes the UDP port that listener "web" serves HTTP/3 on`) {
+		t.Fatalf("flipd validate: %v\n%s", err, out)
 	}
 }

@@ -22,6 +22,10 @@ import (
 // (Caddy and quic-go advertise 30 days too).
 const altSvcMaxAge = 30 * 24 * time.Hour
 
+// handshakeGrace is how long a draining generation goes on accepting the
+// QUIC connections whose handshake began before the handover.
+const handshakeGrace = 300 * time.Millisecond
+
 // h3 is the HTTP/3 side of a Server: the same routes over QUIC, on the
 // UDP port of the listener's TCP port.
 type h3 struct {
@@ -128,6 +132,15 @@ func (h *h3) shutdown(ctx context.Context) error {
 	h.mu.Unlock()
 	if srv == nil {
 		return nil
+	}
+	// New connections go to the next generation from here on; those
+	// whose handshake began here get a moment to finish it, to be
+	// accepted and told GOAWAY, rather than refused.
+	if r.HandOver() {
+		select {
+		case <-time.After(handshakeGrace):
+		case <-ctx.Done():
+		}
 	}
 	stop := make(chan struct{})
 	go h.idle.closeSilent(h.grace, stop)
