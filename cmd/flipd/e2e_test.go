@@ -4,6 +4,7 @@ package main
 
 import (
 	"bufio"
+	"context"
 	"fmt"
 	"io"
 	"net"
@@ -12,6 +13,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -160,9 +162,17 @@ func TestOpenRequestFinishesAcrossReload(t *testing.T) {
 			{"handle": {"module": "static_response", "body": %q}}]}}}`, addr, uln.Addr(), body)
 	}
 	d := startFlipd(t, config("one"))
+	// One keep-alive connection, counted: after its response it moves to
+	// the new generation (connection handover) instead of being closed.
+	var dials atomic.Int32
+	client := &http.Client{Transport: &http.Transport{DialContext: func(ctx context.Context, network, a string) (net.Conn, error) {
+		dials.Add(1)
+		return (&net.Dialer{}).DialContext(ctx, network, a)
+	}}}
+	defer client.CloseIdleConnections()
 	result := make(chan string, 1)
 	go func() {
-		resp, err := http.Get("http://" + addr + "/slow")
+		resp, err := client.Get("http://" + addr + "/slow")
 		if err != nil {
 			result <- "error: " + err.Error()
 			return
@@ -179,8 +189,19 @@ func TestOpenRequestFinishesAcrossReload(t *testing.T) {
 		t.Fatal("the old generation exited with a request in flight")
 	}
 	close(release)
-	if got := <-result; got != "200 slow answer close=true" {
+	// The response is not asked to close the connection: once idle, the
+	// connection moves to generation 2, which answers its next request.
+	if got := <-result; got != "200 slow answer close=false" {
 		t.Fatalf("the request open across the reload got %q", got)
+	}
+	resp, err := client.Get("http://" + addr + "/")
+	if err != nil {
+		t.Fatalf("the next request on the connection: %v", err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if string(b) != "two" || dials.Load() != 1 {
+		t.Fatalf("the next request on the connection got %q over %d connections, want \"two\" from the new generation over the same one", b, dials.Load())
 	}
 	d.waitExit(old)
 }
