@@ -75,17 +75,6 @@ func adoptFd(fd int) error {
 	return nil
 }
 
-// adoptEach adopts fds one by one; it returns the index of the descriptor
-// that failed.
-func adoptEach(fds []int) (int, error) {
-	for i, fd := range fds {
-		if err := adoptFd(fd); err != nil {
-			return i, err
-		}
-	}
-	return -1, nil
-}
-
 func setNonblock(fd int) { unix.SetNonblock(fd, true) }
 
 // checkHandshakeFds checks that fds 3 and 4 are what a parent passes: the

@@ -12,7 +12,6 @@ func dupConn(syscall.Conn) (int, error)          { return -1, ErrNotSupported }
 func closeFd(int)                                {}
 func objectFromEntry(*entry, fdKey) (any, error) { return nil, ErrNotSupported }
 func adoptFd(int) error                          { return ErrNotSupported }
-func adoptEach([]int) (int, error)               { return 0, ErrNotSupported }
 func setNonblock(int)                            {}
 func checkHandshakeFds() error                   { return ErrNotSupported }
 

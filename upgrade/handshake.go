@@ -219,35 +219,22 @@ func readHandshake() (hs *handshake, err error) {
 		return nil, fmt.Errorf("upgrade: handshake: the document names parent_pid %d, which is not this process's parent (pid %d): descriptors not trusted", hs.ParentPid, ppid)
 	}
 	trusted = true
-	if err := adoptPassed(hs); err != nil {
-		return nil, fmt.Errorf("upgrade: handshake: %w", err)
-	}
-	return hs, nil
-}
-
-// adoptPassed adopts every descriptor the handshake names, all at once
-// (see adoptFds); an error names the one that failed.
-func adoptPassed(hs *handshake) error {
-	fds := make([]int, 0, len(hs.Files)+len(hs.Draining)+1)
 	for _, f := range hs.Files {
-		fds = append(fds, f.FD)
+		if err := adoptFd(f.FD); err != nil {
+			return nil, fmt.Errorf("upgrade: handshake: %s: %w", f.fdKey, err)
+		}
 	}
 	for _, d := range hs.Draining {
-		fds = append(fds, d.FD)
+		if err := adoptFd(d.FD); err != nil {
+			return nil, fmt.Errorf("upgrade: handshake: generation %d: %w", d.Generation, err)
+		}
 	}
 	if hs.Conns != nil {
-		fds = append(fds, hs.Conns.FD)
+		if err := adoptFd(hs.Conns.FD); err != nil {
+			return nil, fmt.Errorf("upgrade: handshake: connection channel: %w", err)
+		}
 	}
-	i, err := adoptFds(fds)
-	switch {
-	case err == nil:
-		return nil
-	case i < len(hs.Files):
-		return fmt.Errorf("%s: %w", hs.Files[i].fdKey, err)
-	case i < len(hs.Files)+len(hs.Draining):
-		return fmt.Errorf("generation %d: %w", hs.Draining[i-len(hs.Files)].Generation, err)
-	}
-	return fmt.Errorf("connection channel: %w", err)
+	return hs, nil
 }
 
 // maxHandshake bounds the handshake document a child reads (a million
