@@ -32,6 +32,7 @@ func benchmarkUpgrade(b *testing.B, listeners int) {
 	}
 	b.StopTimer()
 	b.ReportMetric(float64(ready.Microseconds())/1000/float64(b.N), "ready-ms/op")
+	b.ReportMetric(r.cpuMs(), "gen-cpu-ms/op")
 }
 
 // BenchmarkUpgradeScaling hands over 4 and 1,000 listeners in turn, one
@@ -53,6 +54,9 @@ func BenchmarkUpgradeScaling(b *testing.B) {
 	b.ReportMetric(float64(tSmall.Microseconds())/1000/float64(b.N), "ms-4/op")
 	b.ReportMetric(float64(tLarge.Microseconds())/1000/float64(b.N), "ms-1000/op")
 	b.ReportMetric(float64(tLarge)/float64(tSmall), "ratio-1000/4")
+	// The CPU time a generation used, from its start as the new one to
+	// its exit as the old one: steadier than wall time on a busy machine.
+	b.ReportMetric(large.cpuMs()/small.cpuMs(), "cpu-ratio-1000/4")
 }
 
 // handoverRig is a helper holding a number of listeners, upgraded again
@@ -62,6 +66,18 @@ type handoverRig struct {
 	p   *proc
 	gen int // the generation serving now
 	old int // its pid
+	// cpu is the CPU time (user and system) of the generations that
+	// exited, counted in exited; generation 1 is left out.
+	cpu    time.Duration
+	exited int
+}
+
+// cpuMs is the mean CPU time of a generation, in milliseconds.
+func (r *handoverRig) cpuMs() float64 {
+	if r.exited == 0 {
+		return 0
+	}
+	return float64(r.cpu.Microseconds()) / 1000 / float64(r.exited)
 }
 
 func newHandoverRig(b *testing.B, listeners int) *handoverRig {
@@ -90,20 +106,28 @@ func (r *handoverRig) handover() time.Duration {
 	}
 	ready := time.Since(start)
 	next := r.p.waitReady(r.gen)
-	waitExited(r.b, r.p, r.old)
+	cpu, ok := waitExited(r.b, r.p, r.old)
+	if ok && r.gen > 2 {
+		r.cpu += cpu
+		r.exited++
+	}
 	r.old = next.pid
 	return ready
 }
 
 // waitExited blocks until pid, the previous generation, has exited. Its
 // own parent is gone by then, so it is this (subreaper) process's child.
-func waitExited(b *testing.B, p *proc, pid int) {
+// It returns the CPU time the generation used, if it reaped it.
+func waitExited(b *testing.B, p *proc, pid int) (time.Duration, bool) {
 	if pid == p.cmd.Process.Pid {
 		p.cmd.Wait()
-		return
+		return 0, false
 	}
 	var ws syscall.WaitStatus
-	if _, err := syscall.Wait4(pid, &ws, 0, nil); err != nil {
+	var ru syscall.Rusage
+	if _, err := syscall.Wait4(pid, &ws, 0, &ru); err != nil {
 		p.waitExit(pid) // not our child after all: poll
+		return 0, false
 	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano()), true
 }
