@@ -366,16 +366,31 @@ func (f *Fds) addLocked(key fdKey, conn syscall.Conn) error {
 	return nil
 }
 
-// snapshotLocked returns the used descriptors, for a handover. Their order
-// is of no consequence: the handshake names each one.
+// snapshotLocked returns the used descriptors, for a handover, in the
+// order of their numbers. The handshake names each one, so the order is
+// of no consequence to the child; but the forked process places
+// descriptor i at position i before exec, and one whose number is below
+// its position is first moved out of the way with one more dup3. In
+// ascending order an inherited descriptor usually is at its position
+// already (one fcntl instead of two dup3s, a thousand times over for a
+// thousand listeners).
 func (f *Fds) snapshotLocked() ([]fdKey, []int) {
-	keys := make([]fdKey, 0, len(f.used))
-	fds := make([]int, 0, len(f.used))
+	entries := make([]fdEntry, 0, len(f.used))
 	for key, e := range f.used {
-		keys = append(keys, key)
-		fds = append(fds, e.fd)
+		entries = append(entries, fdEntry{key, e.fd})
+	}
+	sort.Slice(entries, func(i, j int) bool { return entries[i].fd < entries[j].fd })
+	keys := make([]fdKey, len(entries))
+	fds := make([]int, len(entries))
+	for i, e := range entries {
+		keys[i], fds[i] = e.key, e.fd
 	}
 	return keys, fds
+}
+
+type fdEntry struct {
+	key fdKey
+	fd  int
 }
 
 func asListener(obj any, err error) (net.Listener, error) {
