@@ -114,9 +114,12 @@ func TestChaosFullStorageKeepsServingAndSaysSo(t *testing.T) {
 	}
 	d := startFlipd(t, config("one"))
 	saved := filepath.Join(storage, "last-config.json")
-	if b, err := os.ReadFile(saved); err != nil || string(b) != config("one") {
-		t.Fatalf("generation 1 did not save its config: %v\n%s", err, b)
-	}
+	// A generation saves its config just after it writes its pid file
+	// (engine.Instance.start), so the save may still be under way.
+	d.waitFor("generation 1 to save its config", func() bool {
+		b, err := os.ReadFile(saved)
+		return err == nil && string(b) == config("one")
+	})
 	load := startLoad("http://"+web+"/", 4)
 	undo := fill()
 

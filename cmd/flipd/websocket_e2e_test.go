@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -21,13 +22,23 @@ import (
 // each of its connections ended with (0: none).
 func startWSEcho(t *testing.T) (addr string, closes <-chan int) {
 	t.Helper()
+	addr, closes, _ = startCountingWSEcho(t)
+	return addr, closes
+}
+
+// startCountingWSEcho is startWSEcho that also counts the WebSockets it
+// accepted.
+func startCountingWSEcho(t *testing.T) (addr string, closes <-chan int, accepted *atomic.Int64) {
+	t.Helper()
 	codes := make(chan int, 8)
+	accepted = new(atomic.Int64)
 	up := websocket.Upgrader{}
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		c, err := up.Upgrade(w, r, nil)
 		if err != nil {
 			return
 		}
+		accepted.Add(1)
 		defer c.Close()
 		for {
 			typ, msg, err := c.ReadMessage()
@@ -46,7 +57,7 @@ func startWSEcho(t *testing.T) (addr string, closes <-chan int) {
 		}
 	}))
 	t.Cleanup(srv.Close)
-	return srv.Listener.Addr().String(), codes
+	return srv.Listener.Addr().String(), codes, accepted
 }
 
 // wsProxyConfig proxies web to upstream, over TLS when wrapper is not "".

@@ -108,39 +108,6 @@ func receive(t *testing.T, uc *net.UnixConn, to *Server) {
 	}
 }
 
-// slowConn writes in small pieces while slow is set, so that a frame is
-// still on its way when a move interrupts the tunnel.
-type slowConn struct {
-	net.Conn
-	slow *atomic.Bool
-}
-
-func (c slowConn) Write(p []byte) (int, error) {
-	if !c.slow.Load() {
-		return c.Conn.Write(p)
-	}
-	n := 0
-	for len(p) > 0 {
-		k, err := c.Conn.Write(p[:min(len(p), 1000)])
-		n += k
-		if err != nil {
-			return n, err
-		}
-		p = p[k:]
-		time.Sleep(time.Millisecond)
-	}
-	return n, nil
-}
-
-// pattern is n bytes that show any loss, duplication or reordering.
-func pattern(n int, seed byte) []byte {
-	b := make([]byte, n)
-	for i := range b {
-		b[i] = byte(i*7) ^ byte(i>>8) ^ seed
-	}
-	return b
-}
-
 func TestTunnelsMoveBetweenServersByteExactThroughAFrameSplitAndPendingBytes(t *testing.T) {
 	backend := startWSBackend(t)
 	cfg := proxyConfig(backend.Listener.Addr().String())

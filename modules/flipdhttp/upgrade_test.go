@@ -236,16 +236,17 @@ func TestUpgradeRefusedByTheUpstreamIsRelayed(t *testing.T) {
 func TestWebSocketEndsBetweenTwoFramesWhenTheDeadlineFallsInsideOne(t *testing.T) {
 	backend := startWSBackend(t)
 	ts := start(t, proxyConfig(backend.Listener.Addr().String()), nil)
-	var slow atomic.Bool
+	split := new(splitConn)
 	d := websocket.Dialer{
 		HandshakeTimeout: testTimeout,
-		WriteBufferSize:  1 << 20, // a message is one frame
+		WriteBufferSize:  1 << 20, // a message is one frame, one Write
 		NetDialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
 			conn, err := (&net.Dialer{}).DialContext(ctx, network, addr)
 			if err != nil {
 				return nil, err
 			}
-			return slowConn{Conn: conn, slow: &slow}, nil
+			split.Conn = conn
+			return split, nil
 		},
 	}
 	ws, resp, err := d.Dial("ws://"+ts.addr+"/ws", nil)
@@ -257,33 +258,41 @@ func TestWebSocketEndsBetweenTwoFramesWhenTheDeadlineFallsInsideOne(t *testing.T
 	echoWS(t, ws, "hello")
 	<-backend.sizes
 
-	// The drain's end comes a fifth of its time before its deadline;
-	// the slow frame starts before and ends after.
+	// The drain's end comes a fifth of its time before its deadline, and
+	// must be over 100 ms before it: the frame's first bytes come 300 ms
+	// before the end, the rest 100 ms after. (Sending it in 1000-byte
+	// pieces a millisecond apart took up to 365 ms under -race on a busy
+	// machine, and sometimes more than the 450 ms there were.)
 	const drainTimeout = 2 * time.Second
+	started := time.Now()
 	drained := drainAsync(ts, drainTimeout)
-	time.Sleep(drainTimeout*4/5 - 150*time.Millisecond)
-	slow.Store(true)
+	end := started.Add(drainTimeout * 4 / 5)
+	time.Sleep(time.Until(end.Add(-300 * time.Millisecond)))
+	split.resume.Store(new(end.Add(100 * time.Millisecond)))
 	big := pattern(256<<10, 3)
 	if err := ws.WriteMessage(websocket.BinaryMessage, big); err != nil {
 		t.Fatalf("sending: %v", err)
+	}
+	// The backend's handler reports the message on sizes before it reads
+	// on and reports the close, so once the close is in, the message is
+	// in sizes if it came first. (Selecting on both at once picked either
+	// when both were ready, and failed half the runs.)
+	var code int
+	select {
+	case code = <-backend.closes:
+	case <-time.After(testTimeout):
+		t.Fatal("the backend's connection did not end")
 	}
 	select {
 	case n := <-backend.sizes:
 		if n != len(big) {
 			t.Errorf("backend got a %d-byte message, want %d", n, len(big))
 		}
-	case code := <-backend.closes:
+	default:
 		t.Fatalf("backend ended with close code %d before the whole frame came", code)
-	case <-time.After(testTimeout):
-		t.Fatal("backend got no message")
 	}
-	select {
-	case code := <-backend.closes:
-		if code != websocket.CloseGoingAway {
-			t.Errorf("backend: close code %d, want 1001", code)
-		}
-	case <-time.After(testTimeout):
-		t.Fatal("the backend's connection did not end")
+	if code != websocket.CloseGoingAway {
+		t.Errorf("backend: close code %d, want 1001", code)
 	}
 	// The client sees the echo, if it came before the end, then 1001.
 	ws.SetReadDeadline(time.Now().Add(testTimeout))
@@ -303,4 +312,59 @@ func TestWebSocketEndsBetweenTwoFramesWhenTheDeadlineFallsInsideOne(t *testing.T
 	if err := <-drained; err != nil {
 		t.Errorf("Drain: %v", err)
 	}
+}
+
+// splitConn, once resume is set, writes the first 1000 bytes of a larger
+// Write, waits until resume, then writes the rest: a WebSocket frame sent
+// in one Write comes in two parts, with a pause in between.
+type splitConn struct {
+	net.Conn
+	resume atomic.Pointer[time.Time]
+}
+
+func (c *splitConn) Write(p []byte) (int, error) {
+	at := c.resume.Load()
+	if at == nil || len(p) <= 1000 {
+		return c.Conn.Write(p)
+	}
+	n, err := c.Conn.Write(p[:1000])
+	if err != nil {
+		return n, err
+	}
+	time.Sleep(time.Until(*at))
+	k, err := c.Conn.Write(p[1000:])
+	return n + k, err
+}
+
+// slowConn writes in small pieces while slow is set, so that a frame is
+// still on its way when a move interrupts the tunnel.
+type slowConn struct {
+	net.Conn
+	slow *atomic.Bool
+}
+
+func (c slowConn) Write(p []byte) (int, error) {
+	if !c.slow.Load() {
+		return c.Conn.Write(p)
+	}
+	n := 0
+	for len(p) > 0 {
+		k, err := c.Conn.Write(p[:min(len(p), 1000)])
+		n += k
+		if err != nil {
+			return n, err
+		}
+		p = p[k:]
+		time.Sleep(time.Millisecond)
+	}
+	return n, nil
+}
+
+// pattern is n bytes that show any loss, duplication or reordering.
+func pattern(n int, seed byte) []byte {
+	b := make([]byte, n)
+	for i := range b {
+		b[i] = byte(i*7) ^ byte(i>>8) ^ seed
+	}
+	return b
 }
