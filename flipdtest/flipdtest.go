@@ -1,6 +1,8 @@
 // Package flipdtest helps test flipd modules on their own: a logger whose
-// output a test can read (and sees printed when it fails), and loading a
-// module from its JSON as the runtime does.
+// output a test can read (and sees printed when it fails), loading a
+// module from its JSON as the runtime does, and, on Linux, a [MoveSink]
+// that moves a [flipd.ConnMover]'s connections to another server of the
+// test's process as a reload moves them between generations.
 package flipdtest
 
 import (

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"net"
-	"os"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -14,98 +13,30 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/flipd/flipd"
+	"github.com/flipd/flipd/flipdtest"
 	"github.com/flipd/flipd/internal/tunnel"
 )
 
-// fdSink is a flipd.ConnSink that passes each connection's descriptors,
-// with its state, over a unix socket (SCM_RIGHTS) to a receiver that
-// has another Server adopt it: the way a handover moves connections
-// between two processes, here between two Servers of one process.
+// fdSink moves tunnels to another Server of this process as a handover
+// moves them between processes (flipdtest.MoveSink: SCM_RIGHTS), and
+// tells the test what each moved tunnel's state held.
 type fdSink struct {
-	t     *testing.T
-	send  *net.UnixConn
+	*flipdtest.MoveSink
 	moved chan tunnel.Inspection
 }
 
-// newFdSink returns a sink whose connections the Server to adopts.
+// newFdSink returns a sink whose tunnels the Server to adopts.
 func newFdSink(t *testing.T, to *Server) *fdSink {
 	t.Helper()
-	fds, err := syscall.Socketpair(syscall.AF_UNIX, syscall.SOCK_SEQPACKET|syscall.SOCK_CLOEXEC, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	conn := func(fd int) *net.UnixConn {
-		f := os.NewFile(uintptr(fd), "handover")
-		defer f.Close()
-		c, err := net.FileConn(f)
+	s := &fdSink{MoveSink: flipdtest.NewMoveSink(t, to.adoptTunnel), moved: make(chan tunnel.Inspection, 4)}
+	s.OnMove = func(mc flipd.MovedConn) {
+		in, err := tunnel.Inspect(mc.State[1:])
 		if err != nil {
-			t.Fatal(err)
+			t.Errorf("moved state: %v", err)
 		}
-		t.Cleanup(func() { c.Close() })
-		return c.(*net.UnixConn)
+		s.moved <- in
 	}
-	s := &fdSink{t: t, send: conn(fds[0]), moved: make(chan tunnel.Inspection, 4)}
-	go receive(t, conn(fds[1]), to)
 	return s
-}
-
-// Move implements flipd.ConnSink.
-func (s *fdSink) Move(mc flipd.MovedConn) error {
-	var fds []int
-	for _, c := range mc.Conns {
-		rc, err := c.(syscall.Conn).SyscallConn()
-		if err != nil {
-			return err
-		}
-		rc.Control(func(fd uintptr) { fds = append(fds, int(fd)) })
-	}
-	if _, _, err := s.send.WriteMsgUnix(mc.State, syscall.UnixRights(fds...), nil); err != nil {
-		return err
-	}
-	for _, c := range mc.Conns {
-		c.Close()
-	}
-	in, err := tunnel.Inspect(mc.State[1:])
-	if err != nil {
-		s.t.Errorf("moved state: %v", err)
-	}
-	s.moved <- in
-	return nil
-}
-
-// receive has to adopt each connection that comes on uc.
-func receive(t *testing.T, uc *net.UnixConn, to *Server) {
-	buf, oob := make([]byte, 1<<20), make([]byte, syscall.CmsgSpace(8*4))
-	for {
-		n, oobn, _, _, err := uc.ReadMsgUnix(buf, oob)
-		if err != nil {
-			return
-		}
-		msgs, err := syscall.ParseSocketControlMessage(oob[:oobn])
-		if err != nil || len(msgs) != 1 {
-			t.Errorf("control message: %v (%d)", err, len(msgs))
-			return
-		}
-		fds, err := syscall.ParseUnixRights(&msgs[0])
-		if err != nil {
-			t.Errorf("descriptors: %v", err)
-			return
-		}
-		var conns []net.Conn
-		for _, fd := range fds {
-			f := os.NewFile(uintptr(fd), "moved")
-			c, err := net.FileConn(f)
-			f.Close()
-			if err != nil {
-				t.Errorf("adopting descriptor %d: %v", fd, err)
-				return
-			}
-			conns = append(conns, c)
-		}
-		if err := to.adoptTunnel(flipd.MovedConn{Conns: conns, State: bytes.Clone(buf[:n])}); err != nil {
-			t.Errorf("adoptTunnel: %v", err)
-		}
-	}
 }
 
 func TestTunnelsMoveBetweenServersByteExactThroughAFrameSplitAndPendingBytes(t *testing.T) {

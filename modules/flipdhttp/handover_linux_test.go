@@ -1,5 +1,3 @@
-//go:build unix
-
 package flipdhttp
 
 import (
@@ -9,112 +7,14 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/http"
-	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
-	"github.com/flipd/flipd"
+	"github.com/flipd/flipd/flipdtest"
 )
-
-// idleSink is a flipd.ConnSink that moves connections as the upgrade
-// handshake does between processes: each one's descriptor and state go
-// over a unix socket (SCM_RIGHTS), and the receiving end has the next
-// server adopt them.
-type idleSink struct {
-	send  *net.UnixConn
-	moved atomic.Int64
-}
-
-func newIdleSink(t *testing.T, next flipd.ConnMover) *idleSink {
-	t.Helper()
-	fds, err := syscall.Socketpair(syscall.AF_UNIX, syscall.SOCK_DGRAM, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	send, recv := fileUnixConn(t, fds[0]), fileUnixConn(t, fds[1])
-	s := &idleSink{send: send}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		buf, oob := make([]byte, flipd.MaxMovedState), make([]byte, syscall.CmsgSpace(4))
-		for {
-			n, oobn, _, _, err := recv.ReadMsgUnix(buf, oob)
-			if err != nil {
-				return
-			}
-			c, err := connFromRights(oob[:oobn])
-			if err != nil {
-				t.Errorf("receiving a moved connection: %v", err)
-				continue
-			}
-			state := append([]byte(nil), buf[:n]...)
-			if err := next.AdoptConn(flipd.MovedConn{Conns: []net.Conn{c}, State: state}); err != nil {
-				t.Errorf("adopting a moved connection: %v", err)
-				c.Close()
-			}
-		}
-	}()
-	t.Cleanup(func() {
-		send.Close()
-		recv.Close()
-		<-done
-	})
-	return s
-}
-
-func fileUnixConn(t *testing.T, fd int) *net.UnixConn {
-	t.Helper()
-	f := os.NewFile(uintptr(fd), "socketpair")
-	defer f.Close()
-	c, err := net.FileConn(f)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return c.(*net.UnixConn)
-}
-
-func connFromRights(oob []byte) (net.Conn, error) {
-	msgs, err := syscall.ParseSocketControlMessage(oob)
-	if err != nil {
-		return nil, err
-	}
-	if len(msgs) != 1 {
-		return nil, fmt.Errorf("%d control messages, want 1", len(msgs))
-	}
-	fds, err := syscall.ParseUnixRights(&msgs[0])
-	if err != nil || len(fds) != 1 {
-		return nil, fmt.Errorf("%d descriptors (%v), want 1", len(fds), err)
-	}
-	f := os.NewFile(uintptr(fds[0]), "moved")
-	defer f.Close()
-	return net.FileConn(f)
-}
-
-// Move implements flipd.ConnSink.
-func (s *idleSink) Move(mc flipd.MovedConn) error {
-	if len(mc.Conns) != 1 {
-		return fmt.Errorf("test sink moves one connection at a time, got %d", len(mc.Conns))
-	}
-	raw, err := mc.Conns[0].(syscall.Conn).SyscallConn()
-	if err != nil {
-		return err
-	}
-	var sendErr error
-	if err := raw.Control(func(fd uintptr) {
-		_, _, sendErr = s.send.WriteMsgUnix(mc.State, syscall.UnixRights(int(fd)), nil)
-	}); err != nil {
-		return err
-	}
-	if sendErr != nil {
-		return sendErr
-	}
-	s.moved.Add(1)
-	return mc.Conns[0].Close()
-}
 
 // generation is an http server serving on its copy of a shared socket.
 func generation(t *testing.T, ln net.Listener, name string) *testServer {
@@ -204,13 +104,13 @@ func TestIdleKeepAliveConnectionsMoveToTheNewGeneration(t *testing.T) {
 		from := count.Load()
 		waitFor(t, "requests to the current generation", func() bool { return count.Load() >= from+perGeneration })
 		next := generation(t, ln, fmt.Sprintf("gen%d", i))
-		sink := newIdleSink(t, next.Server)
+		sink := flipdtest.NewMoveSink(t, next.Server.AdoptConn)
 		cur.MoveConns(sink)
 		cur.drainAndWait(t)
 		mu.Lock()
 		gone[fmt.Sprintf("gen%d", i-1)] = true
 		mu.Unlock()
-		moved += sink.moved.Load()
+		moved += sink.Moved()
 		cur = next
 	}
 	from := count.Load()
