@@ -94,6 +94,7 @@ type Server struct {
 	// after Shutdown has collected them, and read without it by handlers.
 	draining atomic.Bool
 	wake     chan struct{} // pokes the drain loop when a connection changes state
+	tickets  atomic.Uint64 // the last ticket a silent connection took (tracker.go)
 
 	mu         sync.Mutex
 	listeners  map[*net.Listener]struct{}
