@@ -3,9 +3,11 @@ package drain
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"testing"
 	"time"
 )
@@ -133,3 +135,47 @@ func answerSize(resp *http.Response) int {
 	resp.Header.Write(&head)
 	return len("HTTP/1.1 200 OK\r\n") + head.Len() + len("\r\n") + int(resp.ContentLength)
 }
+
+// BenchmarkRequestHooks measures what the drain does for each request of
+// a keep-alive connection outside its connection wrapper, without the
+// network's noise: the ConnState hook as the request begins and ends,
+// and the handler wrapper, against the handler alone.
+func BenchmarkRequestHooks(b *testing.B) {
+	benchSides(b, func(b *testing.B, withDrain bool) {
+		srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			io.WriteString(w, "hello")
+		})}
+		var c net.Conn
+		c, peer := net.Pipe()
+		defer c.Close()
+		defer peer.Close()
+		ctx := context.Background()
+		if withDrain {
+			d := New(srv, Options{})
+			c = newHandoffConn(c, d)
+			ctx = srv.ConnContext(ctx, c)
+			srv.ConnState(c, http.StateNew)
+		}
+		r := httptest.NewRequest(http.MethodGet, "/", nil).WithContext(ctx)
+		w := &discardWriter{header: make(http.Header)}
+		h := srv.Handler
+		b.ReportAllocs()
+		b.ResetTimer()
+		for b.Loop() {
+			if withDrain {
+				srv.ConnState(c, http.StateActive)
+			}
+			h.ServeHTTP(w, r)
+			if withDrain {
+				srv.ConnState(c, http.StateIdle)
+			}
+		}
+	})
+}
+
+// discardWriter is a ResponseWriter that keeps nothing.
+type discardWriter struct{ header http.Header }
+
+func (w *discardWriter) Header() http.Header         { return w.header }
+func (w *discardWriter) Write(p []byte) (int, error) { return len(p), nil }
+func (w *discardWriter) WriteHeader(int)             {}
