@@ -8,7 +8,7 @@ func (d *Server) Protocols() []int {
 	var protos []int
 	for c, ci := range d.conns {
 		switch {
-		case d.isHTTP2(c, ci):
+		case d.isHTTP2(c, ci, ci.view().state):
 			protos = append(protos, 2)
 		case ci.proto.Load() == protoHTTP1:
 			protos = append(protos, 1)

@@ -52,6 +52,7 @@ var errMoved = errors.New("drain: connection moved to another server")
 type handoffConn struct {
 	net.Conn // *net.TCPConn or *net.UnixConn
 	d        *Server
+	ci       *connInfo // the drain's record of it; set before net/http serves it
 
 	mu        sync.Mutex
 	served    bool      // net/http serves this very conn (not a TLS conn over it)
@@ -272,7 +273,10 @@ func (c *handoffConn) Write(p []byte) (int, error) {
 func (c *handoffConn) SetReadDeadline(t time.Time) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.deadline, c.setAt = t, time.Now()
+	c.deadline = t
+	if c.waitFirst { // only then is setAt used: no clock read for each request
+		c.setAt = time.Now()
+	}
 	if c.kicked || c.moved {
 		return nil
 	}

@@ -32,9 +32,15 @@ func (d *Server) wrap(next http.Handler) http.Handler {
 			next.ServeHTTP(w, r)
 			return
 		}
-		cw := &closeWriter{ResponseWriter: w, d: d}
-		if ci != nil && ci.hc != nil {
-			cw.keepAlive = ci.hc.keepAlive
+		var cw *closeWriter
+		if ci != nil {
+			cw = &ci.cw // no allocation: requests on a connection take turns
+		} else {
+			cw = new(closeWriter)
+		}
+		*cw = closeWriter{ResponseWriter: w, d: d}
+		if ci != nil {
+			cw.hc = ci.hc
 		}
 		next.ServeHTTP(cw, r)
 		cw.finish()
@@ -50,9 +56,9 @@ func (d *Server) wrap(next http.Handler) http.Handler {
 type closeWriter struct {
 	http.ResponseWriter
 	d *Server
-	// keepAlive, if set, reports whether the connection may stay open
-	// while draining, so that it moves to another server once idle.
-	keepAlive func() bool
+	// hc, if set, is the connection, which may stay open while draining
+	// so that it moves to another server once idle (see keepAlive).
+	hc *handoffConn
 
 	wroteHeader bool
 	hijacked    bool
@@ -64,7 +70,7 @@ func (w *closeWriter) commit(code int) {
 		return // informational responses precede the real one
 	}
 	w.wroteHeader = true
-	if code != http.StatusSwitchingProtocols && w.d.draining.Load() && (w.keepAlive == nil || !w.keepAlive()) {
+	if code != http.StatusSwitchingProtocols && w.d.draining.Load() && (w.hc == nil || !w.hc.keepAlive()) {
 		w.Header().Set("Connection", "close")
 	}
 }

@@ -117,6 +117,12 @@ type Server struct {
 	// close again rather than keep connections that may not move.
 	moveFailed atomic.Bool
 	adopted    *adoptListener // serves adopted connections; nil until one comes
+
+	// tickets is the last ticket a silent connection took (tracker.go).
+	// Every request writes it, so it is kept off the cache line of the
+	// fields every request reads, such as draining.
+	_       [64]byte
+	tickets atomic.Uint64
 }
 
 // New prepares srv to be drained. It wraps srv.Handler (nil means

@@ -1,11 +1,13 @@
 package drain
 
 import (
+	"cmp"
 	"context"
 	"crypto/tls"
 	"net"
 	"net/http"
 	"slices"
+	"sync"
 	"sync/atomic"
 	"time"
 )
@@ -17,19 +19,67 @@ const (
 	protoHTTP2
 )
 
-// connInfo is what the drain knows about one connection. All fields but
-// proto are guarded by Server.mu.
+// connInfo is what the drain knows about one connection.
+//
+// Each request changes its state twice, from the connection's own
+// goroutine, so that goes through the connInfo's own lock, which the
+// handoffConn reaches without a look-up: a request takes no lock that
+// other connections' requests take, and reads no clock unless the server
+// drains.
 type connInfo struct {
-	state   http.ConnState
-	since   time.Time     // when the connection entered state
+	mu     sync.Mutex // guards state, since and ticket
+	state  http.ConnState
+	since  time.Time // when it went silent, if known; zero: before the drain began
+	ticket uint64    // orders the silent connections, the longest silent first
+
+	// Guarded by Server.mu.
 	closing bool          // the drain closed it and waits for net/http to notice
 	goaway  bool          // the drain has sent GOAWAY since it knew this is HTTP/2
 	offset  time.Duration // its share of the close window
-	hc      *handoffConn  // the conn, if the drain can move it; set once
+
+	hc *handoffConn // the conn, if the drain can move it; set once
+	// cw wraps the responses of HTTP/1 requests, which on one connection
+	// come one at a time: it is reused rather than allocated for each.
+	cw closeWriter
 
 	// proto is learned from the TLS handshake, or else from the first
 	// request that reaches the handler.
 	proto atomic.Int32
+}
+
+// connView is a connection's state as one look of the drain saw it.
+type connView struct {
+	state  http.ConnState
+	since  time.Time
+	ticket uint64
+}
+
+// view returns the connection's state.
+func (ci *connInfo) view() connView {
+	ci.mu.Lock()
+	defer ci.mu.Unlock()
+	return connView{ci.state, ci.since, ci.ticket}
+}
+
+// setState records that the connection entered st. A silent connection
+// takes a ticket, so that the drain knows which has been silent longest;
+// only while the drain runs does it need to know since when (before,
+// the drain counts its grace from its own start).
+func (d *Server) setState(ci *connInfo, st http.ConnState) {
+	var since time.Time
+	var ticket uint64
+	if silent(st) {
+		ticket = d.tickets.Add(1)
+		if st == http.StateNew || d.draining.Load() {
+			since = time.Now()
+		}
+	}
+	ci.mu.Lock()
+	ci.state = st
+	if ticket != 0 {
+		ci.since, ci.ticket = since, ticket
+	}
+	ci.mu.Unlock()
 }
 
 // connInfoKey carries a connection's *connInfo in its requests' contexts,
@@ -64,37 +114,54 @@ func (d *Server) install() {
 	d.srv.Handler = d.wrap(h)
 }
 
-// track records a connection net/http has just accepted.
+// track records a connection net/http has just accepted. Its since is
+// known, for a new TLS connection's handshake gets its own time (see
+// silence); that is a clock read for each connection, not each request.
 func (d *Server) track(c net.Conn) *connInfo {
+	ci := &connInfo{state: http.StateNew, since: time.Now(), ticket: d.tickets.Add(1)}
+	ci.hc, _ = c.(*handoffConn)
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	ci := d.conns[c]
-	if ci == nil {
-		ci = &connInfo{state: http.StateNew, since: time.Now()}
-		ci.hc, _ = c.(*handoffConn)
-		d.conns[c] = ci
+	if old := d.conns[c]; old != nil {
+		return old
+	}
+	d.conns[c] = ci
+	if ci.hc != nil {
+		// net/http calls ConnContext before it starts the connection's
+		// goroutine, which reads this.
+		ci.hc.ci = ci
 	}
 	return ci
 }
 
 // connState is the http.Server.ConnState hook.
 func (d *Server) connState(c net.Conn, st http.ConnState) {
-	now := time.Now()
-	d.mu.Lock()
-	ci := d.conns[c]
-	switch st {
-	case http.StateHijacked, http.StateClosed:
+	hc, _ := c.(*handoffConn)
+	var ci *connInfo
+	switch {
+	case st == http.StateHijacked || st == http.StateClosed:
+		d.mu.Lock()
+		ci = d.conns[c]
 		delete(d.conns, c)
+		d.mu.Unlock()
+	case hc != nil && hc.ci != nil && st != http.StateNew:
+		// The common case, once for each state change of each request.
+		ci = hc.ci
+		d.setState(ci, st)
 	default:
+		d.mu.Lock()
+		ci = d.conns[c]
 		if ci == nil { // ConnContext was replaced after New
 			ci = &connInfo{}
 			d.conns[c] = ci
 		}
-		ci.state, ci.since = st, now
+		d.mu.Unlock()
+		if st != http.StateNew || ci.ticket == 0 {
+			d.setState(ci, st)
+		}
 	}
-	d.mu.Unlock()
 
-	if hc, ok := c.(*handoffConn); ok {
+	if hc != nil {
 		proto := protoUnknown
 		if ci != nil {
 			proto = ci.proto.Load()
@@ -145,7 +212,8 @@ func (d *Server) sweep(now time.Time) sweepResult {
 			r.left++
 			continue
 		}
-		if d.isHTTP2(c, ci) {
+		v := ci.view()
+		if d.isHTTP2(c, ci, v.state) {
 			if !ci.goaway {
 				ci.goaway, r.newHTTP2 = true, true
 			}
@@ -153,10 +221,10 @@ func (d *Server) sweep(now time.Time) sweepResult {
 		}
 		r.left++
 		// An active connection's reply carries "Connection: close".
-		if !silent(ci.state) {
+		if !silent(v.state) {
 			continue
 		}
-		end := d.closeAt(c, ci)
+		end := d.closeAt(c, ci, v)
 		if !now.Before(end) && (hasInput(c) || ci.hc != nil && ci.hc.spared()) {
 			// Its request has arrived, and net/http reads it soon; or it
 			// moves to another server.
@@ -187,8 +255,8 @@ func silent(st http.ConnState) bool {
 // gets its grace after the drain began to be used once more, and its
 // share of the close window after that; time the drain stood still does
 // not count. Called with d.mu held.
-func (d *Server) closeAt(c net.Conn, ci *connInfo) time.Time {
-	end := ci.since.Add(d.silence(c, ci))
+func (d *Server) closeAt(c net.Conn, ci *connInfo, v connView) time.Time {
+	end := v.since.Add(d.silence(c, v.state))
 	if floor := d.drainStart.Add(d.grace); end.Before(floor) {
 		end = floor
 	}
@@ -204,15 +272,20 @@ func (d *Server) spreadCloses() {
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	var waiting []*connInfo
+	type waiter struct {
+		ci     *connInfo
+		ticket uint64
+	}
+	var waiting []waiter
 	for c, ci := range d.conns {
-		if !ci.closing && silent(ci.state) && !d.isHTTP2(c, ci) {
-			waiting = append(waiting, ci)
+		v := ci.view()
+		if !ci.closing && silent(v.state) && !d.isHTTP2(c, ci, v.state) {
+			waiting = append(waiting, waiter{ci, v.ticket})
 		}
 	}
-	slices.SortFunc(waiting, func(a, b *connInfo) int { return a.since.Compare(b.since) })
-	for i, ci := range waiting {
-		ci.offset = d.window * time.Duration(i) / time.Duration(len(waiting))
+	slices.SortFunc(waiting, func(a, b waiter) int { return cmp.Compare(a.ticket, b.ticket) })
+	for i, w := range waiting {
+		w.ci.offset = d.window * time.Duration(i) / time.Duration(len(waiting))
 	}
 }
 
@@ -221,8 +294,8 @@ func (d *Server) spreadCloses() {
 // can take longer than IdleGrace; closing it then would fail the request
 // its client is about to send. It gets until the server's own limit for
 // reading a request's header, when that is longer.
-func (d *Server) silence(c net.Conn, ci *connInfo) time.Duration {
-	if ci.state != http.StateNew {
+func (d *Server) silence(c net.Conn, st http.ConnState) time.Duration {
+	if st != http.StateNew {
 		return d.grace
 	}
 	if _, isTLS := c.(*tls.Conn); !isTLS {
@@ -236,8 +309,8 @@ func (d *Server) silence(c net.Conn, ci *connInfo) time.Duration {
 }
 
 // isHTTP2 reports whether c speaks HTTP/2, which http.Server.Shutdown
-// drains with GOAWAY. Called with d.mu held.
-func (d *Server) isHTTP2(c net.Conn, ci *connInfo) bool {
+// drains with GOAWAY; st is its state. Called with d.mu held.
+func (d *Server) isHTTP2(c net.Conn, ci *connInfo, st http.ConnState) bool {
 	switch ci.proto.Load() {
 	case protoHTTP2:
 		return true
@@ -248,7 +321,7 @@ func (d *Server) isHTTP2(c net.Conn, ci *connInfo) bool {
 	// handler, which records the protocol. net/http's HTTP/2 server reports
 	// a connection idle as soon as it takes it over, so an idle connection
 	// of unknown protocol is unencrypted HTTP/2.
-	if _, isTLS := c.(*tls.Conn); d.h2c && !isTLS && ci.state == http.StateIdle {
+	if _, isTLS := c.(*tls.Conn); d.h2c && !isTLS && st == http.StateIdle {
 		ci.proto.Store(protoHTTP2)
 		return true
 	}
