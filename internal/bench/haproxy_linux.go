@@ -1,0 +1,207 @@
+package bench
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// haproxyServer is HAProxy in master-worker mode, reloaded as its users
+// do: USR2 to the master, which re-executes itself, reads the config
+// again and starts a new worker; the new worker takes the listening
+// sockets from the old one through the stats socket (expose-fd
+// listeners), and the old worker stops accepting and finishes its
+// connections (hard-stop-after at most).
+type haproxyServer struct {
+	bin, dir string
+	ports    haproxyPorts
+	cert     certFiles
+	pem      string
+	cmd      *exec.Cmd
+	exited   chan struct{}
+	loads    int
+	worker   int // the serving worker
+}
+
+func newHAProxyServer(bin, dir string) (*haproxyServer, error) {
+	s := &haproxyServer{bin: bin, dir: dir}
+	for _, p := range []*string{&s.ports.Plain, &s.ports.TLS, &s.ports.H2C} {
+		addr, err := freeAddr("")
+		if err != nil {
+			return nil, err
+		}
+		*p = addr
+	}
+	var err error
+	if s.cert, err = writeCert(dir); err != nil {
+		return nil, err
+	}
+	// HAProxy wants the certificate and its key in one file.
+	var pem []byte
+	for _, f := range []string{s.cert.Cert, s.cert.Key} {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			return nil, err
+		}
+		pem = append(pem, b...)
+	}
+	s.pem = filepath.Join(dir, "haproxy.pem")
+	return s, os.WriteFile(s.pem, pem, 0o600)
+}
+
+func (s *haproxyServer) name() string     { return "haproxy" }
+func (s *haproxyServer) bodies() []string { return []string{"haproxy-a", "haproxy-b"} }
+func (s *haproxyServer) ca() string       { return s.cert.PEM }
+
+// oldLimit lets a few old workers finish while the next reload starts:
+// HAProxy does not refuse one.
+func (s *haproxyServer) oldLimit() int { return 4 }
+
+func (s *haproxyServer) url(m Mode) string {
+	switch m {
+	case ModeConn, ModeKeepAlive:
+		return "http://" + s.ports.Plain + "/"
+	case ModeTLS, ModeTLSConn:
+		return "https://" + s.ports.TLS + "/"
+	case ModeH2:
+		return "http://" + s.ports.H2C + "/"
+	}
+	return ""
+}
+
+func (s *haproxyServer) cfgPath() string { return filepath.Join(s.dir, "haproxy.cfg") }
+
+func (s *haproxyServer) writeConfig(body string) error {
+	cfg := haproxyConfig(s.ports, s.pem, filepath.Join(s.dir, "stats.sock"), body)
+	return os.WriteFile(s.cfgPath(), []byte(cfg), 0o644)
+}
+
+func (s *haproxyServer) start() error {
+	if err := s.writeConfig(s.bodies()[0]); err != nil {
+		return err
+	}
+	out, err := os.Create(filepath.Join(s.dir, "haproxy.log"))
+	if err != nil {
+		return err
+	}
+	defer out.Close()
+	// -W: master-worker, in the foreground; -S: the master CLI. The
+	// absolute binary path: the master re-executes it on USR2.
+	s.cmd = exec.Command(s.bin, "-W", "-S", filepath.Join(s.dir, "master.sock"), "-f", s.cfgPath())
+	s.cmd.Stdout, s.cmd.Stderr = out, out
+	if s.exited, err = startManaged(s.cmd); err != nil {
+		return fmt.Errorf("starting haproxy: %w", err)
+	}
+	if err := waitBody(s.url(ModeConn), s.bodies()[0], s.exited, 30*time.Second); err != nil {
+		s.stop()
+		return fmt.Errorf("haproxy did not start: %w: %s", err, tail(out.Name()))
+	}
+	s.worker = s.newestWorker(nil)
+	return nil
+}
+
+// workers lists the master's live workers.
+func (s *haproxyServer) workers() []int {
+	var out []int
+	master := s.cmd.Process.Pid
+	for _, p := range descendants(master) {
+		if p.PPid == master && p.State != 'Z' {
+			out = append(out, p.Pid)
+		}
+	}
+	return out
+}
+
+// newestWorker is the highest-numbered worker not in old, or 0.
+func (s *haproxyServer) newestWorker(old []int) int {
+	pid := 0
+	for _, w := range s.workers() {
+		if !slices.Contains(old, w) {
+			pid = max(pid, w)
+		}
+	}
+	return pid
+}
+
+// upgrade writes the config with the other body and sends USR2 to the
+// master; ready when a new connection gets the new body from a new
+// worker.
+func (s *haproxyServer) upgrade(int) Upgrade {
+	s.loads++
+	u := Upgrade{How: "USR2 to the master", OldPid: s.worker}
+	body := s.bodies()[s.loads%2]
+	if err := s.writeConfig(body); err != nil {
+		u.Err = err.Error()
+		return u
+	}
+	before := s.workers()
+	u.At = time.Now()
+	if err := s.cmd.Process.Signal(syscall.SIGUSR2); err != nil {
+		u.Err = "USR2: " + err.Error()
+		return u
+	}
+	if err := waitBody(s.url(ModeConn), body, s.exited, 30*time.Second); err != nil {
+		u.Err = fmt.Sprintf("no new worker serving after USR2: %v: %s", err, tail(filepath.Join(s.dir, "haproxy.log")))
+		return u
+	}
+	u.Ready = time.Since(u.At)
+	u.NewPid = s.newestWorker(before)
+	if u.NewPid == 0 {
+		u.Err = "the new config is served, but by no new worker"
+		return u
+	}
+	s.worker = u.NewPid
+	return u
+}
+
+// stop sends SIGTERM to the master (its workers stop at once), kills it
+// if it has not exited within 15 s, and then any HAProxy process left
+// below the bench.
+func (s *haproxyServer) stop() {
+	if s.cmd == nil || s.cmd.Process == nil {
+		return
+	}
+	s.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-s.exited:
+	case <-time.After(15 * time.Second):
+		s.cmd.Process.Kill()
+		<-s.exited
+	}
+	for _, p := range descendants(os.Getpid()) {
+		if p.Comm == "haproxy" && p.State != 'Z' {
+			syscall.Kill(p.Pid, syscall.SIGKILL)
+			waitExited(p.Pid, 5*time.Second)
+		}
+	}
+}
+
+// role: the master never serves, as flipd's supervisor; the workers are
+// the generations.
+func (s *haproxyServer) role(p proc, all procTree) role {
+	if s.cmd == nil || s.cmd.Process == nil || p.Comm != "haproxy" {
+		return roleNone
+	}
+	if p.Pid == s.cmd.Process.Pid {
+		return roleSupervisor
+	}
+	if all.isBelow(p, s.cmd.Process.Pid) {
+		return roleGeneration
+	}
+	return roleNone
+}
+
+// haproxyVersion is the version "haproxy -v" names: "2.6.12-1+deb12u4".
+func haproxyVersion(bin string) string {
+	out, _ := exec.Command(bin, "-v").Output()
+	first, _, _ := strings.Cut(string(out), "\n")
+	if f := strings.Fields(first); len(f) >= 3 {
+		return f[2]
+	}
+	return "unknown"
+}
