@@ -17,10 +17,13 @@ type haproxyPorts struct {
 // cleartext HTTP/2 listener, on loopback. The stats socket exposes the
 // listeners so that a new worker takes them over from the old one
 // (expose-fd listeners); hard-stop-after bounds an old worker's life as
-// nginx's worker_shutdown_timeout does.
-func haproxyConfig(ports haproxyPorts, pem, statsSocket, body string) string {
+// nginx's worker_shutdown_timeout does. nofile is the open-file limit
+// the bench runs under: HAProxy refuses to start if maxconn needs more
+// (it counts two descriptors a connection, as a proxy, and 42 more), so
+// ulimit-n says it and maxconn is what fits.
+func haproxyConfig(ports haproxyPorts, pem, statsSocket, body string, nofile int) string {
 	var b strings.Builder
-	b.WriteString("global\n  master-worker\n  maxconn 40000\n")
+	fmt.Fprintf(&b, "global\n  master-worker\n  ulimit-n %d\n  maxconn %d\n", nofile, haproxyMaxConn(nofile))
 	fmt.Fprintf(&b, "  stats socket %s mode 600 level admin expose-fd listeners\n", statsSocket)
 	b.WriteString("  hard-stop-after 10s\n")
 	// No TLS session cache, as nginx's ssl_session_cache off: every new
@@ -33,3 +36,6 @@ func haproxyConfig(ports haproxyPorts, pem, statsSocket, body string) string {
 	fmt.Fprintf(&b, "\nfrontend tls\n  bind %s ssl crt %s alpn http/1.1 no-tls-tickets\n%s", ports.TLS, pem, ret)
 	return b.String()
 }
+
+// haproxyMaxConn is the maxconn HAProxy accepts with nofile descriptors.
+func haproxyMaxConn(nofile int) int { return max((nofile-100)/2, 100) }

@@ -77,7 +77,7 @@ func (s *haproxyServer) url(m Mode) string {
 func (s *haproxyServer) cfgPath() string { return filepath.Join(s.dir, "haproxy.cfg") }
 
 func (s *haproxyServer) writeConfig(body string) error {
-	cfg := haproxyConfig(s.ports, s.pem, filepath.Join(s.dir, "stats.sock"), body)
+	cfg := haproxyConfig(s.ports, s.pem, filepath.Join(s.dir, "stats.sock"), body, noFile())
 	return os.WriteFile(s.cfgPath(), []byte(cfg), 0o644)
 }
 
@@ -205,3 +205,16 @@ func haproxyVersion(bin string) string {
 	}
 	return "unknown"
 }
+
+// noFile is this process's open-file limit, which HAProxy inherits.
+func noFile() int {
+	var lim syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
+		return 1024
+	}
+	return int(min(lim.Cur, 1<<20))
+}
+
+// maxConns is how many connections HAProxy takes at once: maxconn, less
+// a margin for the load generator's own.
+func (s *haproxyServer) maxConns() int { return haproxyMaxConn(noFile()) - 50 }

@@ -30,7 +30,7 @@ func TestCaddyConfigServesTheBodyOnThreeLoopbackServers(t *testing.T) {
 					Listen         []string
 					Protocols      []string
 					AutomaticHTTPS struct{ Disable bool } `json:"automatic_https"`
-					TLSPolicies    []map[string]any      `json:"tls_connection_policies"`
+					TLSPolicies    []map[string]any       `json:"tls_connection_policies"`
 					Routes         []struct {
 						Handle []struct {
 							Handler    string
@@ -101,9 +101,10 @@ func TestHAProxyConfigIsMasterWorkerWithExposedListeners(t *testing.T) {
 	dir := t.TempDir()
 	ports := haproxyPorts{Plain: "127.0.0.1:8001", TLS: "127.0.0.1:8002", H2C: "127.0.0.1:8003"}
 	pem := filepath.Join(dir, "haproxy.pem")
-	cfg := haproxyConfig(ports, pem, filepath.Join(dir, "stats.sock"), `say "hi"`)
+	cfg := haproxyConfig(ports, pem, filepath.Join(dir, "stats.sock"), `say "hi"`, 20000)
 	for _, line := range []string{
 		"  master-worker\n",
+		"  ulimit-n 20000\n  maxconn 9950\n",
 		"  stats socket " + filepath.Join(dir, "stats.sock") + " mode 600 level admin expose-fd listeners\n",
 		"  hard-stop-after 10s\n",
 		"  bind 127.0.0.1:8001\n",
