@@ -138,11 +138,19 @@ func (s *caddyServer) role(p proc, _ procTree) role {
 	return roleNone
 }
 
-// caddyVersion is what "caddy version" says: "v2.11.9".
+// caddyVersion is Caddy's module version, "v2.11.9": "caddy version"
+// says "unknown" when Caddy is the main module (go install
+// .../cmd/caddy@v2.11.9), so it is read from "caddy build-info".
 func caddyVersion(bin string) string {
 	out, _ := exec.Command(bin, "version").Output()
-	if f := strings.Fields(string(out)); len(f) > 0 {
+	if f := strings.Fields(string(out)); len(f) > 0 && f[0] != "unknown" {
 		return f[0]
+	}
+	out, _ = exec.Command(bin, "build-info").Output()
+	for _, line := range strings.Split(string(out), "\n") {
+		if f := strings.Fields(line); len(f) >= 3 && f[0] == "mod" && f[1] == caddyModule {
+			return f[2]
+		}
 	}
 	return "unknown"
 }
