@@ -7,6 +7,9 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
 	"time"
 )
 
@@ -95,4 +98,34 @@ func tailBytes(b []byte, n int) string {
 		b = b[len(b)-n:]
 	}
 	return string(b)
+}
+
+// cachedCaddy is the newest Caddy binary already built into the cache,
+// without asking the module proxy, or "".
+func cachedCaddy() string {
+	cache, err := caddyCacheDir()
+	if err != nil {
+		return ""
+	}
+	found, _ := filepath.Glob(filepath.Join(cache, "caddy-v*", "caddy"))
+	best, bestVersion := "", ""
+	for _, f := range found {
+		v := strings.TrimPrefix(filepath.Base(filepath.Dir(f)), "caddy-")
+		if bestVersion == "" || slices.Compare(versionParts(v), versionParts(bestVersion)) > 0 {
+			best, bestVersion = f, v
+		}
+	}
+	return best
+}
+
+// versionParts is "v2.11.9" as [2 11 9]; a pre-release counts as its
+// release.
+func versionParts(v string) []int {
+	v, _, _ = strings.Cut(strings.TrimPrefix(v, "v"), "-")
+	var out []int
+	for _, p := range strings.Split(v, ".") {
+		n, _ := strconv.Atoi(p)
+		out = append(out, n)
+	}
+	return out
 }

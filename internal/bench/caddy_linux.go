@@ -155,10 +155,12 @@ func caddyVersion(bin string) string {
 	return "unknown"
 }
 
-// waitBody waits until url answers body, or exited is closed, or limit
-// has passed.
+// waitBody waits until url answers body on a new connection, or exited
+// is closed, or limit has passed. A new connection each time: a kept one
+// would stay with the old worker, which may answer on it while the new
+// one already accepts.
 func waitBody(url, body string, exited <-chan struct{}, limit time.Duration) error {
-	c := &http.Client{Timeout: time.Second}
+	c := &http.Client{Timeout: time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
 	deadline := time.Now().Add(limit)
 	for {
 		resp, err := c.Get(url)

@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -148,5 +149,16 @@ func TestHAProxyConfigIsMasterWorkerWithExposedListeners(t *testing.T) {
 	}
 	if out, err := exec.Command(bin, "-c", "-f", path).CombinedOutput(); err != nil {
 		t.Errorf("haproxy -c rejects the config: %v\n%s\n%s", err, out, cfg)
+	}
+}
+
+// TestVersionPartsOrdersCaddyReleases checks the order in which the
+// newest cached Caddy is picked: by number, not by text.
+func TestVersionPartsOrdersCaddyReleases(t *testing.T) {
+	if slices.Compare(versionParts("v2.11.9"), versionParts("v2.9.1")) <= 0 {
+		t.Error("v2.11.9 does not come after v2.9.1")
+	}
+	if slices.Compare(versionParts("v2.11.9-beta.1"), versionParts("v2.11.9")) != 0 {
+		t.Error("a pre-release does not count as its release")
 	}
 }
