@@ -58,9 +58,13 @@ func (s *haproxyServer) name() string     { return "haproxy" }
 func (s *haproxyServer) bodies() []string { return []string{"haproxy-a", "haproxy-b"} }
 func (s *haproxyServer) ca() string       { return s.cert.PEM }
 
-// oldLimit lets a few old workers finish while the next reload starts:
-// HAProxy does not refuse one.
-func (s *haproxyServer) oldLimit() int { return 4 }
+// oldLimit is none, as nginx's: the next reload waits until the old
+// worker has exited. HAProxy 2.6 does not refuse an earlier one, but
+// reloading every 250 ms while old workers finish their keep-alive
+// connections, under load on two cores, made the re-executed master fail
+// to take the sockets over ("Failed to get the sockets from the old
+// process!") and exit, with its workers: every request refused after.
+func (s *haproxyServer) oldLimit() int { return 0 }
 
 func (s *haproxyServer) url(m Mode) string {
 	switch m {
