@@ -105,8 +105,20 @@ func (s *haproxyServer) start() error {
 		s.stop()
 		return fmt.Errorf("haproxy did not start: %w: %s", err, tail(out.Name()))
 	}
+	for deadline := time.Now().Add(30 * time.Second); s.loaded() < 1; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			s.stop()
+			return fmt.Errorf("haproxy's master did not say \"Loading success.\" within 30s: %s", tail(out.Name()))
+		}
+	}
 	s.worker = s.newestWorker(nil)
 	return nil
+}
+
+// loaded counts the master's "Loading success." lines in its log.
+func (s *haproxyServer) loaded() int {
+	b, _ := os.ReadFile(filepath.Join(s.dir, "haproxy.log"))
+	return strings.Count(string(b), "Loading success.")
 }
 
 // workers lists the master's live workers.
@@ -143,11 +155,21 @@ func (s *haproxyServer) upgrade(int) Upgrade {
 		u.Err = err.Error()
 		return u
 	}
-	before := s.workers()
+	before, loaded := s.workers(), s.loaded()
 	u.At = time.Now()
 	if err := s.cmd.Process.Signal(syscall.SIGUSR2); err != nil {
 		u.Err = "USR2: " + err.Error()
 		return u
+	}
+	// The master says "Loading success." from its loop once the new
+	// worker is ready: only then does it take the next USR2. A new
+	// worker answering is not enough: a USR2 sent to the master still
+	// starting up after its re-execution is lost.
+	for deadline := time.Now().Add(30 * time.Second); s.loaded() <= loaded; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			u.Err = "the master did not say \"Loading success.\" within 30s of USR2: " + tail(filepath.Join(s.dir, "haproxy.log"))
+			return u
+		}
 	}
 	if err := waitBody(s.url(ModeConn), body, s.exited, 30*time.Second); err != nil {
 		u.Err = fmt.Sprintf("no new worker serving after USR2: %v: %s", err, tail(filepath.Join(s.dir, "haproxy.log")))
