@@ -165,9 +165,13 @@ func (s *haproxyServer) upgrade(int) Upgrade {
 	// worker is ready: only then does it take the next USR2. A new
 	// worker answering is not enough: a USR2 sent to the master still
 	// starting up after its re-execution is lost.
-	for deadline := time.Now().Add(30 * time.Second); s.loaded() <= loaded; time.Sleep(time.Millisecond) {
+	// 10 s, not more: a reload takes a few hundred milliseconds, and
+	// HAProxy 2.6.12 sometimes does nothing on a USR2 (seen in the tls
+	// and h2 modes here, right after the old worker's exit).
+	for deadline := time.Now().Add(10 * time.Second); s.loaded() <= loaded; time.Sleep(time.Millisecond) {
 		if time.Now().After(deadline) {
-			u.Err = "the master did not say \"Loading success.\" within 30s of USR2: " + tail(filepath.Join(s.dir, "haproxy.log"))
+			u.Err = "the master did not say \"Loading success.\" within 10s of USR2 (the reload did not happen): " +
+				tail(filepath.Join(s.dir, "haproxy.log"))
 			return u
 		}
 	}
