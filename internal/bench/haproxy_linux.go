@@ -121,6 +121,23 @@ func (s *haproxyServer) loaded() int {
 	return strings.Count(string(b), "Loading success.")
 }
 
+// waitReaped waits, at most limit, until the master has reaped its
+// exited workers. The runs send the next USR2 as soon as the old worker
+// has exited; one sent before the master has dealt with that exit was
+// sometimes ignored (HAProxy 2.6.12, tls and h2 modes).
+func (s *haproxyServer) waitReaped(limit time.Duration) {
+	master := s.cmd.Process.Pid
+	for deadline := time.Now().Add(limit); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
+		zombie := false
+		for _, p := range descendants(master) {
+			zombie = zombie || (p.PPid == master && p.State == 'Z')
+		}
+		if !zombie {
+			return
+		}
+	}
+}
+
 // workers lists the master's live workers.
 func (s *haproxyServer) workers() []int {
 	var out []int
@@ -155,6 +172,7 @@ func (s *haproxyServer) upgrade(int) Upgrade {
 		u.Err = err.Error()
 		return u
 	}
+	s.waitReaped(5 * time.Second)
 	before, loaded := s.workers(), s.loaded()
 	u.At = time.Now()
 	if err := s.cmd.Process.Signal(syscall.SIGUSR2); err != nil {
