@@ -32,6 +32,7 @@ func Run(o Options) (*Report, error) {
 	if !hasTLS {
 		rep.Notes = append(rep.Notes, "flipd has no listener_wrappers.tls module: flipd's TLS mode is skipped")
 	}
+	rep.Peers, rep.Notes = o.preparePeers(rep.Notes)
 	makers, _ := o.servers(hasTLS)
 	for _, mode := range o.Modes {
 		if o.SkipRuns {
@@ -59,6 +60,9 @@ func Run(o Options) (*Report, error) {
 			o.logf("  %s", r.line())
 			rep.Results = append(rep.Results, r)
 		}
+	}
+	if o.Memory {
+		rep.Memory = o.measureMemory(hasTLS)
 	}
 	if o.Targets {
 		t, err := o.measureTargets()

@@ -21,6 +21,15 @@
 // POST /upgrade; nginx by USR2, WINCH and QUIT with its config rewritten
 // between; the naive restart is SIGTERM, wait, start.
 //
+// Two more peers run beside nginx on the same load and modes, where
+// present: Caddy, the latest release built from the Go module proxy once
+// and cached under the user's cache directory, reloaded by a config
+// change through its admin API (POST /load, applied in-process), and
+// HAProxy in master-worker mode with expose-fd listeners, reloaded by
+// USR2 to the master. With Options.Memory each server's resident memory
+// (VmRSS) is read idle and with 10,000 idle keep-alive connections open,
+// the serving generation apart from the supervisor in front of it.
+//
 // The ws mode (not among the defaults) measures long-lived connections
 // instead: WebSockets through the http module's reverse_proxy and TCP
 // streams through the tcp module's proxy, to echo backends in a helper

@@ -16,6 +16,12 @@ type Report struct {
 	// benchmark started and ended: other work on the machine shows there.
 	Load  [2]string `json:"load"`
 	Nginx string    `json:"nginx,omitempty"`
+	// Peers are the other servers compared (Caddy, HAProxy), by name,
+	// with their versions.
+	Peers map[string]string `json:"peers,omitempty"`
+	// Memory is each server's resident memory, idle and with many idle
+	// connections.
+	Memory []MemoryRow `json:"memory,omitempty"`
 	// FlipdCommand is how flipd ran: supervised, as users run it.
 	FlipdCommand string        `json:"flipd_command,omitempty"`
 	Upgrades     int           `json:"upgrades"`
@@ -230,6 +236,7 @@ func (rep *Report) Markdown() string {
 	if rep.Nginx != "" {
 		fmt.Fprintf(&b, "; nginx %s", rep.Nginx)
 	}
+	b.WriteString(rep.peersVersions())
 	b.WriteString(".\n")
 	if rep.Load[0] != "" {
 		fmt.Fprintf(&b, "Load average at the start %s, at the end %s.\n", rep.Load[0], rep.Load[1])
@@ -245,6 +252,7 @@ func (rep *Report) Markdown() string {
 	}
 	rep.wsMarkdown(&b)
 	rep.h3Markdown(&b)
+	rep.memoryMarkdown(&b)
 	for _, n := range rep.Notes {
 		fmt.Fprintf(&b, "\n%s.\n", n)
 	}

@@ -135,6 +135,7 @@ func (o *Options) servers(hasTLS bool) ([]func() (server, error), []string) {
 		out = append(out, mk("nginx", func(dir string) (server, error) { return newNginxServer(o.Nginx, dir) }))
 		names = append(names, "nginx")
 	}
+	out, names = o.peerServers(mk, out, names)
 	out = append(out, mk("naive", func(dir string) (server, error) { return newFlipdServer(o.Flipd, dir, true, hasTLS) }))
 	return out, append(names, "flipd, naive restart")
 }

@@ -16,6 +16,14 @@ type Options struct {
 	// Nginx is the nginx binary; looked up in PATH and /usr/sbin if
 	// empty; "none" leaves nginx out.
 	Nginx string
+	// Caddy is the Caddy binary; the latest release built from the Go
+	// module proxy (and cached) if empty; "none" leaves Caddy out.
+	// HAProxy is the haproxy binary; looked up in PATH and /usr/sbin if
+	// empty; "none" leaves HAProxy out.
+	Caddy, HAProxy string
+	// Memory also measures each server's resident memory, idle and with
+	// IdleConns idle keep-alive connections open.
+	Memory bool
 	// Dir holds configs, logs and sockets; a temporary one if empty.
 	Dir string
 	// Upgrades is how many upgrades each run does.
