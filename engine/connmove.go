@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -84,7 +85,14 @@ func (in *Instance) offerConns(l *loaded) {
 		return
 	}
 	if len(keys) > 0 {
-		go in.adoptConns(byKey)
+		inbound := make(chan struct{})
+		in.mu.Lock()
+		in.inbound = inbound
+		in.mu.Unlock()
+		go func() {
+			defer close(inbound)
+			in.adoptConns(byKey)
+		}()
 	}
 }
 
@@ -103,12 +111,7 @@ func (in *Instance) adoptConns(byKey map[string]flipd.ConnMover) {
 		}
 		conns, err := fileConns(files)
 		if err == nil {
-			m, ok := byKey[key]
-			if !ok {
-				err = fmt.Errorf("no listener for key %q", key)
-			} else {
-				err = m.AdoptConn(flipd.MovedConn{Conns: conns, State: state})
-			}
+			err = in.adopt(byKey, key, flipd.MovedConn{Conns: conns, State: state})
 		}
 		if err != nil {
 			for _, c := range conns {
@@ -121,6 +124,58 @@ func (in *Instance) adoptConns(byKey map[string]flipd.ConnMover) {
 		in.mu.Lock()
 		in.stats.MovedConns++
 		in.mu.Unlock()
+	}
+}
+
+// adopt has the server for key take mc. A server that cannot, because
+// this generation has handed over in turn and drains (upgrades in quick
+// succession: the previous generation still moves while the next one
+// already serves), passes mc on to the next generation if it accepts the
+// key, so that the connection lands where it is served rather than being
+// closed with a request perhaps waiting in it.
+func (in *Instance) adopt(byKey map[string]flipd.ConnMover, key string, mc flipd.MovedConn) error {
+	m, ok := byKey[key]
+	if !ok {
+		return fmt.Errorf("no listener for key %q", key)
+	}
+	err := m.AdoptConn(mc)
+	if err == nil {
+		return nil
+	}
+	in.mu.Lock()
+	onward := in.onward[key]
+	in.mu.Unlock()
+	if onward == nil {
+		return err
+	}
+	if ferr := onward.Move(mc); ferr != nil {
+		return errors.Join(err, fmt.Errorf("passing it on to the next generation: %w", ferr))
+	}
+	in.log.Debug("passed a moved connection on to the next generation", "key", key, "adopt_error", err)
+	return nil
+}
+
+// waitInbound is called once this generation has drained, before it
+// exits: it tells the previous generation, if that one may still be
+// moving connections here, to stop (what it sends from then on fails, so
+// it keeps those connections), and waits until the ones already on their
+// way have been taken and passed on to the next generation (adopt), or
+// ctx ends. Without it a connection sent while this process exits would
+// die with it, its descriptor unread in the channel.
+func (in *Instance) waitInbound(ctx context.Context) {
+	in.mu.Lock()
+	inbound := in.inbound
+	in.mu.Unlock()
+	if inbound == nil {
+		return
+	}
+	if err := in.upg.StopAcceptingConns(); err != nil {
+		in.log.Warn("could not tell the previous generation to stop moving connections here", "error", err)
+	}
+	select {
+	case <-inbound:
+	case <-ctx.Done():
+		in.log.Warn("connections moved from the previous generation were still arriving when the drain ended")
 	}
 }
 
@@ -158,6 +213,12 @@ func (in *Instance) moveConns(l *loaded, sender *upgrade.ConnSender) []*connSink
 		}
 		s := &connSink{sender: sender, key: k}
 		sinks = append(sinks, s)
+		in.mu.Lock()
+		if in.onward == nil {
+			in.onward = make(map[string]flipd.ConnSink)
+		}
+		in.onward[k] = s
+		in.mu.Unlock()
 		li.module.(flipd.ConnMover).MoveConns(s)
 	}
 	return sinks

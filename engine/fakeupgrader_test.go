@@ -319,3 +319,4 @@ func (f *fakeUpgrader) AcceptConn() (string, []byte, []*os.File, error) {
 	return "", nil, nil, io.EOF
 }
 func (f *fakeUpgrader) ConnSender() *upgrade.ConnSender { return nil }
+func (f *fakeUpgrader) StopAcceptingConns() error       { return nil }

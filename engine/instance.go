@@ -58,7 +58,12 @@ type Instance struct {
 	log     hclog.Logger
 	started time.Time
 
-	mu            sync.Mutex
+	mu sync.Mutex
+	// inbound is closed once the previous generation has finished moving
+	// connections here (nil: none offered); onward holds this
+	// generation's sinks to the next one, by key, once it handed over.
+	inbound       chan struct{}
+	onward        map[string]flipd.ConnSink
 	state         State
 	current       *loaded
 	source        string
@@ -337,6 +342,7 @@ func (in *Instance) waitExit() {
 		}()
 	}
 	wg.Wait()
+	in.waitInbound(ctx)
 	if err := sender.Close(); err != nil {
 		in.log.Debug("closing the connection channel", "error", err)
 	}

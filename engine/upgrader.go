@@ -33,10 +33,11 @@ type upgrader interface {
 	// older generations still draining.
 	WaitForParent(ctx context.Context) error
 	Elders() []upgrade.Elder
-	// OfferConns, AcceptConn and ConnSender move established
-	// connections between generations (see connmove.go).
+	// OfferConns, AcceptConn, StopAcceptingConns and ConnSender move
+	// established connections between generations (see connmove.go).
 	OfferConns(keys []string) error
 	AcceptConn() (key string, state []byte, files []*os.File, err error)
+	StopAcceptingConns() error
 	ConnSender() *upgrade.ConnSender
 }
 

@@ -311,6 +311,28 @@ func (u *Upgrader) AcceptConn() (key string, state []byte, files []*os.File, err
 	}
 }
 
+// StopAcceptingConns tells the parent that this generation takes no
+// more connections: call it once this generation has drained, before it
+// exits. A Send the parent makes after it fails, so the parent keeps that
+// connection; those sent before are still returned by AcceptConn, which
+// then returns io.EOF. (Without it, a connection sent while this process
+// exits would die with it.)
+func (u *Upgrader) StopAcceptingConns() error {
+	r := u.connsIn
+	if r == nil {
+		return nil
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.conn == nil {
+		return nil
+	}
+	if err := r.conn.CloseRead(); err != nil {
+		return fmt.Errorf("upgrade: stopping the connection channel: %w", err)
+	}
+	return nil
+}
+
 // done closes the channel for good.
 func (r *connReceiver) done() {
 	if r == nil {

@@ -81,6 +81,9 @@ func (u *Upgrader) AcceptConn() (key string, state []byte, files []*os.File, err
 	return "", nil, nil, io.EOF
 }
 
+// StopAcceptingConns does nothing: nothing ever moves to the stub.
+func (u *Upgrader) StopAcceptingConns() error { return nil }
+
 // ConnSender returns a sender that accepts nothing (the stub never
 // upgrades), so every connection drains.
 func (u *Upgrader) ConnSender() *upgrade.ConnSender { return nil }

@@ -32,6 +32,7 @@ type upgrader interface {
 	Payload() []byte
 	OfferConns(keys []string) error
 	AcceptConn() (string, []byte, []*os.File, error)
+	StopAcceptingConns() error
 	ConnSender() *upgrade.ConnSender
 }
 
