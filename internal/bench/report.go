@@ -56,6 +56,9 @@ type Targets struct {
 	ThroughputConns  int              `json:"throughput_conns"`
 	ThroughputPinned bool             `json:"throughput_pinned"`
 	Idle             *IdleDrain       `json:"idle,omitempty"`
+	// Reload is the POST /load round trip against an empty Go binary's
+	// start (reload_report.go).
+	Reload *ReloadCost `json:"reload,omitempty"`
 }
 
 // ThroughputSide is one server's rounds of closed-loop throughput.
@@ -352,6 +355,9 @@ func (rep *Report) targetChecks() []Check {
 	rt := t.RoundTrip
 	out = append(out, Check{"POST /load round trip p50 ≤ 15 ms, 10 listeners",
 		fmt.Sprintf("p50 %s, p99 %s (%d loads)", ms(rt.ReadyP50), ms(rt.ReadyP99), rt.N), rt.N > 0 && rt.ReadyP50 <= 15*time.Millisecond})
+	if t.Reload != nil {
+		out = append(out, reloadCheck(t.Reload))
+	}
 	if len(t.Scaling) == 3 {
 		out = append(out, scalingCheck(t.Scaling))
 	}

@@ -19,6 +19,7 @@ func (o *Options) measureTargets() (*Targets, error) {
 	}{
 		{"idle memory", o.measureIdleRSS},
 		{"POST /load round trip, 10 listeners", o.measureRoundTrip},
+		{"POST /load against an empty Go binary's start", o.measureReloadVsExec},
 		{"scaling with listeners", o.measureScaling},
 		{"throughput against bare net/http", o.measureThroughput},
 		{fmt.Sprintf("%d idle connections drained", o.IdleConns), o.measureIdleDrain},

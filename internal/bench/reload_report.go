@@ -1,0 +1,123 @@
+package bench
+
+import (
+	"fmt"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// ReloadCost compares the POST /load round trip (10 listeners) with the
+// start of an empty Go binary, alternated in one run, idle and under
+// load, with what the round trip is made of.
+type ReloadCost struct {
+	// Empty is exec and wait of an empty Go binary (package main; func
+	// main(){}); Version is "flipd version", the same for flipd's
+	// binary; Idle is the POST /load round trip, each alternated with
+	// the others.
+	Empty   []time.Duration `json:"empty"`
+	Version []time.Duration `json:"version"`
+	Idle    []time.Duration `json:"idle"`
+	// EmptyLoaded and Loaded are the same under LoadRate keep-alive
+	// requests a second to one of the listeners; LoadFailed counts
+	// that load's failed requests.
+	EmptyLoaded []time.Duration `json:"empty_loaded"`
+	Loaded      []time.Duration `json:"loaded"`
+	LoadRate    int             `json:"load_rate"`
+	LoadFailed  int             `json:"load_failed"`
+	// Startup is each new generation's own "startup=" figure: from its
+	// engine's start (after package init) until it served.
+	Startup []time.Duration `json:"startup"`
+	// InitDone is when "flipd version"'s last package init ended, by
+	// GODEBUG=inittrace=1; 0 if unknown.
+	InitDone time.Duration `json:"init_done"`
+}
+
+// medianDuration is the median of ds, or 0.
+func medianDuration(ds []time.Duration) time.Duration {
+	if len(ds) == 0 {
+		return 0
+	}
+	s := slices.Clone(ds)
+	slices.Sort(s)
+	return Percentile(s, 0.5)
+}
+
+// Ratio is the idle round trip's median over the empty binary's.
+func (r ReloadCost) Ratio() float64 {
+	return ratio(medianDuration(r.Idle), medianDuration(r.Empty))
+}
+
+// LoadedRatio is the round trip's median under load over idle.
+func (r ReloadCost) LoadedRatio() float64 {
+	return ratio(medianDuration(r.Loaded), medianDuration(r.Idle))
+}
+
+func ratio(a, b time.Duration) float64 {
+	if b <= 0 {
+		return 0
+	}
+	return float64(a) / float64(b)
+}
+
+// Breakdown says where the median round trip goes: the process and the
+// Go runtime (the empty binary), flipd's package init (its binary's
+// start beyond the empty one's), the new generation's engine start
+// (provision, listeners, ready), and the rest (validating in the old
+// generation, the handshake, the admin API's HTTP).
+func (r ReloadCost) Breakdown() string {
+	rt, empty, version, startup := medianDuration(r.Idle), medianDuration(r.Empty), medianDuration(r.Version), medianDuration(r.Startup)
+	rest := rt - version - startup
+	s := fmt.Sprintf("process start %s, flipd's package init %s, provision+listeners+ready %s, validate+handshake+HTTP %s",
+		ms(empty), ms(version-empty), ms(startup), ms(rest))
+	if r.InitDone > 0 {
+		s += fmt.Sprintf(" (inittrace: init done at %s)", ms(r.InitDone))
+	}
+	return s
+}
+
+// reloadCheck judges the round trip against the empty binary's start,
+// and under load against idle.
+func reloadCheck(r *ReloadCost) Check {
+	ok := len(r.Idle) > 0 && len(r.Empty) > 0 && r.Ratio() <= 2 &&
+		len(r.Loaded) > 0 && r.LoadedRatio() <= 1.5 && r.LoadFailed == 0
+	return Check{"POST /load ≤ 2× empty Go binary start (10 listeners; under load ≤ 1.5× idle)",
+		fmt.Sprintf("round trip p50 %s vs empty binary %s: %.2f× (flipd version %s), %d alternations; under %d req/s: %s (%.2f× idle; empty binary %s), %d failed; %s",
+			ms(medianDuration(r.Idle)), ms(medianDuration(r.Empty)), r.Ratio(), ms(medianDuration(r.Version)), len(r.Idle),
+			r.LoadRate, ms(medianDuration(r.Loaded)), r.LoadedRatio(), ms(medianDuration(r.EmptyLoaded)), r.LoadFailed, r.Breakdown()),
+		ok}
+}
+
+var startupRe = regexp.MustCompile(`\bserving\b.*\bstartup=([0-9.]+[µunm]?s)\b.*\bhas_parent=true`)
+
+// parseStartups finds the "startup=" figure of every generation started
+// by an upgrade in a flipd log.
+func parseStartups(log string) []time.Duration {
+	var out []time.Duration
+	for _, line := range strings.Split(log, "\n") {
+		if m := startupRe.FindStringSubmatch(line); m != nil {
+			if d, err := time.ParseDuration(m[1]); err == nil {
+				out = append(out, d)
+			}
+		}
+	}
+	return out
+}
+
+var initRe = regexp.MustCompile(`^init \S+ @([0-9.]+) ms, ([0-9.]+) ms clock`)
+
+// parseInitDone is when the last package init ended in GODEBUG=inittrace=1
+// output, or 0.
+func parseInitDone(trace string) time.Duration {
+	var done float64
+	for _, line := range strings.Split(trace, "\n") {
+		if m := initRe.FindStringSubmatch(line); m != nil {
+			at, _ := strconv.ParseFloat(m[1], 64)
+			clock, _ := strconv.ParseFloat(m[2], 64)
+			done = max(done, at+clock)
+		}
+	}
+	return time.Duration(done * float64(time.Millisecond))
+}
