@@ -186,6 +186,18 @@ func (in *Instance) start(opts Options) error {
 	}
 	in.drainCtx, in.cancelDrain = context.WithCancel(context.Background())
 	in.offerConns(l)
+	if in.upg.HasParent() {
+		// Recorded before Ready: the admin API serves already, and once
+		// the parent hears "ready" requests reach this generation, whose
+		// /status and /metrics must count the upgrade that made it.
+		// (Recorded after, a GET /metrics could see generation 2 and no
+		// upgrade yet.) If Ready fails, the parent ends this process.
+		now := time.Now()
+		in.mu.Lock()
+		in.stats.record(UpgradeRecord{From: gen - 1, To: gen, Pid: os.Getpid(), Result: "ok", Source: source,
+			Started: requested, Duration: flipd.Duration(now.Sub(requested))})
+		in.mu.Unlock()
+	}
 	readyErr := in.upg.Ready()
 	if readyErr != nil {
 		in.log.Error("reporting ready failed", "error", readyErr)
@@ -204,10 +216,6 @@ func (in *Instance) start(opts Options) error {
 	in.writePIDFile(opts.PIDFile)
 	in.mu.Lock()
 	in.state, in.readyAt = StateActive, time.Now()
-	if in.upg.HasParent() {
-		in.stats.record(UpgradeRecord{From: gen - 1, To: gen, Pid: os.Getpid(), Result: "ok", Source: source,
-			Started: requested, Duration: flipd.Duration(in.readyAt.Sub(requested))})
-	}
 	in.mu.Unlock()
 	in.log.Info("serving", "listeners", len(l.listeners), "source", source,
 		"startup", time.Since(in.started).Round(time.Microsecond), "has_parent", in.upg.HasParent())
