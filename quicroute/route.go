@@ -47,6 +47,7 @@ func (r *Router) readShared() {
 		}
 		if n == len(buf) || !from.IsValid() {
 			r.dropped.Add(1) // larger than any QUIC packet: cut, so useless
+			r.counts.dropMalform.Add(1)
 			continue
 		}
 		fwd = r.route(buf[:n], from, fwd[:0])
@@ -59,23 +60,76 @@ func (r *Router) route(data []byte, from netip.AddrPort, fwd []byte) []byte {
 	v, gen := classify(r.codec, r.gen, data)
 	switch v {
 	case local:
+		if !r.initialsHere.Load() && clientChosen(r.codec, data) {
+			if fwd, done := r.toParent(data, from, fwd); done {
+				return fwd
+			}
+		}
+		if data[0]&longHeaderBit != 0 {
+			r.counts.localLong.Add(1)
+		} else {
+			r.counts.localShort.Add(1)
+		}
 		r.deliver(data, net.UDPAddrFromAddrPort(from))
 	case forward:
 		link := r.linkTo(gen)
 		if link == nil || r.noFwd {
 			r.dropped.Add(1)
+			if r.noFwd {
+				r.counts.dropNoFwd.Add(1)
+			} else {
+				r.counts.dropNoLink.Add(1)
+			}
 			return fwd
 		}
 		fwd = appendForward(fwd, from, data)
 		if err := trySend(link, fwd); err != nil {
 			r.dropped.Add(1) // that generation has exited, or its queue is full
+			r.counts.sendFailed(err)
 			return fwd
 		}
 		r.forwarded.Add(1)
+		if gen > r.gen {
+			r.counts.fwdNewer.Add(1)
+		} else {
+			r.counts.fwdOlder.Add(1)
+		}
 	default:
 		r.dropped.Add(1)
+		r.counts.dropMalform.Add(1)
 	}
 	return fwd
+}
+
+// toParent passes a new connection's packet to the parent generation,
+// which owns new connections until this one is ready; done is false if
+// the parent has exited, and from then on new connections are this
+// generation's.
+func (r *Router) toParent(data []byte, from netip.AddrPort, fwd []byte) (_ []byte, done bool) {
+	link := r.parentLink()
+	if link == nil {
+		r.initialsHere.Store(true)
+		return fwd, false
+	}
+	fwd = appendForward(fwd, from, data)
+	if err := trySend(link, fwd); err != nil {
+		if linkFull(err) {
+			r.dropped.Add(1)
+			r.counts.dropLinkFull.Add(1)
+			return fwd, true // the client sends it again
+		}
+		r.initialsHere.Store(true)
+		return fwd, false
+	}
+	r.forwarded.Add(1)
+	r.counts.initialsToParent.Add(1)
+	return fwd, true
+}
+
+func (r *Router) parentLink() *net.UnixConn {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.parent
 }
 
 // linkTo is where packets of generation gen go: an older generation's
@@ -94,6 +148,7 @@ func (r *Router) deliver(data []byte, from net.Addr) {
 	p := packet{data: append([]byte(nil), data...), addr: from}
 	if !r.conn.deliver(p) {
 		r.dropped.Add(1)
+		r.counts.dropQueue.Add(1)
 	}
 }
 
@@ -123,12 +178,32 @@ func (r *Router) readLink(link *net.UnixConn, elder bool) {
 		from, data, err := parseForward(buf[:n])
 		if err != nil || n > maxForward {
 			r.dropped.Add(1)
+			r.counts.dropMalform.Add(1)
 			continue
 		}
 		if v, _ := classify(r.codec, r.gen, data); v != local {
 			r.dropped.Add(1)
+			r.counts.dropNotMine.Add(1)
 			continue
 		}
+		if clientChosen(r.codec, data) {
+			switch {
+			case !elder && r.gaveUp.Load():
+				// A new connection the child passed here before it
+				// learnt that this generation handed over: it is the
+				// child's, and sending it back tells the child so.
+				if err := trySend(link, buf[:n]); err != nil {
+					r.dropped.Add(1)
+					r.counts.sendFailed(err)
+				} else {
+					r.counts.initialsBack.Add(1)
+				}
+				continue
+			case elder && link == r.parentLink():
+				r.initialsHere.Store(true) // the parent handed over
+			}
+		}
+		r.counts.fromLink.Add(1)
 		r.deliver(data, from)
 	}
 }

@@ -62,8 +62,18 @@ type Router struct {
 
 	mu     sync.Mutex
 	elders map[uint32]*net.UnixConn // links to older generations, by generation
+	parent *net.UnixConn            // the link to the previous generation, if it serves QUIC here
+
+	// initialsHere says that new connections (Initial packets) are this
+	// generation's: it has no parent, or the parent handed over (it
+	// sent one back), or has exited. Until then this generation reads
+	// the shared socket as well but passes them to the parent, which
+	// owns them until this one is ready.
+	initialsHere atomic.Bool
+	gaveUp       atomic.Bool // this generation handed the socket over
 
 	conns      atomic.Int64
+	counts     counts
 	forwarded  atomic.Uint64
 	dropped    atomic.Uint64
 	newest     atomic.Bool
@@ -173,6 +183,10 @@ func (r *Router) openLinks(upg Upgrader) error {
 		}
 		r.elders[uint32(e.Generation)] = l
 	}
+	if elders := upg.Elders(); len(elders) > 0 {
+		r.parent = r.elders[uint32(elders[len(elders)-1].Generation)]
+	}
+	r.initialsHere.Store(r.parent == nil)
 	return nil
 }
 
@@ -201,7 +215,9 @@ func (r *Router) HandOver() bool {
 	r.handOnce.Do(func() {
 		if r.handedOver = r.awaitSuccessor(); r.handedOver {
 			r.newest.Store(false)
+			r.gaveUp.Store(true)
 			r.shared.Close() // ends readShared; writes go on through r.out
+			r.log.Debug("handed the socket over to the next generation", append([]any{"open_conns", r.conns.Load()}, r.counts.logArgs()...)...)
 		} else {
 			r.log.Info("no newer generation reads this socket: this one keeps reading it while it drains")
 		}
@@ -263,9 +279,7 @@ func (r *Router) greetParent(upg Upgrader) {
 	if len(elders) == 0 {
 		return
 	}
-	r.mu.Lock()
-	link := r.elders[uint32(elders[len(elders)-1].Generation)]
-	r.mu.Unlock()
+	link := r.parentLink()
 	if link == nil {
 		return
 	}
@@ -321,6 +335,7 @@ func (r *Router) Close() error {
 		}
 		r.closeAll()
 		r.wg.Wait()
+		r.log.Debug("closed", r.counts.logArgs()...)
 	})
 	if errors.Is(err, net.ErrClosed) {
 		err = nil
