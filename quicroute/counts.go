@@ -36,7 +36,6 @@ func (c *counts) logArgs() []any {
 		"local_long", c.localLong.Load(), "local_short", c.localShort.Load(),
 		"forwarded_older", c.fwdOlder.Load(), "forwarded_newer", c.fwdNewer.Load(), "from_links", c.fromLink.Load(),
 		"initials_to_parent", c.initialsToParent.Load(), "initials_sent_back", c.initialsBack.Load(),
-		"initials_to_parent", c.initialsToParent.Load(), "initials_sent_back", c.initialsBack.Load(),
 		"dropped_malformed", c.dropMalform.Load(), "dropped_no_link", c.dropNoLink.Load(), "dropped_no_forwarding", c.dropNoFwd.Load(),
 		"dropped_link_full", c.dropLinkFull.Load(), "dropped_link_gone", c.dropLinkGone.Load(),
 		"dropped_queue_full", c.dropQueue.Load(), "dropped_not_ours", c.dropNotMine.Load(),
