@@ -8,12 +8,14 @@ import (
 	"time"
 )
 
-// While a new generation starts (it reads the shared socket, but is not
-// ready), new connections stay with the old one: the new one may still
-// fail, and a connection whose Initial packets reached both generations
-// would split its handshake between them. Once the new one is ready,
-// they go there.
-func TestNewConnectionsGoToTheOldGenerationUntilTheNewOneIsReady(t *testing.T) {
+// As soon as a new generation reads the shared socket (it serves, but is
+// not ready yet), new connections go to it, whichever generation reads
+// their packets: one that began in the old generation would be told
+// GOAWAY as soon as the new one is ready (with back-to-back upgrades the
+// retry of a request refused then landed on another such connection),
+// and a connection whose Initial packets reached both would split its
+// handshake between them.
+func TestNewConnectionsGoToTheNewGenerationAsSoonAsItReadsTheSocket(t *testing.T) {
 	g := startGens(t, "HELPER_READY_DELAY=3s", "HELPER_GOAWAY_DELAY=1s")
 	g.mustGet(g.client(), "/")
 	upgraded := make(chan string, 1)
@@ -21,8 +23,8 @@ func TestNewConnectionsGoToTheOldGenerationUntilTheNewOneIsReady(t *testing.T) {
 	time.Sleep(1 * time.Second) // generation 2 reads the socket and serves, not ready
 	for i := 0; i < 12; i++ {
 		tr := g.client()
-		if gen := genOf(g.mustGet(tr, "/")); gen != "1" {
-			t.Fatalf("new connection %d, opened before generation 2 was ready, served by generation %s, want 1", i, gen)
+		if gen := genOf(g.mustGet(tr, "/")); gen != "2" {
+			t.Fatalf("new connection %d, opened while generation 2 starts, served by generation %s, want 2", i, gen)
 		}
 		tr.Close()
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net"
 	"net/netip"
+	"time"
 )
 
 // readShared reads the shared socket while this generation is the
@@ -60,8 +61,8 @@ func (r *Router) route(data []byte, from netip.AddrPort, fwd []byte) []byte {
 	v, gen := classify(r.codec, r.gen, data)
 	switch v {
 	case local:
-		if !r.initialsHere.Load() && clientChosen(r.codec, data) {
-			if fwd, done := r.toParent(data, from, fwd); done {
+		if clientChosen(r.codec, data) {
+			if fwd, done := r.toChild(data, from, fwd); done {
 				return fwd
 			}
 		}
@@ -101,36 +102,39 @@ func (r *Router) route(data []byte, from netip.AddrPort, fwd []byte) []byte {
 	return fwd
 }
 
-// toParent passes a new connection's packet to the parent generation,
-// which owns new connections until this one is ready; done is false if
-// the parent has exited, and from then on new connections are this
-// generation's.
-func (r *Router) toParent(data []byte, from netip.AddrPort, fwd []byte) (_ []byte, done bool) {
-	link := r.parentLink()
-	if link == nil {
-		r.initialsHere.Store(true)
+// toChild passes a new connection's packet to the next generation, if
+// one reads the socket too (it said hello) and still runs: a connection
+// that begins now would be told GOAWAY here as soon as that one is
+// ready, and the retry of a request it refused could land on another
+// such connection. All of a connection's Initial packets thus go to one
+// generation, whichever of the two reads them. done is false if the
+// packet stays here.
+func (r *Router) toChild(data []byte, from netip.AddrPort, fwd []byte) (_ []byte, done bool) {
+	select {
+	case <-r.successor:
+	default:
 		return fwd, false
+	}
+	if now := time.Now(); now.Sub(r.childCheck) > childCheckEvery {
+		r.childCheck, r.childAlive = now, r.successorAlive()
+	}
+	if !r.childAlive {
+		return fwd, false // the upgrade failed: new connections stay here
 	}
 	fwd = appendForward(fwd, from, data)
-	if err := trySend(link, fwd); err != nil {
-		if linkFull(err) {
-			r.dropped.Add(1)
-			r.counts.dropLinkFull.Add(1)
-			return fwd, true // the client sends it again
-		}
-		r.initialsHere.Store(true)
-		return fwd, false
+	if err := trySend(r.own, fwd); err != nil {
+		r.dropped.Add(1)
+		r.counts.sendFailed(err)
+		return fwd, true // the client sends it again
 	}
 	r.forwarded.Add(1)
-	r.counts.initialsToParent.Add(1)
+	r.counts.initialsToChild.Add(1)
 	return fwd, true
 }
 
-func (r *Router) parentLink() *net.UnixConn {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.parent
-}
+// childCheckEvery bounds how often readShared asks whether the next
+// generation still runs.
+const childCheckEvery = 20 * time.Millisecond
 
 // linkTo is where packets of generation gen go: an older generation's
 // link, or, for a newer one that is starting while this one still reads
@@ -185,23 +189,6 @@ func (r *Router) readLink(link *net.UnixConn, elder bool) {
 			r.dropped.Add(1)
 			r.counts.dropNotMine.Add(1)
 			continue
-		}
-		if clientChosen(r.codec, data) {
-			switch {
-			case !elder && r.gaveUp.Load():
-				// A new connection the child passed here before it
-				// learnt that this generation handed over: it is the
-				// child's, and sending it back tells the child so.
-				if err := trySend(link, buf[:n]); err != nil {
-					r.dropped.Add(1)
-					r.counts.sendFailed(err)
-				} else {
-					r.counts.initialsBack.Add(1)
-				}
-				continue
-			case elder && link == r.parentLink():
-				r.initialsHere.Store(true) // the parent handed over
-			}
 		}
 		r.counts.fromLink.Add(1)
 		r.deliver(data, from)

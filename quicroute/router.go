@@ -64,13 +64,10 @@ type Router struct {
 	elders map[uint32]*net.UnixConn // links to older generations, by generation
 	parent *net.UnixConn            // the link to the previous generation, if it serves QUIC here
 
-	// initialsHere says that new connections (Initial packets) are this
-	// generation's: it has no parent, or the parent handed over (it
-	// sent one back), or has exited. Until then this generation reads
-	// the shared socket as well but passes them to the parent, which
-	// owns them until this one is ready.
-	initialsHere atomic.Bool
-	gaveUp       atomic.Bool // this generation handed the socket over
+	// childCheck and childAlive cache, for readShared alone, whether a
+	// successor that said hello still runs: new connections go to it.
+	childCheck time.Time
+	childAlive bool
 
 	conns      atomic.Int64
 	counts     counts
@@ -186,7 +183,6 @@ func (r *Router) openLinks(upg Upgrader) error {
 	if elders := upg.Elders(); len(elders) > 0 {
 		r.parent = r.elders[uint32(elders[len(elders)-1].Generation)]
 	}
-	r.initialsHere.Store(r.parent == nil)
 	return nil
 }
 
@@ -215,7 +211,6 @@ func (r *Router) HandOver() bool {
 	r.handOnce.Do(func() {
 		if r.handedOver = r.awaitSuccessor(); r.handedOver {
 			r.newest.Store(false)
-			r.gaveUp.Store(true)
 			r.shared.Close() // ends readShared; writes go on through r.out
 			r.log.Debug("handed the socket over to the next generation", append([]any{"open_conns", r.conns.Load()}, r.counts.logArgs()...)...)
 		} else {
@@ -279,7 +274,9 @@ func (r *Router) greetParent(upg Upgrader) {
 	if len(elders) == 0 {
 		return
 	}
-	link := r.parentLink()
+	r.mu.Lock()
+	link := r.parent
+	r.mu.Unlock()
 	if link == nil {
 		return
 	}
