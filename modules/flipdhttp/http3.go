@@ -76,7 +76,7 @@ func (s *Server) ServeQUIC(r *quicroute.Router, tlsConf *tls.Config) error {
 	}
 	idle := newH3Idle()
 	handler := idle.track(s.handler)
-	conns := newH3Conns(func(started func()) *http3.Server {
+	conns := newH3Conns(idle, func(started func()) *http3.Server {
 		return &http3.Server{
 			Handler: handler,
 			ConnContext: func(ctx context.Context, c *quic.Conn) context.Context {

@@ -3,6 +3,7 @@ package flipdhttp
 import (
 	"context"
 	"sync"
+	"time"
 
 	"github.com/quic-go/quic-go"
 	"github.com/quic-go/quic-go/http3"
@@ -17,6 +18,7 @@ import (
 // gives up, and closing the listener refuses it.
 type h3Conns struct {
 	newServer func(started func()) *http3.Server
+	idle      *h3Idle
 
 	mu       sync.Mutex
 	conns    map[*h3Served]struct{}
@@ -29,10 +31,19 @@ type h3Served struct {
 	srv     *http3.Server
 	conn    *quic.Conn
 	started chan struct{} // the server handles conn: Shutdown sends it GOAWAY
+	since   time.Time     // accepted
 }
 
-func newH3Conns(newServer func(started func()) *http3.Server) *h3Conns {
-	return &h3Conns{newServer: newServer, conns: map[*h3Served]struct{}{}}
+// goawayMinAge is how long a connection is served before a drain tells
+// it GOAWAY. Streams a client opens before it reads the GOAWAY are
+// refused (H3_REQUEST_REJECTED), and quic-go's client retries such a
+// request once, on a new connection: if that one were told GOAWAY as
+// soon (upgrades close together), the retry would be refused too. A
+// connection's first second is thus its own, whatever upgrades happen.
+const goawayMinAge = time.Second
+
+func newH3Conns(idle *h3Idle, newServer func(started func()) *http3.Server) *h3Conns {
+	return &h3Conns{newServer: newServer, idle: idle, conns: map[*h3Served]struct{}{}}
 }
 
 // serve accepts connections until ln closes, each served by its own
@@ -43,7 +54,7 @@ func (h *h3Conns) serve(ln *quic.EarlyListener) {
 		if err != nil {
 			return
 		}
-		s := &h3Served{conn: c, started: make(chan struct{})}
+		s := &h3Served{conn: c, started: make(chan struct{}), since: time.Now()}
 		var once sync.Once
 		s.srv = h.newServer(func() { once.Do(func() { close(s.started) }) })
 		h.mu.Lock()
@@ -59,24 +70,48 @@ func (h *h3Conns) serve(ln *quic.EarlyListener) {
 			h.mu.Unlock()
 		}()
 		if draining != nil {
-			go s.shutdown(draining)
+			go s.shutdown(draining, h.idle)
 		}
 	}
 }
 
 // shutdown tells the connection GOAWAY once its server handles it (a
-// server shut down before would refuse it), lets its streams finish,
-// and closes it when ctx ends.
-func (s *h3Served) shutdown(ctx context.Context) {
-	select {
-	case <-s.started:
-	case <-s.conn.Context().Done():
-		return
-	case <-ctx.Done():
-		s.conn.CloseWithError(quic.ApplicationErrorCode(http3.ErrCodeNoError), "drained")
+// server shut down before would refuse it) and it is goawayMinAge old,
+// lets its streams finish, and closes it when ctx ends.
+func (s *h3Served) shutdown(ctx context.Context, idle *h3Idle) {
+	wait := time.NewTimer(time.Until(s.since.Add(goawayMinAge)))
+	defer wait.Stop()
+	if !s.await(ctx, s.started) {
 		return
 	}
+	timer := make(chan struct{})
+	go func() {
+		select {
+		case <-wait.C:
+			close(timer)
+		case <-s.conn.Context().Done():
+		case <-ctx.Done():
+		}
+	}()
+	if !s.await(ctx, timer) {
+		return
+	}
+	idle.goaway(s.conn)
 	s.srv.Shutdown(ctx)
+}
+
+// await waits for ready; false if the connection ended first, or ctx
+// (which closes it).
+func (s *h3Served) await(ctx context.Context, ready <-chan struct{}) bool {
+	select {
+	case <-ready:
+		return true
+	case <-s.conn.Context().Done():
+		return false
+	case <-ctx.Done():
+		s.conn.CloseWithError(quic.ApplicationErrorCode(http3.ErrCodeNoError), "drained")
+		return false
+	}
 }
 
 // drain tells every connection, and every one accepted from now on,
@@ -90,7 +125,7 @@ func (h *h3Conns) drain(ctx context.Context) {
 	}
 	h.mu.Unlock()
 	for _, s := range all {
-		go s.shutdown(ctx)
+		go s.shutdown(ctx, h.idle)
 	}
 }
 

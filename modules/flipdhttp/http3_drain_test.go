@@ -82,3 +82,43 @@ func withH3(c *tls.Config) *tls.Config {
 	c.NextProtos = []string{http3.NextProtoH3}
 	return c
 }
+
+// A connection opened just before a drain (the retry of a request that
+// another draining connection refused, say) is served a while before it
+// is told GOAWAY: quic-go's client retries a refused request only once,
+// and a retry refused again fails.
+func TestHTTP3AConnectionOpenedJustBeforeADrainServesItsRequestsBeforeGoaway(t *testing.T) {
+	ts, clientTLS := startH3(t, `{"module": "http", "http3": true, "routes": [{"handle": `+static("hello")+`}]}`)
+	conn, err := quic.DialAddr(context.Background(), ts.addr, withH3(clientTLS), &quic.Config{MaxIdleTimeout: 10 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.CloseWithError(0, "")
+	cc := (&http3.Transport{}).NewClientConn(conn)
+	drained := make(chan error, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 8*time.Second)
+		defer cancel()
+		drained <- ts.Drain(ctx)
+	}()
+	// The drain has begun and waited for a successor (500ms, none here);
+	// the client has read whatever the server sent.
+	time.Sleep(700 * time.Millisecond)
+	for i := 0; i < 3; i++ {
+		req, _ := http.NewRequest(http.MethodGet, "https://"+ts.addr+"/", nil)
+		resp, err := cc.RoundTrip(req)
+		if err != nil {
+			t.Fatalf("request %d on a connection opened just before the drain: %v", i, err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if string(b) != "hello" {
+			t.Fatalf("request %d: %q", i, b)
+		}
+	}
+	if err := <-drained; err != nil {
+		t.Fatalf("Drain: %v", err)
+	}
+	ts.drained = true
+	<-ts.served
+}
