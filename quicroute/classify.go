@@ -64,3 +64,18 @@ func classify(c *cidCodec, self uint32, data []byte) (verdict, uint32) {
 	}
 	return local, self
 }
+
+// clientChosen says whether data is a long-header packet whose
+// destination ID the client chose (Initial and 0-RTT packets of a new
+// connection): it starts a connection rather than belonging to one.
+func clientChosen(c *cidCodec, data []byte) bool {
+	if len(data) < 6 || data[0]&longHeaderBit == 0 {
+		return false
+	}
+	n := int(data[5])
+	if n > maxCIDLen || len(data) < 6+n {
+		return false
+	}
+	_, ours := c.decode(data[6 : 6+n])
+	return !ours
+}

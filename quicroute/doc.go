@@ -69,9 +69,16 @@
 // connections still get their packets. While
 // both read, each routes what it reads, in both directions: the parent
 // forwards packets of the new generation's connections over its own
-// link, which the new generation reads. If the new generation fails, the
-// parent never stopped reading; the clients whose Initial packets the
-// failed one consumed retransmit them.
+// link, which the new generation reads. New connections (long headers
+// with a client-chosen ID: Initial and 0-RTT packets) are the new
+// generation's from its hello on: the parent passes those it reads over
+// its link too, so that all of a connection's Initial packets reach one
+// generation (a ClientHello split over two packets would otherwise
+// stall until the client retransmits it), and no connection begins in a
+// generation about to tell it GOAWAY. If the new generation fails, the
+// parent never stopped reading and, once it sees that process gone,
+// keeps new connections again; connections begun in the failed one are
+// lost, and clients whose Initial packets it consumed retransmit them.
 //
 // # Keys, tokens and 0-RTT
 //

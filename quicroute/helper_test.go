@@ -82,6 +82,9 @@ func helperMain() int {
 	}
 	srv := &http3.Server{Handler: helperHandler(upg.Generation())}
 	go srv.ServeListener(ln)
+	if d, _ := time.ParseDuration(os.Getenv("HELPER_READY_DELAY")); d > 0 && upg.Generation() > 1 {
+		time.Sleep(d) // serving, and reading the shared socket, but not ready yet
+	}
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP, syscall.SIGTERM)
 	if err := upg.Ready(); err != nil {

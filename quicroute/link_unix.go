@@ -3,6 +3,7 @@
 package quicroute
 
 import (
+	"errors"
 	"net"
 	"os"
 	"syscall"
@@ -26,6 +27,12 @@ func socketpair(name string) (*net.UnixConn, *os.File, error) {
 	// Room for a burst of forwarded packets (the kernel caps it).
 	unix.SetsockoptInt(fds[0], unix.SOL_SOCKET, unix.SO_RCVBUF, 4<<20)
 	unix.SetsockoptInt(fds[1], unix.SOL_SOCKET, unix.SO_RCVBUF, 4<<20)
+	// A unixgram sender owns a datagram until its reader takes it, so the
+	// queue is bounded by the send buffer (a connected pair has no
+	// max_dgram_qlen limit): a burst larger than the default one
+	// (about 200 KB) would be dropped while the reader catches up.
+	unix.SetsockoptInt(fds[0], unix.SOL_SOCKET, unix.SO_SNDBUF, 4<<20)
+	unix.SetsockoptInt(fds[1], unix.SOL_SOCKET, unix.SO_SNDBUF, 4<<20)
 	own := os.NewFile(uintptr(fds[0]), name)
 	conn, err := fileUnixConn(own)
 	own.Close()
@@ -90,4 +97,10 @@ func processAlive(pid int) bool {
 	}
 	err := unix.Kill(pid, 0)
 	return err == nil || err == unix.EPERM
+}
+
+// linkFull says whether a send on a link failed because its queue is
+// full (rather than because its reader has exited).
+func linkFull(err error) bool {
+	return errors.Is(err, unix.EAGAIN) || errors.Is(err, unix.ENOBUFS)
 }

@@ -16,3 +16,5 @@ func trySend(*net.UnixConn, []byte) error { return upgrade.ErrNotSupported }
 func dupPacketConn(net.PacketConn) (net.PacketConn, error) { return nil, upgrade.ErrNotSupported }
 
 func processAlive(int) bool { return false }
+
+func linkFull(error) bool { return false }

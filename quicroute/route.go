@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net"
 	"net/netip"
+	"time"
 )
 
 // readShared reads the shared socket while this generation is the
@@ -47,6 +48,7 @@ func (r *Router) readShared() {
 		}
 		if n == len(buf) || !from.IsValid() {
 			r.dropped.Add(1) // larger than any QUIC packet: cut, so useless
+			r.counts.dropMalform.Add(1)
 			continue
 		}
 		fwd = r.route(buf[:n], from, fwd[:0])
@@ -59,24 +61,80 @@ func (r *Router) route(data []byte, from netip.AddrPort, fwd []byte) []byte {
 	v, gen := classify(r.codec, r.gen, data)
 	switch v {
 	case local:
+		if clientChosen(r.codec, data) {
+			if fwd, done := r.toChild(data, from, fwd); done {
+				return fwd
+			}
+		}
+		if data[0]&longHeaderBit != 0 {
+			r.counts.localLong.Add(1)
+		} else {
+			r.counts.localShort.Add(1)
+		}
 		r.deliver(data, net.UDPAddrFromAddrPort(from))
 	case forward:
 		link := r.linkTo(gen)
 		if link == nil || r.noFwd {
 			r.dropped.Add(1)
+			if r.noFwd {
+				r.counts.dropNoFwd.Add(1)
+			} else {
+				r.counts.dropNoLink.Add(1)
+			}
 			return fwd
 		}
 		fwd = appendForward(fwd, from, data)
 		if err := trySend(link, fwd); err != nil {
 			r.dropped.Add(1) // that generation has exited, or its queue is full
+			r.counts.sendFailed(err)
 			return fwd
 		}
 		r.forwarded.Add(1)
+		if gen > r.gen {
+			r.counts.fwdNewer.Add(1)
+		} else {
+			r.counts.fwdOlder.Add(1)
+		}
 	default:
 		r.dropped.Add(1)
+		r.counts.dropMalform.Add(1)
 	}
 	return fwd
 }
+
+// toChild passes a new connection's packet to the next generation, if
+// one reads the socket too (it said hello) and still runs: a connection
+// that begins now would be told GOAWAY here as soon as that one is
+// ready, and the retry of a request it refused could land on another
+// such connection. All of a connection's Initial packets thus go to one
+// generation, whichever of the two reads them. done is false if the
+// packet stays here.
+func (r *Router) toChild(data []byte, from netip.AddrPort, fwd []byte) (_ []byte, done bool) {
+	select {
+	case <-r.successor:
+	default:
+		return fwd, false
+	}
+	if now := time.Now(); now.Sub(r.childCheck) > childCheckEvery {
+		r.childCheck, r.childAlive = now, r.successorAlive()
+	}
+	if !r.childAlive {
+		return fwd, false // the upgrade failed: new connections stay here
+	}
+	fwd = appendForward(fwd, from, data)
+	if err := trySend(r.own, fwd); err != nil {
+		r.dropped.Add(1)
+		r.counts.sendFailed(err)
+		return fwd, true // the client sends it again
+	}
+	r.forwarded.Add(1)
+	r.counts.initialsToChild.Add(1)
+	return fwd, true
+}
+
+// childCheckEvery bounds how often readShared asks whether the next
+// generation still runs.
+const childCheckEvery = 20 * time.Millisecond
 
 // linkTo is where packets of generation gen go: an older generation's
 // link, or, for a newer one that is starting while this one still reads
@@ -94,6 +152,7 @@ func (r *Router) deliver(data []byte, from net.Addr) {
 	p := packet{data: append([]byte(nil), data...), addr: from}
 	if !r.conn.deliver(p) {
 		r.dropped.Add(1)
+		r.counts.dropQueue.Add(1)
 	}
 }
 
@@ -123,12 +182,15 @@ func (r *Router) readLink(link *net.UnixConn, elder bool) {
 		from, data, err := parseForward(buf[:n])
 		if err != nil || n > maxForward {
 			r.dropped.Add(1)
+			r.counts.dropMalform.Add(1)
 			continue
 		}
 		if v, _ := classify(r.codec, r.gen, data); v != local {
 			r.dropped.Add(1)
+			r.counts.dropNotMine.Add(1)
 			continue
 		}
+		r.counts.fromLink.Add(1)
 		r.deliver(data, from)
 	}
 }

@@ -62,8 +62,15 @@ type Router struct {
 
 	mu     sync.Mutex
 	elders map[uint32]*net.UnixConn // links to older generations, by generation
+	parent *net.UnixConn            // the link to the previous generation, if it serves QUIC here
+
+	// childCheck and childAlive cache, for readShared alone, whether a
+	// successor that said hello still runs: new connections go to it.
+	childCheck time.Time
+	childAlive bool
 
 	conns      atomic.Int64
+	counts     counts
 	forwarded  atomic.Uint64
 	dropped    atomic.Uint64
 	newest     atomic.Bool
@@ -173,6 +180,9 @@ func (r *Router) openLinks(upg Upgrader) error {
 		}
 		r.elders[uint32(e.Generation)] = l
 	}
+	if elders := upg.Elders(); len(elders) > 0 {
+		r.parent = r.elders[uint32(elders[len(elders)-1].Generation)]
+	}
 	return nil
 }
 
@@ -202,6 +212,7 @@ func (r *Router) HandOver() bool {
 		if r.handedOver = r.awaitSuccessor(); r.handedOver {
 			r.newest.Store(false)
 			r.shared.Close() // ends readShared; writes go on through r.out
+			r.log.Debug("handed the socket over to the next generation", append([]any{"open_conns", r.conns.Load()}, r.counts.logArgs()...)...)
 		} else {
 			r.log.Info("no newer generation reads this socket: this one keeps reading it while it drains")
 		}
@@ -264,7 +275,7 @@ func (r *Router) greetParent(upg Upgrader) {
 		return
 	}
 	r.mu.Lock()
-	link := r.elders[uint32(elders[len(elders)-1].Generation)]
+	link := r.parent
 	r.mu.Unlock()
 	if link == nil {
 		return
@@ -321,6 +332,7 @@ func (r *Router) Close() error {
 		}
 		r.closeAll()
 		r.wg.Wait()
+		r.log.Debug("closed", r.counts.logArgs()...)
 	})
 	if errors.Is(err, net.ErrClosed) {
 		err = nil

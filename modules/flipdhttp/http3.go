@@ -22,15 +22,11 @@ import (
 // (Caddy and quic-go advertise 30 days too).
 const altSvcMaxAge = 30 * 24 * time.Hour
 
-// handshakeGrace is how long a draining generation goes on accepting the
-// QUIC connections whose handshake began before the handover.
-const handshakeGrace = 300 * time.Millisecond
-
 // h3 is the HTTP/3 side of a Server: the same routes over QUIC, on the
 // UDP port of the listener's TCP port.
 type h3 struct {
 	mu       sync.Mutex
-	srv      *http3.Server
+	conns    *h3Conns
 	ln       *quic.EarlyListener
 	router   *quicroute.Router
 	altSvc   string
@@ -79,29 +75,32 @@ func (s *Server) ServeQUIC(r *quicroute.Router, tlsConf *tls.Config) error {
 		return fmt.Errorf("listening for quic on %s: %w", r.Transport().Conn.LocalAddr(), err)
 	}
 	idle := newH3Idle()
-	srv := &http3.Server{
-		Handler:        idle.track(s.handler),
-		ConnContext:    idle.connContext,
-		MaxHeaderBytes: s.MaxHeaderBytes,
-		IdleTimeout:    s.IdleTimeout.Or(DefaultIdleTimeout),
-	}
+	handler := idle.track(s.handler)
+	conns := newH3Conns(idle, func(started func()) *http3.Server {
+		return &http3.Server{
+			Handler: handler,
+			ConnContext: func(ctx context.Context, c *quic.Conn) context.Context {
+				started()
+				return idle.connContext(ctx, c)
+			},
+			MaxHeaderBytes: s.MaxHeaderBytes,
+			IdleTimeout:    s.IdleTimeout.Or(DefaultIdleTimeout),
+		}
+	})
 	port := 0
 	if ua, ok := ln.Addr().(*net.UDPAddr); ok {
 		port = ua.Port
 	}
 	h := s.h3
 	h.mu.Lock()
-	h.srv, h.ln, h.router, h.done, h.idle = srv, ln, r, make(chan struct{}), idle
+	h.conns, h.ln, h.router, h.done, h.idle = conns, ln, r, make(chan struct{}), idle
 	h.grace = s.DrainIdleGrace.Or(drain.DefaultIdleGrace)
 	h.altSvc = fmt.Sprintf(`h3=":%d"; ma=%d`, port, int(altSvcMaxAge.Seconds()))
 	h.mu.Unlock()
 	s.log.Debug("serving http3", "addr", ln.Addr(), "generation", r.Generation())
 	go func() {
 		defer close(h.done)
-		err := srv.ServeListener(ln)
-		if err != nil && !errors.Is(err, http.ErrServerClosed) && !errors.Is(err, quic.ErrServerClosed) && !errors.Is(err, net.ErrClosed) {
-			s.log.Warn("serving http3 ended", "error", err)
-		}
+		conns.serve(ln)
 	}()
 	return nil
 }
@@ -121,30 +120,29 @@ func (h *h3) advertise(next http.Handler) http.Handler {
 	})
 }
 
-// shutdown sends GOAWAY to every HTTP/3 client, waits for their streams
-// and connections until ctx ends, then closes what is left, the listener
-// and the router. A connection silent for drain_idle_grace after the
-// GOAWAY is closed without waiting for the client to do it.
+// shutdown sends GOAWAY to every HTTP/3 client, and to every client
+// whose connection this generation accepts from now on (its handshake
+// began before the handover), waits for their streams and connections
+// until ctx ends, then closes what is left, the listener and the router.
+// A connection silent for drain_idle_grace after the GOAWAY is closed
+// without waiting for the client to do it.
 func (h *h3) shutdown(ctx context.Context) error {
 	h.draining.Store(true)
 	h.mu.Lock()
-	srv, ln, r, done := h.srv, h.ln, h.router, h.done
+	conns, ln, r, done := h.conns, h.ln, h.router, h.done
 	h.mu.Unlock()
-	if srv == nil {
+	if conns == nil {
 		return nil
 	}
-	// New connections go to the next generation from here on; those
-	// whose handshake began here get a moment to finish it, to be
-	// accepted and told GOAWAY, rather than refused.
-	if r.HandOver() {
-		select {
-		case <-time.After(handshakeGrace):
-		case <-ctx.Done():
-		}
-	}
+	// New connections go to the next generation from here on.
+	r.HandOver()
 	stop := make(chan struct{})
 	go h.idle.closeSilent(h.grace, stop)
-	err := srv.Shutdown(ctx)
+	conns.drain(ctx)
+	// Every connection of this generation's Transport, handshakes
+	// included, has ended: none can be accepted any more.
+	err := waitNoConns(ctx, r)
+	conns.wait()
 	close(stop)
 	ln.Close()
 	<-done
@@ -153,6 +151,20 @@ func (h *h3) shutdown(ctx context.Context) error {
 	}
 	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		return err
+	}
+	return nil
+}
+
+// waitNoConns waits until r has no connection left, or ctx ends.
+func waitNoConns(ctx context.Context, r *quicroute.Router) error {
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	for r.OpenConns() > 0 {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-tick.C:
+		}
 	}
 	return nil
 }

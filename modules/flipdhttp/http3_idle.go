@@ -21,7 +21,8 @@ type h3Idle struct {
 
 type h3ConnState struct {
 	active int
-	last   time.Time // a request began or ended, or the connection opened
+	last   time.Time // a request began or ended, the connection opened, or was told GOAWAY
+	goaway bool      // told GOAWAY
 }
 
 type h3ConnKey struct{}
@@ -40,6 +41,16 @@ func (h *h3Idle) connContext(ctx context.Context, c *quic.Conn) context.Context 
 		h.mu.Unlock()
 	})
 	return context.WithValue(ctx, h3ConnKey{}, c)
+}
+
+// goaway records that c is told GOAWAY now: closeSilent may close it
+// once it has been silent for the grace since.
+func (h *h3Idle) goaway(c *quic.Conn) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if st := h.conns[c]; st != nil {
+		st.goaway, st.last = true, time.Now()
+	}
 }
 
 // track counts a request as active on its connection while it runs.
@@ -61,9 +72,9 @@ func (h *h3Idle) touch(c *quic.Conn, delta int) {
 	}
 }
 
-// closeSilent closes, until done, every connection that has had no
-// request running for grace since the drain began: long enough for any
-// request the client sent before it read the GOAWAY to arrive.
+// closeSilent closes, until done, every connection told GOAWAY that has
+// had no request running for grace since: long enough for any request
+// the client sent before it read the GOAWAY to arrive.
 func (h *h3Idle) closeSilent(grace time.Duration, done <-chan struct{}) {
 	began := time.Now()
 	tick := time.NewTicker(min(grace/4+time.Millisecond, 100*time.Millisecond))
@@ -80,7 +91,7 @@ func (h *h3Idle) closeSilent(grace time.Duration, done <-chan struct{}) {
 		var silent []*quic.Conn
 		h.mu.Lock()
 		for c, st := range h.conns {
-			if st.active == 0 && time.Since(st.last) >= grace {
+			if st.goaway && st.active == 0 && time.Since(st.last) >= grace {
 				silent = append(silent, c)
 			}
 		}
