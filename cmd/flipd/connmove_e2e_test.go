@@ -244,20 +244,7 @@ func TestAProxiedConnectionHalfWayThroughALargeWriteMovesWithItsUnwrittenBytes(t
 	// The upstream sends 8 MB at once and the client does not read: the
 	// kernel buffers fill and the proxy's write to the client blocks,
 	// holding bytes it read from the upstream.
-	const size = 8 << 20
-	big := make([]byte, size)
-	pattern(4, 0, big)
-	sent := make(chan int64, 1)
-	go func() {
-		uc.SetWriteDeadline(time.Now().Add(60 * time.Second))
-		n, err := uc.Write(big)
-		if err != nil {
-			sent <- -int64(n)
-			return
-		}
-		uc.(*net.TCPConn).CloseWrite()
-		sent <- int64(n)
-	}()
+	sent := sendBig(uc, 4)
 	time.Sleep(300 * time.Millisecond)
 	for range 2 {
 		d.reloadAndMove(config)
@@ -334,20 +321,7 @@ func TestAnEchoHalfWayThroughALargeWriteMovesWithWhatItHadNotSentBack(t *testing
 	defer c.Close()
 	// The client sends 8 MB without reading: the echo's write back
 	// blocks, holding bytes it has read, and so does the client's write.
-	const size = 8 << 20
-	big := make([]byte, size)
-	pattern(5, 0, big)
-	sent := make(chan int64, 1)
-	go func() {
-		c.SetWriteDeadline(time.Now().Add(60 * time.Second))
-		n, err := c.Write(big)
-		if err != nil {
-			sent <- -int64(n)
-			return
-		}
-		c.(*net.TCPConn).CloseWrite()
-		sent <- int64(n)
-	}()
+	sent := sendBig(c, 5)
 	time.Sleep(300 * time.Millisecond)
 	for range 2 {
 		d.reloadAndMove(echoConfig(addr, ""))
@@ -397,4 +371,24 @@ func TestNothingMovesToANewGenerationThatFailsBeforeReady(t *testing.T) {
 	d.reloadAndMove(echoConfig(addr, ""))
 	close(stop)
 	expectStream(t, "echo across a failed reload and a good one", sent, got)
+}
+
+// sendBig writes 8 MB of pattern seed to c from a goroutine of its own,
+// then half-closes c; the channel gets how many bytes were written,
+// negative if the write failed.
+func sendBig(c net.Conn, seed byte) <-chan int64 {
+	big := make([]byte, 8<<20)
+	pattern(seed, 0, big)
+	sent := make(chan int64, 1)
+	go func() {
+		c.SetWriteDeadline(time.Now().Add(60 * time.Second))
+		n, err := c.Write(big)
+		if err != nil {
+			sent <- -int64(n)
+			return
+		}
+		c.(*net.TCPConn).CloseWrite()
+		sent <- int64(n)
+	}()
+	return sent
 }
