@@ -204,21 +204,29 @@ func (u *upstream) accept(t *testing.T) net.Conn {
 	}
 }
 
+// proxiedPair starts flipd proxying to an upstream of the test's and
+// returns flipd, its config, a client connection through the proxy and
+// the upstream's side of it (both closed when the test ends).
+func proxiedPair(t *testing.T) (d *daemon, config string, c, uc net.Conn) {
+	t.Helper()
+	addr, up := freeAddr(t), startUpstream(t)
+	config = proxyConfig(addr, up.ln.Addr().String())
+	d = startFlipd(t, config)
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return d, config, c, up.accept(t)
+}
+
 func proxyConfig(addr, up string) string {
 	return fmt.Sprintf(`{"admin": {"disabled": true}, "upgrade": {"drain_timeout": "30s"},
 		"listeners": {"proxy": {"address": "tcp/%s", "module": "tcp", "handle": {"module": "proxy", "upstream": %q}}}}`, addr, up)
 }
 
 func TestTCPProxyStreamMovesByteExactInBothDirectionsAcrossTenReloads(t *testing.T) {
-	addr, up := freeAddr(t), startUpstream(t)
-	config := proxyConfig(addr, up.ln.Addr().String())
-	d := startFlipd(t, config)
-	c, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	uc := up.accept(t)
+	d, config, c, uc := proxiedPair(t)
 	stop := make(chan struct{})
 	const min = 2 << 20
 	toUp, atUp := streamWriter(c, 2, min, stop), streamReader(uc, 2)
@@ -232,15 +240,7 @@ func TestTCPProxyStreamMovesByteExactInBothDirectionsAcrossTenReloads(t *testing
 }
 
 func TestAProxiedConnectionHalfWayThroughALargeWriteMovesWithItsUnwrittenBytes(t *testing.T) {
-	addr, up := freeAddr(t), startUpstream(t)
-	config := proxyConfig(addr, up.ln.Addr().String())
-	d := startFlipd(t, config)
-	c, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	uc := up.accept(t)
+	d, config, c, uc := proxiedPair(t)
 	// The upstream sends 8 MB at once and the client does not read: the
 	// kernel buffers fill and the proxy's write to the client blocks,
 	// holding bytes it read from the upstream.
@@ -330,15 +330,7 @@ func TestAnEchoHalfWayThroughALargeWriteMovesWithWhatItHadNotSentBack(t *testing
 }
 
 func TestAProxiedPairMovesWithItsHalfClose(t *testing.T) {
-	addr, up := freeAddr(t), startUpstream(t)
-	config := proxyConfig(addr, up.ln.Addr().String())
-	d := startFlipd(t, config)
-	c, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	uc := up.accept(t)
+	d, config, c, uc := proxiedPair(t)
 	// The client is done sending at once; the upstream answers on and on.
 	fmt.Fprint(c, "request")
 	c.(*net.TCPConn).CloseWrite()

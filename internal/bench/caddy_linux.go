@@ -50,15 +50,7 @@ func (s *caddyServer) ca() string       { return s.cert.PEM }
 func (s *caddyServer) oldLimit() int    { return 0 }
 
 func (s *caddyServer) url(m Mode) string {
-	switch m {
-	case ModeConn, ModeKeepAlive:
-		return "http://" + s.ports.Plain + "/"
-	case ModeTLS, ModeTLSConn:
-		return "https://" + s.ports.TLS + "/"
-	case ModeH2:
-		return "http://" + s.ports.H2C + "/"
-	}
-	return ""
+	return peerURL(m, s.ports.Plain, s.ports.TLS, s.ports.H2C)
 }
 
 func (s *caddyServer) config(body string) string {

@@ -67,15 +67,7 @@ func (s *haproxyServer) ca() string       { return s.cert.PEM }
 func (s *haproxyServer) oldLimit() int { return 0 }
 
 func (s *haproxyServer) url(m Mode) string {
-	switch m {
-	case ModeConn, ModeKeepAlive:
-		return "http://" + s.ports.Plain + "/"
-	case ModeTLS, ModeTLSConn:
-		return "https://" + s.ports.TLS + "/"
-	case ModeH2:
-		return "http://" + s.ports.H2C + "/"
-	}
-	return ""
+	return peerURL(m, s.ports.Plain, s.ports.TLS, s.ports.H2C)
 }
 
 func (s *haproxyServer) cfgPath() string { return filepath.Join(s.dir, "haproxy.cfg") }

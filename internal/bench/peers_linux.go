@@ -81,3 +81,17 @@ func firstLine(s string) string {
 	}
 	return s
 }
+
+// peerURL is where a peer serves mode m, given its plain, TLS and h2c
+// addresses ("" for a mode it does not serve).
+func peerURL(m Mode, plain, tls, h2c string) string {
+	switch m {
+	case ModeConn, ModeKeepAlive:
+		return "http://" + plain + "/"
+	case ModeTLS, ModeTLSConn:
+		return "https://" + tls + "/"
+	case ModeH2:
+		return "http://" + h2c + "/"
+	}
+	return ""
+}
