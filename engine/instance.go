@@ -118,12 +118,14 @@ const payloadVersion = 1
 // generation it replaces starts draining. If anything fails, that
 // generation is told why and keeps serving, and Start returns the error.
 func Start(opts Options) (*Instance, error) {
-	started := time.Now()
 	ulog := newUpgradeLog()
 	upg, err := upgrade.New(upgrade.Options{UpgradeTimeout: DefaultUpgradeTimeout, Logger: ulog})
 	if err != nil {
 		return nil, fmt.Errorf("flipd: %w", err)
 	}
+	// From here: a standby waited in New for its reload, which starts
+	// this generation.
+	started := time.Now()
 	return launch(newInstance(upg, ulog, started), opts)
 }
 
@@ -198,6 +200,7 @@ func (in *Instance) start(opts Options) error {
 			Started: requested, Duration: flipd.Duration(now.Sub(requested))})
 		in.mu.Unlock()
 	}
+	in.upg.EnableStandby(l.cfg.Upgrade.Standby)
 	readyErr := in.upg.Ready()
 	if readyErr != nil {
 		in.log.Error("reporting ready failed", "error", readyErr)
@@ -406,6 +409,17 @@ type Status struct {
 	// Older lists the older generations still alive, oldest first: they
 	// have handed over and are draining.
 	Older []OlderGeneration `json:"older"`
+	// Standby is the next generation started ahead of time
+	// (upgrade.standby), if there is one.
+	Standby *StandbyGeneration `json:"standby,omitempty"`
+}
+
+// StandbyGeneration is the process the next reload takes.
+type StandbyGeneration struct {
+	Pid int `json:"pid"`
+	// Warm says it has initialised and waits; a reload that comes
+	// before waits for it.
+	Warm bool `json:"warm"`
 }
 
 // OlderGeneration is an older generation still draining.
@@ -422,6 +436,10 @@ func (in *Instance) Status() Status {
 	for _, e := range in.upg.Elders() {
 		older = append(older, OlderGeneration{Generation: e.Generation, Pid: e.Pid, State: StateDraining, Started: e.Started})
 	}
+	var standby *StandbyGeneration
+	if sb := in.upg.Standby(); sb.Pid != 0 {
+		standby = &StandbyGeneration{Pid: sb.Pid, Warm: sb.Warm}
+	}
 	in.mu.Lock()
 	defer in.mu.Unlock()
 	return Status{
@@ -436,5 +454,6 @@ func (in *Instance) Status() Status {
 		Source:        in.source,
 		PIDFileError:  in.pidFileErr,
 		Older:         older,
+		Standby:       standby,
 	}
 }
