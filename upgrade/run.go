@@ -204,21 +204,31 @@ func (u *Upgrader) doUpgrade(req upgradeRequest, elders []drainingGen, draining 
 // startNext starts a new process as the next generation, with the
 // registry's descriptors.
 func (u *Upgrader) startNext(req upgradeRequest, elders []drainingGen, draining []int) (*child, *net.UnixConn, error) {
+	c, conns, _, err := u.launch(u.executableFor(req), req.payload, false, elders, draining)
+	return c, conns, err
+}
+
+// launch starts exe as the next generation (or its standby), with the
+// registry's descriptors, the older generations' liveness pipes and a
+// connection channel; it returns the registry's version it passed.
+func (u *Upgrader) launch(exe string, payload []byte, standby bool, elders []drainingGen, draining []int) (*child, *net.UnixConn, uint64, error) {
 	hs := &handshake{
 		Version:    protocolVersion,
 		Generation: u.generation + 1,
 		ParentPid:  os.Getpid(),
 		Executable: u.exe,
 		Draining:   elders,
-		Payload:    req.payload,
+		Payload:    payload,
 		// So that a child that dies before it is ready leaves no socket
 		// file behind to block the next upgrade's bind.
 		ReportSockets: true,
+		Standby:       standby,
 	}
 	// The registry stays locked while the child starts, so that nobody
 	// closes a descriptor that is being passed.
 	u.Fds.mu.Lock()
 	keys, fds := u.Fds.snapshotLocked()
+	version := u.Fds.version
 	hs.Files = make([]passedFd, len(keys))
 	for i, key := range keys {
 		hs.Files[i].fdKey = key
@@ -227,9 +237,9 @@ func (u *Upgrader) startNext(req upgradeRequest, elders []drainingGen, draining 
 	// the upgrade goes on and every connection drains.
 	conns, connsFd, cerr := newConnsPair()
 	if cerr != nil && !errors.Is(cerr, ErrNotSupported) {
-		u.log.Warn("no connection channel for this upgrade; connections will drain", "error", cerr)
+		u.log.Warn("no connection channel for the next generation; connections will drain", "error", cerr)
 	}
-	c, err := startChild(u.executableFor(req), os.Args, childEnv(), hs, u.started, fds, draining, connsFd)
+	c, err := startChild(exe, os.Args, childEnv(), hs, u.started, fds, draining, connsFd)
 	u.Fds.mu.Unlock()
 	if connsFd >= 0 {
 		closeFd(connsFd)
@@ -238,9 +248,9 @@ func (u *Upgrader) startNext(req upgradeRequest, elders []drainingGen, draining 
 		if conns != nil {
 			conns.Close()
 		}
-		return nil, nil, err
+		return nil, nil, 0, err
 	}
-	return c, conns, nil
+	return c, conns, version, nil
 }
 
 // executableFor is the binary an upgrade starts: the one at the path this

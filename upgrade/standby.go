@@ -59,48 +59,22 @@ func (u *Upgrader) startStandby(elders []drainingGen, draining []int) (*standby,
 	if err != nil {
 		return nil, fmt.Errorf("upgrade: standby: executable: %w", err)
 	}
-	hs := &handshake{
-		Version:       protocolVersion,
-		Generation:    u.generation + 1,
-		ParentPid:     os.Getpid(),
-		Executable:    u.exe,
-		Draining:      elders,
-		ReportSockets: true,
-		Standby:       true,
-	}
 	sb := &standby{exe: u.exe, exeInfo: info, elders: make(map[int]bool), dead: make(chan struct{})}
 	for _, e := range elders {
 		sb.elders[e.Pid] = true
 	}
-	u.Fds.mu.Lock()
-	keys, fds := u.Fds.snapshotLocked()
-	sb.fdsVersion = u.Fds.version
-	hs.Files = make([]passedFd, len(keys))
-	for i, key := range keys {
-		hs.Files[i].fdKey = key
-	}
-	conns, connsFd, cerr := newConnsPair()
-	if cerr != nil && !errors.Is(cerr, ErrNotSupported) {
-		u.log.Warn("no connection channel for the standby; connections will drain", "error", cerr)
-	}
-	c, err := startChild(u.exe, os.Args, childEnv(), hs, u.started, fds, draining, connsFd)
-	u.Fds.mu.Unlock()
-	if connsFd >= 0 {
-		closeFd(connsFd)
-	}
+	c, conns, version, err := u.launch(u.exe, nil, true, elders, draining)
 	if err != nil {
-		if conns != nil {
-			conns.Close()
-		}
 		return nil, err
 	}
+	sb.fdsVersion = version
 	sb.c, sb.conns = c, conns
 	go func() {
 		state := <-c.exited
 		c.exited <- state
 		close(sb.dead)
 	}()
-	u.log.Debug("standby started", "standby_pid", c.proc.Pid, "fds", len(fds))
+	u.log.Debug("standby started", "standby_pid", c.proc.Pid)
 	return sb, nil
 }
 
