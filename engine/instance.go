@@ -168,7 +168,7 @@ func (in *Instance) start(opts Options) error {
 	}
 	in.log = NewLogger(cfg.Logging, opts.LogOutput, gen)
 	in.ulog.forwardTo(in.log.Named("upgrade"))
-	l, err := loadConfig(context.Background(), raw, in.log, gen, inherited)
+	l, err := loadParsed(context.Background(), cfg, raw, in.log, gen, inherited)
 	if err != nil {
 		return err
 	}
