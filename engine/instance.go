@@ -119,6 +119,7 @@ const payloadVersion = 1
 // generation is told why and keeps serving, and Start returns the error.
 func Start(opts Options) (*Instance, error) {
 	started := time.Now()
+	go warmUp()
 	ulog := newUpgradeLog()
 	upg, err := upgrade.New(upgrade.Options{UpgradeTimeout: DefaultUpgradeTimeout, Logger: ulog})
 	if err != nil {

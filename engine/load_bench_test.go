@@ -45,3 +45,24 @@ func BenchmarkParseConfig10(b *testing.B) {
 		}
 	}
 }
+
+// warmUp runs beside a new generation's start-up: it must share nothing
+// with loading a config that the race detector would object to, and
+// leave the config's result as it would be without it.
+func TestWarmingUpBesideALoadChangesNothing(t *testing.T) {
+	raw := benchConfig(t.TempDir())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		warmUp()
+	}()
+	l, err := loadConfig(context.Background(), raw, hclog.NewNullLogger(), 2, nil)
+	<-done
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.cleanup()
+	if len(l.listeners) != 10 {
+		t.Errorf("loaded %d listeners, want 10", len(l.listeners))
+	}
+}
