@@ -102,7 +102,7 @@ func (in *Instance) Reload(raw []byte, opts ReloadOptions) (ReloadResult, error)
 
 	in.mu.Lock()
 	p, err := json.Marshal(payload{Version: payloadVersion, Config: raw, Source: opts.Source,
-		Requested: requested, Stats: in.stats.copy(), State: in.current.handoverState()})
+		Requested: requested, Sent: time.Now(), Stats: in.stats.copy(), State: in.current.handoverState()})
 	in.mu.Unlock()
 	if err != nil {
 		return ReloadResult{}, err
