@@ -68,3 +68,59 @@ func (w *gatedWriter) Write(p []byte) (int, error) {
 	}
 	return len(p), nil
 }
+
+// StopAccepting, which the runtime calls once a reload has handed over,
+// closes the admin listener before the reload is answered: a client's
+// next request, on a new connection, then reaches the new generation
+// (which shares the socket) rather than this one. A connection open
+// already is still served, and Serve returns nil.
+func TestStopAcceptingLeavesOpenConnectionsServed(t *testing.T) {
+	s, err := New(newFake(), engine.AdminConfig{Listen: "127.0.0.1:0"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	served := make(chan error, 1)
+	go func() { served <- s.Serve(ln) }()
+	defer func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		s.Drain(ctx)
+	}()
+
+	url := "http://" + ln.Addr().String()
+	tr := &http.Transport{}
+	defer tr.CloseIdleConnections()
+	kept := &http.Client{Transport: tr, Timeout: 5 * time.Second}
+	get := func(c *http.Client) (int, error) {
+		resp, err := c.Get(url + "/status")
+		if err != nil {
+			return 0, err
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		return resp.StatusCode, nil
+	}
+	if status, err := get(kept); err != nil || status != http.StatusOK {
+		t.Fatalf("GET /status: %d %v", status, err)
+	}
+	s.StopAccepting()
+	select {
+	case err := <-served:
+		if err != nil {
+			t.Errorf("Serve: %v, want nil", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Error("Serve did not return once the listener was closed")
+	}
+	fresh := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}, Timeout: 5 * time.Second}
+	if status, err := get(fresh); err == nil {
+		t.Errorf("a new connection was served after StopAccepting: %d", status)
+	}
+	if status, err := get(kept); err != nil || status != http.StatusOK {
+		t.Errorf("the connection kept alive from before: %d %v, want 200", status, err)
+	}
+}

@@ -132,6 +132,7 @@ func (in *Instance) Reload(raw []byte, opts ReloadOptions) (ReloadResult, error)
 		return ReloadResult{}, err
 	}
 	in.handOver(child.Pid)
+	in.stopAdminAccepting()
 	in.mu.Lock()
 	in.newGen, in.newGenSince = child, time.Now()
 	in.mu.Unlock()
