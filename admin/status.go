@@ -26,6 +26,9 @@ type statusBody struct {
 	// MovedConns counts the established connections that moved to a new
 	// generation on a reload instead of draining, since flipd started.
 	MovedConns uint64 `json:"moved_conns"`
+	// Standby is the process the next reload takes (upgrade.standby), if
+	// there is one: started, not serving.
+	Standby *engine.StandbyGeneration `json:"standby,omitempty"`
 }
 
 // generationStatus is one live generation.
@@ -73,6 +76,7 @@ func buildStatus(st engine.Status, stats engine.Stats, now time.Time) statusBody
 		Upgrades:      stats.History,
 		SupervisorPID: supervisorPID(),
 		MovedConns:    stats.MovedConns,
+		Standby:       st.Standby,
 	}
 	if body.Upgrades == nil {
 		body.Upgrades = []engine.UpgradeRecord{}

@@ -138,6 +138,18 @@ type UpgradeConfig struct {
 	// old one alive until they end. false: they drain in the old
 	// generation, as before. Default true.
 	MoveConnections *bool `json:"move_connections,omitempty"`
+
+	// Standby: once a generation serves, it starts its successor ahead
+	// of time, a process of the flipd binary that has initialised, holds
+	// the listening sockets and waits; a reload hands it the new config,
+	// so that it costs loading the config, not starting a process.
+	// Discarded (and a new process started) when the binary on disk has
+	// changed since, so that POST /upgrade runs the new binary. Costs one
+	// idle process, listed in GET /status as "standby" (it shows in ps
+	// with the same command line as the generations). Default false:
+	// every reload starts a new process. See "Standby" in the upgrade
+	// package's documentation.
+	Standby bool `json:"standby,omitempty"`
 }
 
 // LoggingConfig chooses how flipd logs.

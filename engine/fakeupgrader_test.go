@@ -320,3 +320,6 @@ func (f *fakeUpgrader) AcceptConn() (string, []byte, []*os.File, error) {
 }
 func (f *fakeUpgrader) ConnSender() *upgrade.ConnSender { return nil }
 func (f *fakeUpgrader) StopAcceptingConns() error       { return nil }
+
+func (f *fakeUpgrader) EnableStandby(bool)           {}
+func (f *fakeUpgrader) Standby() upgrade.StandbyInfo { return upgrade.StandbyInfo{} }

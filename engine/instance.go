@@ -57,8 +57,6 @@ type Instance struct {
 	ulog    *upgradeLog
 	log     hclog.Logger
 	started time.Time
-	// handshook is when Start had the upgrader, its handshake read.
-	handshook time.Time
 
 	mu sync.Mutex
 	// inbound is closed once the previous generation has finished moving
@@ -123,16 +121,18 @@ const payloadVersion = 1
 // generation it replaces starts draining. If anything fails, that
 // generation is told why and keeps serving, and Start returns the error.
 func Start(opts Options) (*Instance, error) {
-	started := time.Now()
+	// Beside the wait in New: for the handshake, or in a standby for
+	// the reload that starts it.
 	go warmUp()
 	ulog := newUpgradeLog()
 	upg, err := upgrade.New(upgrade.Options{UpgradeTimeout: DefaultUpgradeTimeout, Logger: ulog})
 	if err != nil {
 		return nil, fmt.Errorf("flipd: %w", err)
 	}
-	in := newInstance(upg, ulog, started)
-	in.handshook = time.Now()
-	return launch(in, opts)
+	// From here: a standby waited in New for its reload, which starts
+	// this generation.
+	started := time.Now()
+	return launch(newInstance(upg, ulog, started), opts)
 }
 
 // newInstance is a generation on upg, not started yet.
@@ -156,7 +156,7 @@ func (in *Instance) start(opts Options) error {
 	var raw []byte
 	var source string
 	var inherited map[string][]byte
-	clock := startupClock{started: in.started, handshook: in.handshook}
+	clock := startupClock{started: in.started}
 	if !in.upg.HasParent() {
 		var err error
 		if raw, source, err = opts.Config(); err != nil {
@@ -209,6 +209,7 @@ func (in *Instance) start(opts Options) error {
 			Started: clock.requested, Duration: flipd.Duration(now.Sub(clock.requested))})
 		in.mu.Unlock()
 	}
+	in.upg.EnableStandby(l.cfg.Upgrade.Standby)
 	readyErr := in.upg.Ready()
 	clock.mark("ready")
 	if readyErr != nil {
@@ -422,6 +423,17 @@ type Status struct {
 	// Older lists the older generations still alive, oldest first: they
 	// have handed over and are draining.
 	Older []OlderGeneration `json:"older"`
+	// Standby is the next generation started ahead of time
+	// (upgrade.standby), if there is one.
+	Standby *StandbyGeneration `json:"standby,omitempty"`
+}
+
+// StandbyGeneration is the process the next reload takes.
+type StandbyGeneration struct {
+	Pid int `json:"pid"`
+	// Warm says it has initialised and waits; a reload that comes
+	// before waits for it.
+	Warm bool `json:"warm"`
 }
 
 // OlderGeneration is an older generation still draining.
@@ -438,6 +450,10 @@ func (in *Instance) Status() Status {
 	for _, e := range in.upg.Elders() {
 		older = append(older, OlderGeneration{Generation: e.Generation, Pid: e.Pid, State: StateDraining, Started: e.Started})
 	}
+	var standby *StandbyGeneration
+	if sb := in.upg.Standby(); sb.Pid != 0 {
+		standby = &StandbyGeneration{Pid: sb.Pid, Warm: sb.Warm}
+	}
 	in.mu.Lock()
 	defer in.mu.Unlock()
 	return Status{
@@ -452,5 +468,6 @@ func (in *Instance) Status() Status {
 		Source:        in.source,
 		PIDFileError:  in.pidFileErr,
 		Older:         older,
+		Standby:       standby,
 	}
 }

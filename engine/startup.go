@@ -11,10 +11,11 @@ type startupClock struct {
 	// reload was asked for, and when its payload was made (the config
 	// validated), just before the new process was started.
 	requested, sent time.Time
-	// started is this generation's engine start (after package init);
-	// handshook is when upgrade.New had read the handshake.
-	started, handshook time.Time
-	marks              []startupMark
+	// started is when this generation's engine started: in a new
+	// process once upgrade.New has read the handshake, in a standby
+	// once the reload reached it.
+	started time.Time
+	marks   []startupMark
 }
 
 type startupMark struct {
@@ -28,10 +29,11 @@ func (c *startupClock) mark(phase string) {
 }
 
 // fields are the phases as log key/value pairs: "validate" (in the old
-// generation, from the request to the payload), "exec_init" (process
-// start, Go runtime and package init), "handshake", then each marked
-// phase, and "since_request" up to the last mark. A phase whose ends are
-// unknown is left out.
+// generation, from the request to the payload), "start" (from the
+// payload to this generation's engine start: process start, Go runtime,
+// package init and the handshake, or handing the reload to a standby),
+// then each marked phase, and "since_request" up to the last mark. A
+// phase whose ends are unknown is left out.
 func (c *startupClock) fields() []any {
 	var out []any
 	add := func(key string, from, to time.Time) {
@@ -40,12 +42,8 @@ func (c *startupClock) fields() []any {
 		}
 	}
 	add("validate", c.requested, c.sent)
-	add("exec_init", c.sent, c.started)
-	add("handshake", c.started, c.handshook)
-	prev := c.handshook
-	if prev.IsZero() {
-		prev = c.started
-	}
+	add("start", c.sent, c.started)
+	prev := c.started
 	for _, m := range c.marks {
 		add(m.phase, prev, m.at)
 		prev = m.at

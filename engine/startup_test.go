@@ -29,7 +29,7 @@ func TestANewGenerationLogsWhereTheReloadsTimeWent(t *testing.T) {
 			line = l
 		}
 	}
-	for _, phase := range []string{"validate", "exec_init", "provision", "listen", "ready", "since_request"} {
+	for _, phase := range []string{"validate", "start", "provision", "listen", "ready", "since_request"} {
 		m := regexp.MustCompile(`\b` + phase + `=(\S+)`).FindStringSubmatch(line)
 		if m == nil {
 			t.Errorf("the serving line has no %s: %s", phase, line)

@@ -39,6 +39,10 @@ type upgrader interface {
 	AcceptConn() (key string, state []byte, files []*os.File, err error)
 	StopAcceptingConns() error
 	ConnSender() *upgrade.ConnSender
+	// EnableStandby switches the standby generation on or off; Standby
+	// describes it.
+	EnableStandby(on bool)
+	Standby() upgrade.StandbyInfo
 }
 
 var _ upgrader = (*upgrade.Upgrader)(nil)

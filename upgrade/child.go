@@ -26,6 +26,14 @@ type child struct {
 	status chan statusResult     // the child's final status line
 	exited chan *os.ProcessState // closed-over result of Wait
 
+	// For a standby (see standby.go): the handshake pipe stays open for
+	// the activation; docSent is closed once the first document is
+	// written, warm once the child says it stands by.
+	handshakeW *os.File
+	docSent    chan struct{}
+	warm       chan struct{}
+	warmOnce   sync.Once
+
 	// sockets are the unix socket files the child reported it created;
 	// statusDone is closed once no more can come.
 	socketsMu  sync.Mutex
@@ -40,7 +48,9 @@ type statusResult struct {
 
 // startChild starts exe as generation hs.Generation with the descriptors
 // fds (described by hs.Files) and draining (described by hs.Draining).
-// connsFd, if not -1, is the child's end of the connection channel.
+// connsFd, if not -1, is the child's end of the connection channel. A
+// standby (hs.Standby) gets the document and then waits: the handshake
+// pipe stays open for its activation.
 func startChild(exe string, argv, env []string, hs *handshake, started time.Time, fds, draining []int, connsFd int) (*child, error) {
 	if err := checkExecutable(exe); err != nil {
 		return nil, &ChildError{Generation: hs.Generation, Reason: ReasonStart, ExitCode: -1, Err: err}
@@ -70,7 +80,11 @@ func startChild(exe string, argv, env []string, hs *handshake, started time.Time
 		return nil, &ChildError{Generation: hs.Generation, Reason: ReasonStart, ExitCode: -1, Err: err}
 	}
 
-	env = append(env, envHandshake+"="+strconv.Itoa(protocolVersion))
+	version := strconv.Itoa(protocolVersion)
+	if hs.Standby {
+		version = standbyVersion
+	}
+	env = append(env, envHandshake+"="+version)
 	pid, _, err := syscall.StartProcess(exe, argv, &syscall.ProcAttr{Env: env, Files: files})
 	pipes.closeChildEnds()
 	if err != nil {
@@ -91,12 +105,20 @@ func startChild(exe string, argv, env []string, hs *handshake, started time.Time
 		status:     make(chan statusResult, 1),
 		exited:     make(chan *os.ProcessState, 1),
 		statusDone: make(chan struct{}),
+		docSent:    make(chan struct{}),
+		warm:       make(chan struct{}),
+	}
+	if hs.Standby {
+		c.handshakeW = pipes.handshakeW
 	}
 	go func() {
 		// A child that dies before reading gets EPIPE here; its exit
 		// status tells the story, so the write error adds nothing.
 		pipes.handshakeW.Write(doc)
-		pipes.handshakeW.Close()
+		if !hs.Standby {
+			pipes.handshakeW.Close()
+		}
+		close(c.docSent)
 	}()
 	go c.readStatus(pipes.statusR)
 	go func() {
@@ -115,6 +137,10 @@ func (c *child) readStatus(r *os.File) {
 	sr := newStatusReader(r)
 	for n := 0; ; n++ {
 		msg, err := sr.next()
+		if err == nil && msg.Status == statusStandby {
+			c.warmOnce.Do(func() { close(c.warm) })
+			continue
+		}
 		if err == nil && msg.Status == statusSocket {
 			if n >= maxSocketNotices {
 				c.status <- statusResult{err: fmt.Errorf("more than %d socket notices", maxSocketNotices)}

@@ -152,6 +152,41 @@
 // sockets are passed, not copied: bytes in their kernel buffers move with
 // them, and the parent closing its copies sends no FIN.
 //
+// # Standby
+//
+// With Options.Standby (or EnableStandby), a generation starts its
+// successor ahead of time, once it is ready: the same executable, with the
+// same handshake except that FLIPD_UPGRADE is "standby-1" and the first
+// document has "standby": true and no payload. The standby inherits the
+// registry's descriptors as they are then, goes through the runtime's and
+// its packages' initialisation and whatever the program does before New,
+// makes listeners and packet conns of its inherited sockets, sends
+// {"status": "standby", "pid": N} on fd 4 and waits in New, with no
+// deadline, for a second document on fd 3: {"payload": "<base64>"}, then
+// EOF. With it, New returns and the process is the new generation as if
+// it had just been started: the rest of the handshake, Ready and the
+// connection channel are as above. An upgrade thus costs what the program
+// does after New, not a process start.
+//
+// An upgrade takes the standby only if it can stand for a process started
+// now: it has said "standby" (one still starting is waited for, up to the
+// upgrade's timeout), it has not exited, the executable at the path is
+// still the file it was started from (same device, inode, size and
+// modification time, looked up before it started), and the registry has
+// not changed since. Otherwise the upgrade kills it and starts a new
+// process as without a standby, so that an upgrade after a new binary was
+// installed runs the new binary. A registry change (a listener added after
+// Ready) replaces the standby at once: it holds copies of the sockets, and
+// a socket the program replaced must not live on in it. A standby that
+// exits before it is needed is replaced after a second, doubling with each
+// such exit in a row up to a minute; Stop kills it, and one whose parent
+// exits sees its pipe end and exits.
+//
+// A build from before standbys refuses "standby-1" (no version it speaks)
+// with an "error" line and exits without serving; the upgrade then starts
+// a new process. The standby costs a process's memory while it waits and
+// holds copies of the listening sockets (it never accepts on them).
+//
 // # Ready, and when it fails
 //
 // Ready writes the PID file (if any) to a temporary file in its directory

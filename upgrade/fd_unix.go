@@ -4,6 +4,7 @@ package upgrade
 
 import (
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"syscall"
@@ -52,6 +53,17 @@ func objectFromEntry(e *entry, key fdKey) (any, error) {
 		}
 		return os.NewFile(uintptr(nfd), key.String()), nil
 	}
+	if e.prepared != nil {
+		obj := e.prepared
+		e.prepared = nil
+		return obj, nil
+	}
+	return newObject(e, key)
+}
+
+// newObject builds the listener, packet conn or connection of a socket
+// entry.
+func newObject(e *entry, key fdKey) (io.Closer, error) {
 	if e.file == nil {
 		e.file = os.NewFile(uintptr(e.fd), key.String())
 	}
@@ -129,4 +141,20 @@ func processExists(pid int) bool {
 		return true // never a parent: treat as someone else's
 	}
 	return unix.Kill(pid, 0) != unix.ESRCH
+}
+
+// prepare builds the listeners and packet conns of the inherited sockets
+// ahead of their claim, as a standby does while it waits. One that fails
+// is left as it is: its claim fails again and says why.
+func (f *Fds) prepare() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for key, e := range f.inherited {
+		if key.Kind != kindListener && key.Kind != kindPacket {
+			continue
+		}
+		if obj, err := newObject(e, key); err == nil {
+			e.prepared = obj
+		}
+	}
 }

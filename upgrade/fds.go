@@ -85,6 +85,11 @@ type Fds struct {
 	// onCreate, if set, hears of every unix socket file this process
 	// creates (called with mu held).
 	onCreate func(path string)
+	// version counts the changes of used, so that a standby started
+	// with an older set is not taken; onChange, if set, hears of each
+	// (called with mu held, must not block).
+	version  uint64
+	onChange func()
 }
 
 // entry is one descriptor of the registry.
@@ -96,9 +101,15 @@ type entry struct {
 	// file owns fd once set: an inherited socket is wrapped once, so that
 	// its listener is built without another duplicate.
 	file *os.File
+	// prepared is the object a standby built ahead of its activation,
+	// handed to the first caller who claims the entry.
+	prepared io.Closer
 }
 
 func (e *entry) close() {
+	if e.prepared != nil {
+		e.prepared.Close()
+	}
 	if e.file != nil {
 		e.file.Close()
 	} else {
@@ -114,7 +125,10 @@ func newFds(inherited map[fdKey]int, lc *net.ListenConfig) *Fds {
 	for key, fd := range inherited {
 		entries[key] = &entry{fd: fd}
 	}
-	return &Fds{inherited: entries, used: make(map[fdKey]*entry), lc: lc}
+	// Sized for every inherited entry to be claimed, so that claiming a
+	// thousand grows nothing.
+	return &Fds{inherited: entries, used: make(map[fdKey]*entry, len(inherited)), lc: lc,
+		handed: make([]io.Closer, 0, len(inherited))}
 }
 
 // Listen returns a listener inherited from the parent process, or creates
@@ -360,6 +374,10 @@ func (f *Fds) addLocked(key fdKey, conn syscall.Conn) error {
 		delete(f.inherited, key)
 	}
 	f.used[key] = &entry{fd: fd, created: true}
+	f.version++
+	if f.onChange != nil {
+		f.onChange()
+	}
 	if path := key.unixSocketPath(); path != "" && f.onCreate != nil {
 		f.onCreate(path)
 	}

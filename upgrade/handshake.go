@@ -56,6 +56,17 @@ type handshake struct {
 	// version 1: older children ignore it (and so adopt nothing), older
 	// parents never send it.
 	Conns *connsChannel `json:"conns,omitempty"`
+	// Standby says the child is started ahead of its upgrade: the
+	// payload comes later, in an activation document on the same pipe
+	// (see "Standby"). Sent only with FLIPD_UPGRADE=standby-1, which
+	// older children refuse.
+	Standby bool `json:"standby,omitempty"`
+}
+
+// activation is the second document a standby reads: what makes it the
+// new generation.
+type activationDoc struct {
+	Payload []byte `json:"payload,omitempty"`
 }
 
 // connsChannel names the child's end of the connection channel.
@@ -84,6 +95,10 @@ const (
 	// the unix socket file at Path (inode Ino). Sent only when the
 	// handshake has report_sockets.
 	statusSocket = "socket"
+	// statusStandby is a notice, not the final status: a standby has
+	// started and prepared what it inherited, and waits for its
+	// activation.
+	statusStandby = "standby"
 )
 
 // maxSocketNotices bounds the "socket" lines a parent takes from a child.
@@ -153,6 +168,7 @@ func (s *statusReader) next() (statusMsg, error) {
 	}
 	switch msg.Status {
 	case statusReady, statusError:
+	case statusStandby:
 	case statusSocket:
 		if msg.Path == "" {
 			return statusMsg{}, errors.New("socket notice without a path")
@@ -167,26 +183,27 @@ func (s *statusReader) next() (statusMsg, error) {
 func readStatus(r io.Reader) (statusMsg, error) { return newStatusReader(r).next() }
 
 // readHandshake reads the parent's handshake when this process was
-// started by an upgrade; it returns nil, nil otherwise.
+// started by an upgrade; it returns nil, nil, nil otherwise. A standby
+// gets a document with Standby set and a wait for its activation.
 //
 // FLIPD_UPGRADE may also leak into an ordinary environment, so nothing is
 // trusted before it is checked: fds 3 and 4 must be pipes, the document
 // must arrive within handshakeTimeout, and it must name this process's
 // parent. Until then fd 4 is never written to.
-func readHandshake() (hs *handshake, err error) {
+func readHandshake() (hs *handshake, wait *standbyWait, err error) {
 	version := os.Getenv(envHandshake)
 	if version == "" {
-		return nil, nil
+		return nil, nil, nil
 	}
 	// A child's own children (a shell it runs, say) must not mistake
 	// themselves for a new generation.
 	os.Unsetenv(envHandshake)
 	if err := checkHandshakeFds(); err != nil {
-		return nil, fmt.Errorf("upgrade: %s=%s is set, but %w: it was not started by an upgrade (unset %[1]s)", envHandshake, version, err)
+		return nil, nil, fmt.Errorf("upgrade: %s=%s is set, but %w: it was not started by an upgrade (unset %[1]s)", envHandshake, version, err)
 	}
 	for _, fd := range []int{fdHandshake, fdStatus} {
 		if err := adoptFd(fd); err != nil {
-			return nil, fmt.Errorf("upgrade: handshake: %w", err)
+			return nil, nil, fmt.Errorf("upgrade: handshake: %w", err)
 		}
 	}
 	trusted := true // the pipes are ours; the document decides below
@@ -195,47 +212,64 @@ func readHandshake() (hs *handshake, err error) {
 			writeStatus(statusFile(), statusMsg{Status: statusError, Pid: os.Getpid(), Error: err.Error()})
 		}
 	}()
-	if v, err := strconv.Atoi(version); err != nil || v != protocolVersion {
+	standby := version == standbyVersion && !refuseStandby
+	if v, err := strconv.Atoi(version); !standby && (err != nil || v != protocolVersion) {
 		os.NewFile(fdHandshake, "handshake").Close()
-		return nil, fmt.Errorf("upgrade: handshake: parent speaks version %q, this binary speaks %d", version, protocolVersion)
+		return nil, nil, fmt.Errorf("upgrade: handshake: parent speaks version %q, this binary speaks %d", version, protocolVersion)
 	}
 	trusted = false
 	setNonblock(fdHandshake) // so that the read deadline works
 	in := os.NewFile(fdHandshake, "handshake")
-	defer in.Close()
+	defer func() {
+		if wait == nil {
+			in.Close()
+		}
+	}()
 	in.SetReadDeadline(time.Now().Add(handshakeTimeout))
-	hs, err = decodeHandshake(in)
+	dec := json.NewDecoder(io.LimitReader(in, maxHandshake))
+	hs, err = decodeHandshakeFrom(dec)
 	if errors.Is(err, os.ErrDeadlineExceeded) {
-		return nil, fmt.Errorf("upgrade: handshake: no handshake document within %s on fd %d: %s is set, but no parent writes", handshakeTimeout, fdHandshake, envHandshake)
+		return nil, nil, fmt.Errorf("upgrade: handshake: no handshake document within %s on fd %d: %s is set, but no parent writes", handshakeTimeout, fdHandshake, envHandshake)
+	}
+	if err == nil && hs.Standby != standby {
+		err = fmt.Errorf("the document says standby=%v, %s says %q", hs.Standby, envHandshake, version)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("upgrade: handshake: %w", err)
+		return nil, nil, fmt.Errorf("upgrade: handshake: %w", err)
 	}
 	if ppid := os.Getppid(); hs.ParentPid != ppid && processExists(hs.ParentPid) {
 		// A parent killed mid-handshake leaves this process orphaned
 		// (another parent pid) with a document naming a pid that is
 		// gone: that child must still serve alone. A named pid that
 		// exists and is not the parent is someone else's.
-		return nil, fmt.Errorf("upgrade: handshake: the document names parent_pid %d, which is not this process's parent (pid %d): descriptors not trusted", hs.ParentPid, ppid)
+		return nil, nil, fmt.Errorf("upgrade: handshake: the document names parent_pid %d, which is not this process's parent (pid %d): descriptors not trusted", hs.ParentPid, ppid)
 	}
 	trusted = true
 	for _, f := range hs.Files {
 		if err := adoptFd(f.FD); err != nil {
-			return nil, fmt.Errorf("upgrade: handshake: %s: %w", f.fdKey, err)
+			return nil, nil, fmt.Errorf("upgrade: handshake: %s: %w", f.fdKey, err)
 		}
 	}
 	for _, d := range hs.Draining {
 		if err := adoptFd(d.FD); err != nil {
-			return nil, fmt.Errorf("upgrade: handshake: generation %d: %w", d.Generation, err)
+			return nil, nil, fmt.Errorf("upgrade: handshake: generation %d: %w", d.Generation, err)
 		}
 	}
 	if hs.Conns != nil {
 		if err := adoptFd(hs.Conns.FD); err != nil {
-			return nil, fmt.Errorf("upgrade: handshake: connection channel: %w", err)
+			return nil, nil, fmt.Errorf("upgrade: handshake: connection channel: %w", err)
 		}
 	}
-	return hs, nil
+	if standby {
+		in.SetReadDeadline(time.Time{}) // it waits as long as its parent wants
+		wait = &standbyWait{in: in, dec: dec}
+	}
+	return hs, wait, nil
 }
+
+// refuseStandby makes this process act as a build from before standbys
+// (tests set it): "standby-1" is no version it speaks.
+var refuseStandby bool
 
 // maxHandshake bounds the handshake document a child reads (a million
 // descriptors' worth).
@@ -245,8 +279,14 @@ const maxHandshake = 64 << 20
 // a child relies on: the version, and descriptor numbers above the
 // handshake's own, each used once.
 func decodeHandshake(r io.Reader) (*handshake, error) {
+	return decodeHandshakeFrom(json.NewDecoder(io.LimitReader(r, maxHandshake)))
+}
+
+// decodeHandshakeFrom is decodeHandshake on a decoder, which a standby
+// reads its activation from next.
+func decodeHandshakeFrom(dec *json.Decoder) (*handshake, error) {
 	hs := new(handshake)
-	if err := json.NewDecoder(io.LimitReader(r, maxHandshake)).Decode(hs); err != nil {
+	if err := dec.Decode(hs); err != nil {
 		return nil, fmt.Errorf("decoding: %w", err)
 	}
 	if hs.Version != protocolVersion {

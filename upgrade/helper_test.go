@@ -76,10 +76,12 @@ func helperMain() int {
 		handshakeTimeout = d
 	}
 	maxDraining, _ := strconv.Atoi(os.Getenv("HELPER_MAX_DRAINING"))
+	refuseStandby = os.Getenv("HELPER_NO_STANDBY_SUPPORT") != ""
 	if mode == "old-child" { // a build from before the connection channel
 		ignoreConnsChannel = true
 	}
-	upg, err := New(Options{UpgradeTimeout: timeout, PIDFile: os.Getenv("HELPER_PIDFILE"), MaxDraining: maxDraining})
+	upg, err := New(Options{UpgradeTimeout: timeout, PIDFile: os.Getenv("HELPER_PIDFILE"), MaxDraining: maxDraining,
+		Standby: os.Getenv("HELPER_STANDBY") != ""})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "helper:", err)
 		return 1
@@ -334,6 +336,16 @@ func (h *helper) converse(c net.Conn, prefix []byte) {
 			syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim)
 			lim.Cur = n
 			fmt.Fprintf(c, "%v\n", syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lim))
+		case "standby":
+			enc.Encode(h.upg.Standby())
+		case "listen": // a listener added after ready
+			ln, err := h.upg.Listen("tcp", arg)
+			if err != nil {
+				fmt.Fprintf(c, "%v\n", err)
+				continue
+			}
+			go h.serve(ln)
+			fmt.Fprintln(c, ln.Addr())
 		case "stop":
 			h.upg.Stop()
 			fmt.Fprintln(c, "stopping")

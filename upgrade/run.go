@@ -4,7 +4,9 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"net"
 	"os"
+	"runtime"
 	"time"
 )
 
@@ -20,6 +22,7 @@ func (u *Upgrader) run() {
 		}
 	}
 	defer exit()
+	defer u.dropStandby()
 
 	var (
 		ready     bool
@@ -32,6 +35,42 @@ func (u *Upgrader) run() {
 		case done := <-u.readyC:
 			ready = true
 			close(done)
+			u.scheduleAfterReady()
+
+		case r := <-u.standbyC:
+			u.sb.enabled = r.on
+			switch {
+			case !r.on:
+				u.dropStandby()
+			case u.sb.cur == nil && u.sb.due == nil && ready && !upgrading:
+				u.scheduleStandby(0)
+			}
+			close(r.done)
+
+		case reply := <-u.standbyInfoC:
+			reply <- u.standbyInfo()
+
+		case <-u.sb.due:
+			u.sb.due = nil
+			if ready && !upgrading && stopC != nil {
+				u.spawnStandby()
+			}
+
+		case sb := <-u.sb.gone:
+			if sb == u.sb.cur {
+				u.sb.cur = nil
+				u.sb.failures++
+				delay := standbyDelay(u.sb.failures)
+				u.log.Info("standby exited before it was needed; starting another later", "standby_pid", sb.c.proc.Pid, "retry_in", delay)
+				u.scheduleStandby(delay)
+			}
+
+		case <-u.fdsChanged:
+			if u.sb.cur != nil {
+				u.log.Debug("descriptors changed; the standby is replaced", "standby_pid", u.sb.cur.c.proc.Pid)
+				u.dropStandby()
+				u.scheduleStandby(standbyRefresh)
+			}
 
 		case e := <-u.elderGone:
 			u.forgetElder(e)
@@ -55,8 +94,10 @@ func (u *Upgrader) run() {
 					continue
 				}
 				upgrading = true
+				sb := u.sb.cur
+				u.sb.cur = nil
 				go func() {
-					c, err := u.doUpgrade(req, elders, draining)
+					c, err := u.doUpgrade(req, elders, draining, sb)
 					results <- upgradeResult{req: req, child: c, err: err}
 				}()
 			}
@@ -67,6 +108,7 @@ func (u *Upgrader) run() {
 				u.log.Warn("upgrade failed; this generation keeps serving", "error", res.err)
 				u.afterFailedUpgrade()
 				res.req.reply <- upgradeReply{err: res.err}
+				u.scheduleStandby(0)
 				if stopC == nil { // Stop came while the upgrade was in flight
 					u.stopped(ready)
 					return
@@ -77,6 +119,11 @@ func (u *Upgrader) run() {
 			u.sender.Store(res.child.sender)
 			u.log.Info("handed over to new generation", "child_pid", res.child.proc.Pid)
 			res.req.reply <- upgradeReply{child: res.child.handedOver()}
+			// The caller, just made runnable on this P, runs first:
+			// otherwise it waits while this goroutine closes the
+			// descriptors and the program, woken by Exit, closes its
+			// listeners (milliseconds, for a thousand of them).
+			runtime.Gosched()
 			exit()
 			// The sockets live on in the new generation; this one keeps
 			// only what its own listeners hold until it drains. Closing
@@ -87,6 +134,7 @@ func (u *Upgrader) run() {
 
 		case <-stopC:
 			stopC = nil
+			u.dropStandby()
 			if upgrading {
 				continue // doUpgrade sees stopC too, and reports
 			}
@@ -120,8 +168,9 @@ func (u *Upgrader) finalStop(ready bool) bool {
 	return !u.readyFailed.Load() && (ready || u.parent == nil)
 }
 
-// doUpgrade starts the next generation and waits for it.
-func (u *Upgrader) doUpgrade(req upgradeRequest, elders []drainingGen, draining []int) (*child, error) {
+// doUpgrade starts the next generation, or activates the standby sb if
+// it may be taken, and waits for it.
+func (u *Upgrader) doUpgrade(req upgradeRequest, elders []drainingGen, draining []int, sb *standby) (*child, error) {
 	defer func() {
 		for _, fd := range draining {
 			closeFd(fd)
@@ -130,6 +179,31 @@ func (u *Upgrader) doUpgrade(req upgradeRequest, elders []drainingGen, draining 
 	start := time.Now()
 	notifyReloading()
 
+	c, conns := u.takeStandby(sb, req, elders)
+	if c == nil {
+		var err error
+		if c, conns, err = u.startNext(req, elders, draining); err != nil {
+			return nil, err
+		}
+	}
+	u.log.Debug("new generation started", "child_pid", c.proc.Pid, "standby", c.handshakeW != nil)
+	if req.started != nil {
+		req.started(c.proc.Pid)
+	}
+	if err := c.wait(req.timeout, u.stopC); err != nil {
+		if conns != nil { // nothing ever moves to a child that failed
+			conns.Close()
+		}
+		return nil, err
+	}
+	c.sender = openSender(conns, u.log)
+	u.log.Debug("new generation ready", "child_pid", c.proc.Pid, "duration", time.Since(start))
+	return c, nil
+}
+
+// startNext starts a new process as the next generation, with the
+// registry's descriptors.
+func (u *Upgrader) startNext(req upgradeRequest, elders []drainingGen, draining []int) (*child, *net.UnixConn, error) {
 	hs := &handshake{
 		Version:    protocolVersion,
 		Generation: u.generation + 1,
@@ -164,21 +238,9 @@ func (u *Upgrader) doUpgrade(req upgradeRequest, elders []drainingGen, draining 
 		if conns != nil {
 			conns.Close()
 		}
-		return nil, err
+		return nil, nil, err
 	}
-	u.log.Debug("new generation started", "child_pid", c.proc.Pid, "fds", len(fds))
-	if req.started != nil {
-		req.started(c.proc.Pid)
-	}
-	if err := c.wait(req.timeout, u.stopC); err != nil {
-		if conns != nil { // nothing ever moves to a child that failed
-			conns.Close()
-		}
-		return nil, err
-	}
-	c.sender = openSender(conns, u.log)
-	u.log.Debug("new generation ready", "child_pid", c.proc.Pid, "duration", time.Since(start))
-	return c, nil
+	return c, conns, nil
 }
 
 // executableFor is the binary an upgrade starts: the one at the path this

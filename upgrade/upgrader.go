@@ -47,6 +47,14 @@ type Options struct {
 	// Logger receives the upgrader's structured logs (with pid and
 	// generation). Defaults to no logging.
 	Logger hclog.Logger
+
+	// Standby keeps the next generation started ahead of time, once this
+	// one is ready: a process of the executable that has initialised
+	// and made listeners of the descriptors, and waits in New for the
+	// upgrade's payload, so that an upgrade costs what the program does
+	// after New rather than a process start. See "Standby" in the
+	// package documentation; EnableStandby changes it later.
+	Standby bool
 }
 
 // Upgrader hands the process's descriptors to a new generation of its own
@@ -67,17 +75,23 @@ type Upgrader struct {
 	readyOnce sync.Once
 	// readyFailed is set when Ready fails in a new generation: its Stop is
 	// then not final (the parent serves on).
-	readyFailed atomic.Bool
-	stopOnce    sync.Once
-	stopC       chan struct{}
-	exitC       chan struct{}
-	readyC      chan chan struct{}
-	upgradeC    chan upgradeRequest
-	drainingC   chan chan []Elder
-	elderGone   chan *elder
+	readyFailed  atomic.Bool
+	stopOnce     sync.Once
+	stopC        chan struct{}
+	exitC        chan struct{}
+	readyC       chan chan struct{}
+	upgradeC     chan upgradeRequest
+	drainingC    chan chan []Elder
+	elderGone    chan *elder
+	standbyC     chan standbyRequest
+	standbyInfoC chan chan StandbyInfo
+	// fdsChanged hears that the registry changed (buffered, never
+	// blocks the registry).
+	fdsChanged chan struct{}
 
 	// The state below belongs to run.
 	elders []*elder // older generations still alive, oldest first
+	sb     standbyState
 	// connsIn is this generation's end of the connection channel from
 	// its parent (nil without one); sender is the last new generation's.
 	connsIn *connReceiver
@@ -179,18 +193,23 @@ func newUpgrader(opts Options) (*Upgrader, error) {
 		opts.Logger = hclog.NewNullLogger()
 	}
 	u := &Upgrader{
-		opts:       opts,
-		exe:        startExecutable,
-		started:    time.Now(),
-		generation: 1,
-		stopC:      make(chan struct{}),
-		exitC:      make(chan struct{}),
-		readyC:     make(chan chan struct{}),
-		upgradeC:   make(chan upgradeRequest),
-		drainingC:  make(chan chan []Elder),
+		opts:         opts,
+		exe:          startExecutable,
+		started:      time.Now(),
+		generation:   1,
+		stopC:        make(chan struct{}),
+		exitC:        make(chan struct{}),
+		readyC:       make(chan chan struct{}),
+		upgradeC:     make(chan upgradeRequest),
+		drainingC:    make(chan chan []Elder),
+		standbyC:     make(chan standbyRequest),
+		standbyInfoC: make(chan chan StandbyInfo),
+		fdsChanged:   make(chan struct{}, 1),
 	}
+	u.sb.enabled = opts.Standby
+	u.sb.gone = make(chan *standby)
 
-	hs, err := readHandshake()
+	hs, wait, err := readHandshake()
 	if err != nil {
 		return nil, err
 	}
@@ -216,7 +235,18 @@ func newUpgrader(opts Options) (*Upgrader, error) {
 		return nil, err
 	}
 	u.Fds = newFds(inherited, opts.ListenConfig)
+	u.Fds.onChange = func() {
+		select {
+		case u.fdsChanged <- struct{}{}:
+		default:
+		}
+	}
 	u.log = opts.Logger.With("pid", os.Getpid(), "generation", u.generation)
+	if wait != nil {
+		if err := u.standByUntilActivated(wait); err != nil {
+			return nil, err
+		}
+	}
 	if hs != nil && hs.Conns != nil {
 		u.connsIn = u.takeConnsChannel(*hs.Conns)
 	}

@@ -121,10 +121,11 @@ func parseStartups(log string) []time.Duration {
 }
 
 // phaseNames are the steps a new generation times, in order: validate
-// (the old generation, from the request to the payload), exec_init
-// (process start, Go runtime, package init), handshake, provision,
-// listen, ready, and since_request (the whole, up to ready).
-var phaseNames = []string{"validate", "exec_init", "handshake", "provision", "listen", "ready", "since_request"}
+// (the old generation, from the request to the payload), start (process
+// start, Go runtime, package init and handshake; with a standby, handing
+// it the reload), provision, listen, ready, and since_request (the
+// whole, up to ready).
+var phaseNames = []string{"validate", "start", "provision", "listen", "ready", "since_request"}
 
 var phaseRe = regexp.MustCompile(`\b([a-z_]+)="?([0-9.]+[µunm]?s)\b`)
 
