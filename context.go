@@ -133,7 +133,9 @@ func DecodeStrict(raw json.RawMessage, v any, omit ...string) error {
 	// On well-formed JSON (json.Valid also bounds its nesting), refuse
 	// what encoding/json would take silently: a null, duplicate keys,
 	// keys in another case than their field's.
-	if trimmed := bytes.TrimSpace(raw); json.Valid(trimmed) {
+	trimmed := bytes.TrimSpace(raw)
+	valid := json.Valid(trimmed)
+	if valid {
 		if trimmed[0] != '{' {
 			return fmt.Errorf("want a JSON object, not %s", jsonKind(trimmed))
 		}
@@ -141,7 +143,10 @@ func DecodeStrict(raw json.RawMessage, v any, omit ...string) error {
 			return err
 		}
 	}
-	if len(omit) > 0 {
+	switch {
+	case len(omit) > 0 && valid:
+		raw = withoutKeys(trimmed, omit)
+	case len(omit) > 0:
 		var fields map[string]json.RawMessage
 		if err := json.Unmarshal(raw, &fields); err != nil {
 			return describeJSONError(raw, err)

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"mime"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -68,7 +69,26 @@ func (s *Server) reload(w http.ResponseWriter, r *http.Request, run func(engine.
 	// This generation no longer serves: a request kept alive on this
 	// connection would reach it, and not the new one.
 	w.Header().Set("Connection", "close")
-	writeJSON(w, http.StatusOK, res)
+	answerNow(w, res)
+}
+
+// answerNow writes a reload's result and sends it at once, with its
+// length (so not chunked): the client waits for it, and what this
+// generation still does with the request (log it) is not part of the
+// round trip.
+func answerNow(w http.ResponseWriter, res engine.ReloadResult) {
+	b, err := json.Marshal(res)
+	if err != nil {
+		writeJSON(w, http.StatusOK, res) // which says why it cannot
+		return
+	}
+	b = append(b, '\n')
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("Content-Length", strconv.Itoa(len(b)))
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(b)
+	_ = http.NewResponseController(w).Flush()
 }
 
 // progressStream writes a reload's progress as JSON lines. The status and

@@ -44,6 +44,12 @@ type Server struct {
 	successor atomic.Pointer[engine.ReloadResult]
 	stopping  atomic.Bool
 	stopOnce  sync.Once
+
+	// lns are the listeners Serve accepts on; acceptStopped is set by
+	// StopAccepting, which closes them.
+	lnMu          sync.Mutex
+	lns           map[net.Listener]struct{}
+	acceptStopped bool
 }
 
 // New returns the admin API server for b, configured by cfg. The runtime
@@ -92,11 +98,61 @@ func (s *Server) Serve(ln net.Listener) error {
 		return errors.New("admin: Serve on a Server not made by New")
 	}
 	s.guard.listening(ln.Addr())
-	s.log.Info("listening", "address", ln.Addr().String())
-	if err := s.drain.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
-		return fmt.Errorf("admin: serving on %s: %w", ln.Addr(), err)
+	if !s.track(ln) {
+		ln.Close()
+		return nil
 	}
-	return nil
+	defer s.untrack(ln)
+	s.log.Info("listening", "address", ln.Addr().String())
+	err := s.drain.Serve(ln)
+	if errors.Is(err, http.ErrServerClosed) || errors.Is(err, net.ErrClosed) && s.stoppedAccepting() {
+		return nil
+	}
+	return fmt.Errorf("admin: serving on %s: %w", ln.Addr(), err)
+}
+
+// track records ln, unless StopAccepting came first.
+func (s *Server) track(ln net.Listener) bool {
+	s.lnMu.Lock()
+	defer s.lnMu.Unlock()
+	if s.acceptStopped {
+		return false
+	}
+	if s.lns == nil {
+		s.lns = map[net.Listener]struct{}{}
+	}
+	s.lns[ln] = struct{}{}
+	return true
+}
+
+func (s *Server) untrack(ln net.Listener) {
+	s.lnMu.Lock()
+	defer s.lnMu.Unlock()
+	delete(s.lns, ln)
+}
+
+// StopAccepting closes the listeners Serve accepts on, for good: the
+// runtime calls it once a reload has handed over, before the reload is
+// answered. The socket lives on in the new generation, which shares it:
+// a connection the client opens after the answer is then accepted there,
+// never by this generation (which would answer for a config it no
+// longer serves, or 409 "already handed over"). The connections open
+// here are served and drained as before, and Serve returns nil.
+func (s *Server) StopAccepting() {
+	s.lnMu.Lock()
+	defer s.lnMu.Unlock()
+	s.acceptStopped = true
+	for ln := range s.lns {
+		if err := ln.Close(); err != nil && !errors.Is(err, net.ErrClosed) {
+			s.log.Warn("closing the admin listener after the handover", "address", ln.Addr(), "error", err)
+		}
+	}
+}
+
+func (s *Server) stoppedAccepting() bool {
+	s.lnMu.Lock()
+	defer s.lnMu.Unlock()
+	return s.acceptStopped
 }
 
 // Drain stops accepting, lets the requests in flight finish (a /load

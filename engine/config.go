@@ -31,6 +31,11 @@ type Config struct {
 	// options ("backlog", "reuse_port", "recv_buffer", "send_buffer":
 	// see SocketOptions), and the module's own fields.
 	Listeners map[string]json.RawMessage `json:"listeners,omitempty"`
+
+	// heads are the listeners' addresses, modules and wrappers, by name,
+	// as ParseConfig read them: loading the config reads them from here
+	// rather than decoding every listener's JSON a second time.
+	heads map[string]listenerHead
 }
 
 // AdminConfig configures the admin API.
@@ -195,11 +200,13 @@ func ParseConfig(raw []byte) (*Config, error) {
 	if cfg.Admin.MaxBodyBytes < 0 {
 		return nil, &flipd.ConfigError{Field: "admin.max_body_bytes", Err: errors.New("must not be negative")}
 	}
+	cfg.heads = make(map[string]listenerHead, len(cfg.Listeners))
 	for _, name := range cfg.listenerNames() {
 		head, err := parseListenerHead(cfg.Listeners[name])
 		if err != nil {
 			return nil, &flipd.ConfigError{Field: "listeners." + name, Err: err}
 		}
+		cfg.heads[name] = head
 		if other, dup := seen[head.addr]; dup {
 			return nil, &flipd.ConfigError{Field: "listeners." + name,
 				Err: fmt.Errorf("address %s is already used by %s", head.addr, other)}

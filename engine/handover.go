@@ -87,3 +87,26 @@ func stopProcess(pid int) error {
 	}
 	return p.Signal(syscall.SIGTERM)
 }
+
+// acceptStopper is an admin API server that can stop accepting for good
+// while the connections it has go on (admin.Server.StopAccepting).
+type acceptStopper interface{ StopAccepting() }
+
+// stopAdminAccepting closes the admin API's listener once a reload has
+// handed over, before the reload is answered. The new generation serves
+// the same socket: a client that sends its next request on a new
+// connection once it has the answer (a second reload, GET /status)
+// reaches the generation that serves, not this one, which would have
+// answered for a config it no longer serves, or 409 "already handed
+// over". Without this the listener closes only when the drain begins, a
+// moment later, racing the client.
+func (in *Instance) stopAdminAccepting() {
+	in.mu.Lock()
+	l := in.current
+	in.mu.Unlock()
+	for _, li := range l.listeners {
+		if s, ok := li.module.(acceptStopper); ok && li.admin {
+			s.StopAccepting()
+		}
+	}
+}

@@ -103,8 +103,11 @@ type payload struct {
 	// compacts), so that GET /config shows the config as it was sent.
 	Config []byte `json:"config"`
 	Source string `json:"source"`
-	// Requested is when the reload was asked for, to time it end to end.
+	// Requested is when the reload was asked for, to time it end to end;
+	// Sent when the payload was made, just before the new process was
+	// started (its "serving" line says how long each step took).
 	Requested time.Time `json:"requested"`
+	Sent      time.Time `json:"sent,omitzero"`
 	Stats     Stats     `json:"stats"`
 	// State is what modules hand over (Context.Handover), by key.
 	State map[string][]byte `json:"state,omitempty"`
@@ -118,6 +121,9 @@ const payloadVersion = 1
 // generation it replaces starts draining. If anything fails, that
 // generation is told why and keeps serving, and Start returns the error.
 func Start(opts Options) (*Instance, error) {
+	// Beside the wait in New: for the handshake, or in a standby for
+	// the reload that starts it.
+	go warmUp()
 	ulog := newUpgradeLog()
 	upg, err := upgrade.New(upgrade.Options{UpgradeTimeout: DefaultUpgradeTimeout, Logger: ulog})
 	if err != nil {
@@ -149,8 +155,8 @@ func launch(in *Instance, opts Options) (*Instance, error) {
 func (in *Instance) start(opts Options) error {
 	var raw []byte
 	var source string
-	var requested time.Time
 	var inherited map[string][]byte
+	clock := startupClock{started: in.started}
 	if !in.upg.HasParent() {
 		var err error
 		if raw, source, err = opts.Config(); err != nil {
@@ -161,7 +167,8 @@ func (in *Instance) start(opts Options) error {
 		if err := json.Unmarshal(in.upg.Payload(), &p); err != nil || p.Version != payloadVersion {
 			return fmt.Errorf("flipd: reading the config from the previous generation: version %d, %v", p.Version, err)
 		}
-		raw, source, requested, in.stats, inherited = p.Config, p.Source, p.Requested, p.Stats, p.State
+		raw, source, in.stats, inherited = p.Config, p.Source, p.Stats, p.State
+		clock.requested, clock.sent = p.Requested, p.Sent
 	}
 	gen := in.upg.Generation()
 	cfg, err := ParseConfig(raw)
@@ -170,7 +177,7 @@ func (in *Instance) start(opts Options) error {
 	}
 	in.log = NewLogger(cfg.Logging, opts.LogOutput, gen)
 	in.ulog.forwardTo(in.log.Named("upgrade"))
-	l, err := loadConfig(context.Background(), raw, in.log, gen, inherited)
+	l, err := loadParsed(context.Background(), cfg, raw, in.log, gen, inherited)
 	if err != nil {
 		return err
 	}
@@ -178,6 +185,7 @@ func (in *Instance) start(opts Options) error {
 	if err := in.addAdmin(l, opts.Admin); err != nil {
 		return errors.Join(err, l.cleanup())
 	}
+	clock.mark("provision")
 	// The admin API answers as soon as it accepts, before serve returns:
 	// what it reports must be in place.
 	in.mu.Lock()
@@ -186,6 +194,7 @@ func (in *Instance) start(opts Options) error {
 	if err := l.serve(in.upg); err != nil {
 		return errors.Join(err, l.cleanup())
 	}
+	clock.mark("listen")
 	in.drainCtx, in.cancelDrain = context.WithCancel(context.Background())
 	in.offerConns(l)
 	if in.upg.HasParent() {
@@ -197,11 +206,12 @@ func (in *Instance) start(opts Options) error {
 		now := time.Now()
 		in.mu.Lock()
 		in.stats.record(UpgradeRecord{From: gen - 1, To: gen, Pid: os.Getpid(), Result: "ok", Source: source,
-			Started: requested, Duration: flipd.Duration(now.Sub(requested))})
+			Started: clock.requested, Duration: flipd.Duration(now.Sub(clock.requested))})
 		in.mu.Unlock()
 	}
 	in.upg.EnableStandby(l.cfg.Upgrade.Standby)
 	readyErr := in.upg.Ready()
+	clock.mark("ready")
 	if readyErr != nil {
 		in.log.Error("reporting ready failed", "error", readyErr)
 	}
@@ -220,8 +230,12 @@ func (in *Instance) start(opts Options) error {
 	in.mu.Lock()
 	in.state, in.readyAt = StateActive, time.Now()
 	in.mu.Unlock()
-	in.log.Info("serving", "listeners", len(l.listeners), "source", source,
-		"startup", time.Since(in.started).Round(time.Microsecond), "has_parent", in.upg.HasParent())
+	args := []any{"listeners", len(l.listeners), "source", source,
+		"startup", time.Since(in.started).Round(time.Microsecond), "has_parent", in.upg.HasParent()}
+	if in.upg.HasParent() {
+		args = append(args, clock.fields()...)
+	}
+	in.log.Info("serving", args...)
 	if err := SaveLastConfig(storageDir(cfg), raw); err != nil {
 		in.log.Warn("could not save the config for --resume", "error", err)
 	}

@@ -71,13 +71,20 @@ func loadConfig(parent context.Context, raw []byte, logger hclog.Logger, generat
 	if err != nil {
 		return nil, err
 	}
+	return loadParsed(parent, cfg, raw, logger, generation, inherited)
+}
+
+// loadParsed is loadConfig on raw as ParseConfig parsed it into cfg: a
+// new generation parses its config before it loads it, to know how to
+// log, and need not parse it again.
+func loadParsed(parent context.Context, cfg *Config, raw []byte, logger hclog.Logger, generation int, inherited map[string][]byte) (*loaded, error) {
 	ctx, cleanup := flipd.NewContext(parent, logger, storageDir(cfg), generation)
 	state := modstate.Of(ctx)
 	state.Inherited = inherited
 	state.CloseSpread = time.Duration(cfg.Upgrade.CloseSpread)
 	l := &loaded{raw: raw, cfg: cfg, cleanup: cleanup, state: state, ctx: ctx, log: ctx.Logger()}
 	for _, name := range cfg.listenerNames() {
-		ln, err := loadListener(ctx, name, cfg.Listeners[name])
+		ln, err := loadListener(ctx, name, cfg.Listeners[name], cfg.heads[name])
 		if err != nil {
 			return nil, errors.Join(&flipd.ConfigError{Field: "listeners." + name, Err: err}, cleanup())
 		}
@@ -89,11 +96,9 @@ func loadConfig(parent context.Context, raw []byte, logger hclog.Logger, generat
 	return l, nil
 }
 
-func loadListener(ctx flipd.Context, name string, raw json.RawMessage) (*listener, error) {
-	head, err := parseListenerHead(raw)
-	if err != nil {
-		return nil, err
-	}
+// loadListener loads the listener name, whose config raw ParseConfig
+// read head from.
+func loadListener(ctx flipd.Context, name string, raw json.RawMessage, head listenerHead) (*listener, error) {
 	lctx := modstate.ForListener(ctx, name, ctx.Logger().With("listener", name)).(flipd.Context)
 	l := &listener{name: name, addr: head.addr, opts: head.opts, wrapperKey: canonicalWrappers(head.wrappers)}
 	for i, wraw := range head.wrappers {

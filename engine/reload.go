@@ -95,10 +95,14 @@ func (in *Instance) Reload(raw []byte, opts ReloadOptions) (ReloadResult, error)
 		return ReloadResult{}, err
 	}
 	progress(Progress{Step: "validated", Generation: gen})
+	// Whether the new generation will be able to save the config is
+	// found out while it starts, not after: the answer waits for it.
+	storageErr := make(chan error, 1)
+	go func() { storageErr <- checkStorage(storageDir(cfg), raw) }()
 
 	in.mu.Lock()
 	p, err := json.Marshal(payload{Version: payloadVersion, Config: raw, Source: opts.Source,
-		Requested: requested, Stats: in.stats.copy(), State: in.current.handoverState()})
+		Requested: requested, Sent: time.Now(), Stats: in.stats.copy(), State: in.current.handoverState()})
 	in.mu.Unlock()
 	if err != nil {
 		return ReloadResult{}, err
@@ -128,6 +132,7 @@ func (in *Instance) Reload(raw []byte, opts ReloadOptions) (ReloadResult, error)
 		return ReloadResult{}, err
 	}
 	in.handOver(child.Pid)
+	in.stopAdminAccepting()
 	in.mu.Lock()
 	in.newGen, in.newGenSince = child, time.Now()
 	in.mu.Unlock()
@@ -144,7 +149,7 @@ func (in *Instance) Reload(raw []byte, opts ReloadOptions) (ReloadResult, error)
 		Draining:   OlderGeneration{Generation: gen - 1, Pid: os.Getpid(), State: StateDraining, Started: in.started},
 		Drains:     conns,
 	}
-	if err := checkStorage(storageDir(cfg), raw); err != nil {
+	if err := <-storageErr; err != nil {
 		in.log.Warn("the new generation serves, but will not be able to save its config for --resume", "error", err)
 		res.Warning = err.Error()
 	}

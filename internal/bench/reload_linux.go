@@ -76,7 +76,8 @@ func (o *Options) measureReloadVsExec(t *Targets) error {
 		}
 		r.Idle = append(r.Idle, d)
 	}
-	r.Startup = parseStartups(readLog(f))
+	log := readLog(f)
+	r.Startup, r.Phases = parseStartups(log), parsePhases(log)
 	conns := o.Conns
 	if conns <= 0 {
 		conns = 16

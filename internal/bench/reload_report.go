@@ -33,6 +33,9 @@ type ReloadCost struct {
 	// InitDone is when "flipd version"'s last package init ended, by
 	// GODEBUG=inittrace=1; 0 if unknown.
 	InitDone time.Duration `json:"init_done"`
+	// Phases are the steps each new generation timed and logged on its
+	// "serving" line, by name (see phaseNames).
+	Phases map[string][]time.Duration `json:"phases,omitempty"`
 }
 
 // medianDuration is the median of ds, or 0.
@@ -75,6 +78,15 @@ func (r ReloadCost) Breakdown() string {
 	if r.InitDone > 0 {
 		s += fmt.Sprintf(" (inittrace: init done at %s)", ms(r.InitDone))
 	}
+	var phases []string
+	for _, name := range phaseNames {
+		if d := r.Phases[name]; len(d) > 0 {
+			phases = append(phases, name+" "+ms(medianDuration(d)))
+		}
+	}
+	if len(phases) > 0 {
+		s += "; as the generations timed it: " + strings.Join(phases, ", ")
+	}
 	return s
 }
 
@@ -90,7 +102,9 @@ func reloadCheck(r *ReloadCost) Check {
 		ok}
 }
 
-var startupRe = regexp.MustCompile(`\bserving\b.*\bstartup=([0-9.]+[µunm]?s)\b.*\bhas_parent=true`)
+// startupRe finds a new generation's "serving" line and its startup;
+// hclog quotes a value that is not plain ASCII (startup="850µs").
+var startupRe = regexp.MustCompile(`\bserving\b.*\bstartup="?([0-9.]+[µunm]?s)\b.*\bhas_parent=true`)
 
 // parseStartups finds the "startup=" figure of every generation started
 // by an upgrade in a flipd log.
@@ -100,6 +114,35 @@ func parseStartups(log string) []time.Duration {
 		if m := startupRe.FindStringSubmatch(line); m != nil {
 			if d, err := time.ParseDuration(m[1]); err == nil {
 				out = append(out, d)
+			}
+		}
+	}
+	return out
+}
+
+// phaseNames are the steps a new generation times, in order: validate
+// (the old generation, from the request to the payload), start (process
+// start, Go runtime, package init and handshake; with a standby, handing
+// it the reload), provision, listen, ready, and since_request (the
+// whole, up to ready).
+var phaseNames = []string{"validate", "start", "provision", "listen", "ready", "since_request"}
+
+var phaseRe = regexp.MustCompile(`\b([a-z_]+)="?([0-9.]+[µunm]?s)\b`)
+
+// parsePhases reads the phases on every "serving" line of a generation
+// started by an upgrade in a flipd log.
+func parsePhases(log string) map[string][]time.Duration {
+	out := map[string][]time.Duration{}
+	for _, line := range strings.Split(log, "\n") {
+		if !startupRe.MatchString(line) {
+			continue
+		}
+		for _, m := range phaseRe.FindAllStringSubmatch(line, -1) {
+			if !slices.Contains(phaseNames, m[1]) {
+				continue
+			}
+			if d, err := time.ParseDuration(m[2]); err == nil {
+				out[m[1]] = append(out[m[1]], d)
 			}
 		}
 	}

@@ -10,11 +10,32 @@ func TestParseStartupsReadsOnlyGenerationsStartedByAnUpgrade(t *testing.T) {
 	log := `2026-11-30T20:08:38.659Z [INFO]  flipd: serving: generation=1 pid=9154 listeners=2 source=file:/tmp/x/flipd.json startup=3.359ms has_parent=false
 2026-11-30T20:08:39.713Z [INFO]  flipd: serving: generation=2 pid=9179 listeners=2 source=api startup=3.733ms has_parent=true
 2026-11-30T20:08:39.900Z [INFO]  flipd.supervisor: generation exited: pid=17459 child_pid=17468 status=0 serving=true
-2026-11-30T20:08:39.982Z [INFO]  flipd: serving: generation=3 pid=9189 listeners=2 source=api startup=850µs has_parent=true`
+2026-11-30T20:08:39.982Z [INFO]  flipd: serving: generation=3 pid=9189 listeners=2 source=api startup=850µs has_parent=true
+2026-11-30T20:08:40.120Z [INFO]  flipd: serving: generation=4 pid=9201 listeners=2 source=api startup="912µs" has_parent=true`
 	got := parseStartups(log)
-	want := []time.Duration{3733 * time.Microsecond, 850 * time.Microsecond}
-	if len(got) != len(want) || got[0] != want[0] || got[1] != want[1] {
+	want := []time.Duration{3733 * time.Microsecond, 850 * time.Microsecond, 912 * time.Microsecond}
+	if len(got) != len(want) || got[0] != want[0] || got[1] != want[1] || got[2] != want[2] {
 		t.Fatalf("parseStartups = %v, want %v", got, want)
+	}
+}
+
+// The phases a new generation logs (hclog quotes a value with µ) are
+// read by name, and the breakdown gives their medians (the lower of
+// two, as medianDuration takes it).
+func TestParsePhasesReadsWhatEachNewGenerationMeasured(t *testing.T) {
+	log := `2026-11-30T20:08:38.659Z [INFO]  flipd: serving: generation=1 pid=9154 listeners=2 source=file:/tmp/x/flipd.json startup=3.359ms has_parent=false
+2026-11-30T23:06:21.675Z [INFO]  flipd: serving: generation=21 pid=25325 listeners=11 source=api startup=2.779ms has_parent=true validate="610µs" start=5.456ms provision="442µs" listen="456µs" ready="997µs" since_request=7.961ms
+2026-11-30T23:06:21.998Z [INFO]  flipd: serving: generation=22 pid=25338 listeners=11 source=api startup=1.806ms has_parent=true validate="456µs" start=6.709ms provision="632µs" listen="673µs" ready="95µs" since_request=8.565ms`
+	got := parsePhases(log)
+	if v := got["validate"]; len(v) != 2 || v[0] != 610*time.Microsecond || v[1] != 456*time.Microsecond {
+		t.Errorf("validate = %v, want [610µs 456µs]", v)
+	}
+	if v := got["start"]; len(v) != 2 || v[1] != 6709*time.Microsecond {
+		t.Errorf("start = %v, want 5.456ms and 6.709ms", v)
+	}
+	r := ReloadCost{Phases: got}
+	if b := r.Breakdown(); !strings.Contains(b, "validate 0.46 ms, start 5.46 ms, provision 0.44 ms, listen 0.46 ms, ready 0.10 ms, since_request 7.96 ms") {
+		t.Errorf("the breakdown does not give the phases' medians: %s", b)
 	}
 }
 
