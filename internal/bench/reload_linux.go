@@ -17,9 +17,13 @@ const reloadAlternations = 25
 const reloadLoadRate = 2000
 
 // measureReloadVsExec alternates the start of an empty Go binary built
-// into the benchmark's directory, "flipd version", and a POST /load round
-// trip on a supervised flipd with 10 listeners; then the empty binary and
-// the round trip again under reloadLoadRate keep-alive requests a second.
+// into the benchmark's directory, "flipd version", a POST /load round
+// trip on a flipd with 10 listeners and its standby (upgrade.standby),
+// and the same on a flipd without one; then the empty binary and the
+// round trip with the standby again under reloadLoadRate keep-alive
+// requests a second. Each reload with the standby first waits, untimed,
+// until the standby is warm: it starts once the old generation has
+// exited, so it is, a few tens of milliseconds after a reload.
 func (o *Options) measureReloadVsExec(t *Targets) error {
 	empty, err := buildEmpty(o.Dir)
 	if err != nil {
@@ -30,37 +34,16 @@ func (o *Options) measureReloadVsExec(t *Targets) error {
 	if trace, err := traceInit(o.Flipd); err == nil {
 		r.InitDone = parseInitDone(trace)
 	}
-	f, err := o.newFlipd("reload")
+	f, err := o.reloadFlipd("reload", true)
 	if err != nil {
-		return err
-	}
-	ls, err := listeners(10)
-	if err != nil {
-		return err
-	}
-	var configs [2]string
-	for i, body := range []string{"a", "b"} {
-		// At info, flipd's default, so that each generation logs its
-		// "startup=" figure.
-		cfg := flipdConfig(f.admin, filepath.Join(f.dir, "storage"), body, ls)
-		configs[i] = strings.Replace(cfg, `"level": "warn"`, `"level": "info"`, 1)
-	}
-	if err := f.start(configs[0]); err != nil {
 		return err
 	}
 	defer f.stop(35 * time.Second)
-	loads := 0
-	reload := func() (time.Duration, error) {
-		loads++
-		u := f.reload(configs[loads%2])
-		if u.Err != "" {
-			return 0, fmt.Errorf("reload %d: %s", loads, u.Err)
-		}
-		if _, ok := waitExited(u.OldPid, 40*time.Second); !ok {
-			return 0, fmt.Errorf("reload %d: generation %d did not exit within 40s", loads, u.OldPid)
-		}
-		return u.Ready, nil
+	g, err := o.reloadFlipd("reload-exec", false)
+	if err != nil {
+		return err
 	}
+	defer g.stop(35 * time.Second)
 	for range reloadAlternations {
 		d, err := timeRun(empty)
 		if err != nil {
@@ -71,13 +54,19 @@ func (o *Options) measureReloadVsExec(t *Targets) error {
 			return err
 		}
 		r.Version = append(r.Version, d)
-		if d, err = reload(); err != nil {
+		if d, err = f.next(); err != nil {
 			return err
 		}
 		r.Idle = append(r.Idle, d)
+		if d, err = g.next(); err != nil {
+			return err
+		}
+		r.NoStandby = append(r.NoStandby, d)
 	}
-	log := readLog(f)
+	log := readLog(f.flipdProc)
 	r.Startup, r.Phases = parseStartups(log), parsePhases(log)
+	r.PhasesNoStandby = parsePhases(readLog(g.flipdProc))
+	ls := f.ls
 	conns := o.Conns
 	if conns <= 0 {
 		conns = 16
@@ -99,7 +88,7 @@ func (o *Options) measureReloadVsExec(t *Targets) error {
 			return err
 		}
 		r.EmptyLoaded = append(r.EmptyLoaded, d)
-		if d, err = reload(); err != nil {
+		if d, err = f.next(); err != nil {
 			return err
 		}
 		r.Loaded = append(r.Loaded, d)
@@ -111,6 +100,61 @@ func (o *Options) measureReloadVsExec(t *Targets) error {
 	}
 	r.LoadFailed = s.Failed()
 	return nil
+}
+
+// reloadFlipd is a flipd with 10 listeners, reloaded between two configs.
+type reloadFlipd struct {
+	*flipdProc
+	ls      []listener
+	configs [2]string
+	standby bool
+	loads   int
+}
+
+// reloadFlipd starts a flipd with 10 listeners, with or without the
+// standby, logging at info (flipd's default) so that each generation logs
+// its startup and phases.
+func (o *Options) reloadFlipd(name string, standby bool) (*reloadFlipd, error) {
+	f, err := o.newFlipd(name)
+	if err != nil {
+		return nil, err
+	}
+	ls, err := listeners(10)
+	if err != nil {
+		return nil, err
+	}
+	rf := &reloadFlipd{flipdProc: f, ls: ls, standby: standby}
+	for i, body := range []string{"a", "b"} {
+		cfg := flipdConfig(f.admin, filepath.Join(f.dir, "storage"), body, ls)
+		cfg = strings.Replace(cfg, `"level": "warn"`, `"level": "info"`, 1)
+		if standby {
+			cfg = withStandby(cfg)
+		}
+		rf.configs[i] = cfg
+	}
+	if err := f.start(rf.configs[0]); err != nil {
+		return nil, err
+	}
+	return rf, nil
+}
+
+// next reloads to the other config once the standby is warm (with one),
+// returns the round trip, and waits until the old generation has exited.
+func (f *reloadFlipd) next() (time.Duration, error) {
+	if f.standby {
+		if err := f.waitStandby(30 * time.Second); err != nil {
+			return 0, err
+		}
+	}
+	f.loads++
+	u := f.reload(f.configs[f.loads%2])
+	if u.Err != "" {
+		return 0, fmt.Errorf("reload %d: %s", f.loads, u.Err)
+	}
+	if _, ok := waitExited(u.OldPid, 40*time.Second); !ok {
+		return 0, fmt.Errorf("reload %d: generation %d did not exit within 40s", f.loads, u.OldPid)
+	}
+	return u.Ready, nil
 }
 
 // buildEmpty builds "package main; func main(){}" into dir.
