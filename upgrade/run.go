@@ -117,13 +117,13 @@ func (u *Upgrader) run() {
 			}
 			u.children = append(u.children, res.child)
 			u.sender.Store(res.child.sender)
-			u.log.Info("handed over to new generation", "child_pid", res.child.proc.Pid)
 			res.req.reply <- upgradeReply{child: res.child.handedOver()}
 			// The caller, just made runnable on this P, runs first:
-			// otherwise it waits while this goroutine closes the
-			// descriptors and the program, woken by Exit, closes its
-			// listeners (milliseconds, for a thousand of them).
+			// otherwise it waits while this goroutine logs and closes
+			// the descriptors, and the program, woken by Exit, closes
+			// its listeners (milliseconds, for a thousand of them).
 			runtime.Gosched()
+			u.log.Info("handed over to new generation", "child_pid", res.child.proc.Pid)
 			exit()
 			// The sockets live on in the new generation; this one keeps
 			// only what its own listeners hold until it drains. Closing

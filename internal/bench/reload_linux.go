@@ -139,7 +139,9 @@ func (o *Options) reloadFlipd(name string, standby bool) (*reloadFlipd, error) {
 }
 
 // next reloads to the other config once the standby is warm (with one),
-// returns the round trip, and waits until the old generation has exited.
+// returns the round trip, and waits until the old generation has exited
+// and, with a standby, the next one is warm: so that its start does not
+// run beside what is timed next.
 func (f *reloadFlipd) next() (time.Duration, error) {
 	if f.standby {
 		if err := f.waitStandby(30 * time.Second); err != nil {
@@ -153,6 +155,11 @@ func (f *reloadFlipd) next() (time.Duration, error) {
 	}
 	if _, ok := waitExited(u.OldPid, 40*time.Second); !ok {
 		return 0, fmt.Errorf("reload %d: generation %d did not exit within 40s", f.loads, u.OldPid)
+	}
+	if f.standby {
+		if err := f.waitStandby(30 * time.Second); err != nil {
+			return 0, err
+		}
 	}
 	return u.Ready, nil
 }
