@@ -150,7 +150,7 @@ func (f *Fds) prepare() {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	for key, e := range f.inherited {
-		if key.Kind != kindListener && key.Kind != kindPacket {
+		if e.claimed || key.Kind != kindListener && key.Kind != kindPacket {
 			continue
 		}
 		if obj, err := newObject(e, key); err == nil {

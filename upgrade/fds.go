@@ -75,9 +75,12 @@ func (k fdKey) unixSocketPath() string {
 // came from systemd socket activation is keyed by its bound address and is
 // also found by any spelling that resolves to it (":8080" finds "[::]:8080").
 type Fds struct {
-	mu        sync.Mutex
-	inherited map[fdKey]*entry // from the parent or systemd, not claimed yet
-	used      map[fdKey]*entry // claimed or added in this generation; passed on
+	mu sync.Mutex
+	// inherited holds what the parent or systemd passed; an entry claimed
+	// since stays, marked claimed (one map operation a claim, a thousand
+	// times over for a thousand listeners), and is passed on with used.
+	inherited map[fdKey]*entry
+	used      map[fdKey]*entry // added in this generation; passed on
 	lc        *net.ListenConfig
 	// handed are the listeners and packet conns given to callers, closed
 	// by stopAccepting when a new generation fails after it started.
@@ -104,6 +107,9 @@ type entry struct {
 	// prepared is the object a standby built ahead of its activation,
 	// handed to the first caller who claims the entry.
 	prepared io.Closer
+	// claimed marks an inherited entry this generation took: it is
+	// passed on at the next upgrade.
+	claimed bool
 }
 
 func (e *entry) close() {
@@ -125,9 +131,7 @@ func newFds(inherited map[fdKey]int, lc *net.ListenConfig) *Fds {
 	for key, fd := range inherited {
 		entries[key] = &entry{fd: fd}
 	}
-	// Sized for every inherited entry to be claimed, so that claiming a
-	// thousand grows nothing.
-	return &Fds{inherited: entries, used: make(map[fdKey]*entry, len(inherited)), lc: lc,
+	return &Fds{inherited: entries, used: make(map[fdKey]*entry), lc: lc,
 		handed: make([]io.Closer, 0, len(inherited))}
 }
 
@@ -286,8 +290,8 @@ func (f *Fds) Files() ([]*os.File, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	var keys []fdKey
-	for key := range f.inherited {
-		if key.Kind == kindFile {
+	for key, e := range f.inherited {
+		if key.Kind == kindFile && !e.claimed {
 			keys = append(keys, key)
 		}
 	}
@@ -314,12 +318,15 @@ func (f *Fds) AddFile(name string, file *os.File) error {
 	return f.addLocked(fdKey{Kind: kindFile, Addr: name}, file)
 }
 
-// inheritLocked claims an inherited descriptor: it moves to the used set
-// (so it is passed on at the next upgrade) and the caller gets a new object
+// inheritLocked claims an inherited descriptor: it is marked claimed (so
+// it is passed on at the next upgrade) and the caller gets a new object
 // over a private duplicate. It returns nil, nil if nothing is inherited
-// under key.
+// under key, or it was claimed already.
 func (f *Fds) inheritLocked(key fdKey) (any, error) {
 	e, ok := f.inherited[key]
+	if ok && e.claimed {
+		return nil, nil
+	}
 	if !ok {
 		var found bool
 		if key, found = f.matchAddrLocked(key); !found {
@@ -331,8 +338,7 @@ func (f *Fds) inheritLocked(key fdKey) (any, error) {
 	if err != nil {
 		return nil, fmt.Errorf("upgrade: can't inherit %s: %w", key, err)
 	}
-	delete(f.inherited, key)
-	f.used[key] = e
+	e.claimed = true
 	if key.Kind == kindListener || key.Kind == kindPacket {
 		f.handed = append(f.handed, obj.(io.Closer))
 	}
@@ -350,8 +356,8 @@ func (f *Fds) matchAddrLocked(key fdKey) (fdKey, bool) {
 	if !ok {
 		return fdKey{}, false
 	}
-	for k := range f.inherited {
-		if k.Kind != key.Kind || networkFamily(k.Network) != networkFamily(key.Network) {
+	for k, e := range f.inherited {
+		if e.claimed || k.Kind != key.Kind || networkFamily(k.Network) != networkFamily(key.Network) {
 			continue
 		}
 		if got, ok := canonicalAddr(k.Network, k.Addr); ok && got == want {
@@ -393,9 +399,14 @@ func (f *Fds) addLocked(key fdKey, conn syscall.Conn) error {
 // already (one fcntl instead of two dup3s, a thousand times over for a
 // thousand listeners).
 func (f *Fds) snapshotLocked() ([]fdKey, []int) {
-	entries := make([]fdEntry, 0, len(f.used))
+	entries := make([]fdEntry, 0, len(f.used)+len(f.inherited))
 	for key, e := range f.used {
 		entries = append(entries, fdEntry{key, e.fd})
+	}
+	for key, e := range f.inherited {
+		if e.claimed {
+			entries = append(entries, fdEntry{key, e.fd})
+		}
 	}
 	sort.Slice(entries, func(i, j int) bool { return entries[i].fd < entries[j].fd })
 	keys := make([]fdKey, len(entries))

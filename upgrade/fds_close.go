@@ -9,10 +9,12 @@ func (f *Fds) closeInherited() {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	for key, e := range f.inherited {
-		unlinkUnixSocket(key.unixSocketPath())
-		e.close()
+		if !e.claimed {
+			unlinkUnixSocket(key.unixSocketPath())
+			e.close()
+			delete(f.inherited, key)
+		}
 	}
-	f.inherited = make(map[fdKey]*entry)
 }
 
 // Which unix socket files closeUsed removes.
@@ -34,6 +36,16 @@ func (f *Fds) closeUsed(mode unlinkMode) {
 			unlinkUnixSocket(key.unixSocketPath())
 		}
 		e.close()
+	}
+	for key, e := range f.inherited {
+		if !e.claimed {
+			continue
+		}
+		if mode == unlinkAll {
+			unlinkUnixSocket(key.unixSocketPath())
+		}
+		e.close()
+		delete(f.inherited, key)
 	}
 	f.used = make(map[fdKey]*entry)
 }

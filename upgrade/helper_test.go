@@ -58,6 +58,8 @@ type helperResult struct {
 	ExitCode int    `json:"exit_code"`
 	Signal   string `json:"signal"`
 	Draining []int  `json:"draining"`
+	// Took is how long the Upgrade call took in the old generation.
+	Took time.Duration `json:"took"`
 }
 
 // helperMode reads what this generation should do from the file named by
@@ -376,12 +378,15 @@ func (h *helper) info() helperInfo {
 
 func (h *helper) upgrade(payload string) helperResult {
 	var err error
+	start := time.Now()
 	if payload == "" {
 		err = h.upg.Upgrade()
 	} else {
 		err = h.upg.UpgradeWith([]byte(payload))
 	}
-	return h.result(Child{}, err)
+	res := h.result(Child{}, err)
+	res.Took = time.Since(start)
+	return res
 }
 
 func (h *helper) result(_ Child, err error) helperResult {

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"runtime"
 	"time"
 )
 
@@ -174,6 +175,9 @@ func (w *standbyWait) wait() ([]byte, error) {
 // inherited sockets, tells the parent it stands by, and waits.
 func (u *Upgrader) standByUntilActivated(w *standbyWait) error {
 	u.Fds.prepare()
+	// What was allocated to start and prepare is collected now, while
+	// there is time, not in the middle of the upgrade.
+	runtime.GC()
 	if err := u.parent.notice(statusMsg{Status: statusStandby, Pid: os.Getpid()}); err != nil {
 		return fmt.Errorf("upgrade: standby: telling the parent: %w", err)
 	}
