@@ -59,6 +59,9 @@ type Targets struct {
 	// Reload is the POST /load round trip against an empty Go binary's
 	// start (reload_report.go).
 	Reload *ReloadCost `json:"reload,omitempty"`
+	// LibScaling is the library benchmark's 1,000 listeners against 4
+	// (libscale_linux.go).
+	LibScaling *LibScaling `json:"lib_scaling,omitempty"`
 	// Only names the targets measured, if not all were (Options.OnlyTargets).
 	Only []string `json:"only,omitempty"`
 }
@@ -368,6 +371,9 @@ func (rep *Report) targetChecks() []Check {
 	}
 	if len(t.Scaling) == 3 {
 		out = append(out, scalingCheck(t.Scaling))
+	}
+	if t.LibScaling != nil {
+		out = append(out, libScalingCheck(t.LibScaling))
 	}
 	if len(t.Throughput) >= 2 {
 		f, b := median(t.Throughput[0].PerSecond), median(t.Throughput[1].PerSecond)

@@ -22,12 +22,13 @@ func (o *Options) measureTargets() (*Targets, error) {
 		{"roundtrip", "POST /load round trip, 10 listeners", o.measureRoundTrip},
 		{"reload", "POST /load against an empty Go binary's start", o.measureReloadVsExec},
 		{"scaling", "scaling with listeners", o.measureScaling},
+		{"libscaling", "1,000 listeners against 4, library benchmark", o.measureLibScaling},
 		{"throughput", "throughput against bare net/http", o.measureThroughput},
 		{"idle", fmt.Sprintf("%d idle connections drained", o.IdleConns), o.measureIdleDrain},
 	}
 	for _, key := range o.OnlyTargets {
 		if !slices.ContainsFunc(steps, func(s step) bool { return s.key == key }) {
-			return t, fmt.Errorf("no target %q (rss, roundtrip, reload, scaling, throughput, idle)", key)
+			return t, fmt.Errorf("no target %q (rss, roundtrip, reload, scaling, libscaling, throughput, idle)", key)
 		}
 	}
 	for _, s := range steps {
