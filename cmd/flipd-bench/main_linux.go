@@ -35,11 +35,18 @@ func run() {
 	flag.BoolVar(&o.Memory, "memory", false, "also measure each server's resident memory (generation and supervisor), idle and with -idle-conns idle keep-alive connections")
 	runs := flag.Bool("runs", true, "run the load-while-upgrading comparison (-runs=false with -targets measures only the targets)")
 	flag.BoolVar(&o.Targets, "targets", false, "also measure the other targets: POST /load round trip, scaling, throughput, idle drain, idle RSS")
+	only := flag.String("target-only", "", "with -targets, measure only these targets, comma-separated: rss (idle memory), roundtrip (POST /load, 10 listeners), "+
+		"reload (against an empty Go binary's start), scaling (10, 100, 1,000 listeners), throughput (static_response against bare net/http), idle (idle connections drained)")
 	flag.IntVar(&o.IdleConns, "idle-conns", 10000, "idle keep-alive connections in the drain target")
 	out := flag.String("out", "", "directory for latency.svg (ws.svg for the ws mode, h3.svg for the h3 mode), results.md and results.json (default: none written)")
 	soak := flag.Bool("soak", false, "soak instead: upgrade one flipd -upgrades times under load and compare the survivor's descriptors, goroutines, memory and processes with generation 1's")
 	flag.Parse()
 	o.SkipRuns = !*runs
+	if *only != "" {
+		for _, t := range strings.Split(*only, ",") {
+			o.OnlyTargets = append(o.OnlyTargets, strings.TrimSpace(t))
+		}
+	}
 	for _, m := range strings.Split(*modes, ",") {
 		o.Modes = append(o.Modes, bench.Mode(strings.TrimSpace(m)))
 	}

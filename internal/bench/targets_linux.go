@@ -12,19 +12,28 @@ import (
 // measureTargets measures what the targets name beyond zero
 // failures, each against a flipd of its own.
 func (o *Options) measureTargets() (*Targets, error) {
-	t := &Targets{}
-	steps := []struct {
-		name string
-		run  func(*Targets) error
-	}{
-		{"idle memory", o.measureIdleRSS},
-		{"POST /load round trip, 10 listeners", o.measureRoundTrip},
-		{"POST /load against an empty Go binary's start", o.measureReloadVsExec},
-		{"scaling with listeners", o.measureScaling},
-		{"throughput against bare net/http", o.measureThroughput},
-		{fmt.Sprintf("%d idle connections drained", o.IdleConns), o.measureIdleDrain},
+	t := &Targets{Only: o.OnlyTargets}
+	type step struct {
+		key, name string
+		run       func(*Targets) error
+	}
+	steps := []step{
+		{"rss", "idle memory", o.measureIdleRSS},
+		{"roundtrip", "POST /load round trip, 10 listeners", o.measureRoundTrip},
+		{"reload", "POST /load against an empty Go binary's start", o.measureReloadVsExec},
+		{"scaling", "scaling with listeners", o.measureScaling},
+		{"throughput", "throughput against bare net/http", o.measureThroughput},
+		{"idle", fmt.Sprintf("%d idle connections drained", o.IdleConns), o.measureIdleDrain},
+	}
+	for _, key := range o.OnlyTargets {
+		if !slices.ContainsFunc(steps, func(s step) bool { return s.key == key }) {
+			return t, fmt.Errorf("no target %q (rss, roundtrip, reload, scaling, throughput, idle)", key)
+		}
 	}
 	for _, s := range steps {
+		if len(o.OnlyTargets) > 0 && !slices.Contains(o.OnlyTargets, s.key) {
+			continue
+		}
 		o.logf("target: %s", s.name)
 		if err := s.run(t); err != nil {
 			return t, fmt.Errorf("%s: %w", s.name, err)

@@ -43,6 +43,9 @@ type Options struct {
 	// /load round trip, scaling with listeners, throughput, idle
 	// connections drained, idle memory.
 	Targets bool
+	// OnlyTargets, if not empty, measures only the targets it names:
+	// rss, roundtrip, reload, scaling, throughput, idle.
+	OnlyTargets []string
 	// IdleConns is how many idle connections the drain target holds.
 	IdleConns int
 	// WSConns and WSStreams are the WebSockets and TCP streams of
