@@ -198,7 +198,6 @@ func (c *handoffConn) move() bool {
 // setState follows net/http's view of the conn.
 func (c *handoffConn) setState(st http.ConnState, proto int32) {
 	c.mu.Lock()
-	defer c.mu.Unlock()
 	switch st {
 	case http.StateNew:
 		c.served = true
@@ -214,6 +213,7 @@ func (c *handoffConn) setState(st http.ConnState, proto int32) {
 	case http.StateHijacked:
 		c.idle, c.pinned = false, true
 	}
+	c.mu.Unlock()
 }
 
 // spared reports whether, while the server moves connections, the drain
