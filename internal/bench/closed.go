@@ -25,9 +25,7 @@ type ClosedConfig struct {
 
 // ClosedResult is what a closed-loop run managed.
 type ClosedResult struct {
-	// Requests counts the answers after the warm-up, Total all of them.
 	Requests  int64    `json:"requests"`
-	Total     int64    `json:"total"`
 	Errors    int64    `json:"errors"`
 	PerSecond float64  `json:"per_second"`
 	Examples  []string `json:"examples,omitempty"`
@@ -42,7 +40,7 @@ func runClosed(cfg ClosedConfig) (ClosedResult, error) {
 		return ClosedResult{}, errors.New("closed loop: want conns and a duration")
 	}
 	req := []byte("GET / HTTP/1.1\r\nHost: " + cfg.Addr + "\r\nUser-Agent: flipd-bench\r\n\r\n")
-	var counted, total, errs atomic.Int64
+	var counted, errs atomic.Int64
 	var mu sync.Mutex
 	var examples []string
 	start := time.Now()
@@ -86,7 +84,6 @@ func runClosed(cfg ClosedConfig) (ClosedResult, error) {
 					fail(err)
 					continue
 				}
-				total.Add(1)
 				if time.Now().After(countFrom) {
 					counted.Add(1)
 				}
@@ -101,7 +98,7 @@ func runClosed(cfg ClosedConfig) (ClosedResult, error) {
 		}()
 	}
 	wg.Wait()
-	return ClosedResult{Requests: counted.Load(), Total: total.Load(), Errors: errs.Load(),
+	return ClosedResult{Requests: counted.Load(), Errors: errs.Load(),
 		PerSecond: float64(counted.Load()) / cfg.Duration.Seconds(), Examples: examples}, nil
 }
 
