@@ -29,7 +29,7 @@ func (d *Server) adopt(c net.Conn) net.Conn {
 	if idle > 0 {
 		hc.idleUntil = time.Now().Add(idle)
 	}
-	hc.Conn.SetReadDeadline(hc.idleUntil)
+	hc.arm(hc.idleUntil)
 	return hc
 }
 
@@ -54,6 +54,6 @@ func (c *handoffConn) requestBegins() {
 		c.shift = time.Since(c.setAt)
 	}
 	if !c.kicked {
-		c.Conn.SetReadDeadline(c.effectiveDeadline())
+		c.arm(c.effectiveDeadline())
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 )
@@ -63,10 +64,14 @@ type handoffConn struct {
 	readLen   int       // len(p) of that Read
 	kicked    bool      // MoveIdle set a past read deadline to wake that Read
 	moving    bool      // handed to the mover, which has not answered yet
-	moved     bool      // gone: the mover owns the descriptor
 	closed    bool      // Close was called
 	deadline  time.Time // the read deadline net/http asked for
+	armed     time.Time // the read deadline set on Conn (deadline.go)
+	pending   bool      // Conn lacks the read deadline asked for, a future one
 	keptAlive int       // responses without "Connection: close" while moving
+	// moved: gone, the mover owns the descriptor. Set with mu held; read
+	// without it by Write, which net/http calls once for each response.
+	moved atomic.Bool
 
 	// An adopted connection waits for its next request as an idle one
 	// does (adopted.go).
@@ -83,7 +88,7 @@ func newHandoffConn(c net.Conn, d *Server) *handoffConn {
 // canMove reports whether the conn may move at a Read of n bytes.
 // Called with c.mu held.
 func (c *handoffConn) canMove(n int) bool {
-	if !c.served || c.pinned || c.closed || c.moved || c.moving {
+	if !c.served || c.pinned || c.closed || c.moved.Load() || c.moving {
 		return false
 	}
 	return c.fresh || (c.idle && n == idleReadSize)
@@ -92,7 +97,7 @@ func (c *handoffConn) canMove(n int) bool {
 // Read implements [net.Conn].
 func (c *handoffConn) Read(p []byte) (int, error) {
 	c.mu.Lock()
-	if c.moved {
+	if c.moved.Load() {
 		c.mu.Unlock()
 		return 0, c.movedError("read")
 	}
@@ -104,6 +109,9 @@ func (c *handoffConn) Read(p []byte) (int, error) {
 		c.mu.Lock()
 	}
 	for {
+		if c.pending {
+			c.arm(c.effectiveDeadline())
+		}
 		c.reading, c.readLen = true, len(p)
 		c.mu.Unlock()
 		n, err := c.Conn.Read(p)
@@ -120,7 +128,7 @@ func (c *handoffConn) Read(p []byte) (int, error) {
 			return n, err
 		}
 		c.kicked = false
-		c.Conn.SetReadDeadline(c.effectiveDeadline())
+		c.arm(c.effectiveDeadline())
 		if n > 0 || !isTimeout(err) || c.expired() {
 			// A request began first, or the connection ended, or
 			// net/http's own deadline passed: no move.
@@ -153,7 +161,7 @@ func (c *handoffConn) kick() {
 	defer c.mu.Unlock()
 	if c.reading && !c.kicked && c.canMove(c.readLen) {
 		c.kicked = true
-		c.Conn.SetReadDeadline(aLongTimeAgo)
+		c.arm(aLongTimeAgo)
 	}
 }
 
@@ -164,7 +172,7 @@ var aLongTimeAgo = time.Unix(1, 0)
 // the conn stays here for good.
 func (c *handoffConn) move() bool {
 	c.mu.Lock()
-	if !c.served || c.pinned || c.closed || c.moved || c.moving {
+	if !c.served || c.pinned || c.closed || c.moved.Load() || c.moving {
 		c.mu.Unlock()
 		return false
 	}
@@ -177,7 +185,7 @@ func (c *handoffConn) move() bool {
 	defer c.mu.Unlock()
 	c.moving = false
 	if err == nil {
-		c.moved = true
+		c.moved.Store(true)
 		return true
 	}
 	c.pinned = true
@@ -190,7 +198,6 @@ func (c *handoffConn) move() bool {
 // setState follows net/http's view of the conn.
 func (c *handoffConn) setState(st http.ConnState, proto int32) {
 	c.mu.Lock()
-	defer c.mu.Unlock()
 	switch st {
 	case http.StateNew:
 		c.served = true
@@ -206,6 +213,7 @@ func (c *handoffConn) setState(st http.ConnState, proto int32) {
 	case http.StateHijacked:
 		c.idle, c.pinned = false, true
 	}
+	c.mu.Unlock()
 }
 
 // spared reports whether, while the server moves connections, the drain
@@ -222,7 +230,7 @@ func (c *handoffConn) spared() bool {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.moving || c.kicked || c.served && !c.pinned && !c.moved && !c.closed
+	return c.moving || c.kicked || c.served && !c.pinned && !c.moved.Load() && !c.closed
 }
 
 // keepAlive reports whether a response on the conn, while the server
@@ -251,7 +259,7 @@ func (c *handoffConn) Close() error {
 		return c.closedError("close")
 	}
 	c.closed = true
-	if c.moved || c.moving {
+	if c.moved.Load() || c.moving {
 		return nil
 	}
 	return c.Conn.Close()
@@ -259,28 +267,10 @@ func (c *handoffConn) Close() error {
 
 // Write implements [net.Conn].
 func (c *handoffConn) Write(p []byte) (int, error) {
-	c.mu.Lock()
-	moved := c.moved
-	c.mu.Unlock()
-	if moved {
+	if c.moved.Load() {
 		return 0, c.movedError("write")
 	}
 	return c.Conn.Write(p)
-}
-
-// SetReadDeadline implements [net.Conn]. While a move's past deadline
-// wakes a Read, the deadline asked for is kept and set after it.
-func (c *handoffConn) SetReadDeadline(t time.Time) error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.deadline = t
-	if c.waitFirst { // only then is setAt used: no clock read for each request
-		c.setAt = time.Now()
-	}
-	if c.kicked || c.moved {
-		return nil
-	}
-	return c.Conn.SetReadDeadline(c.effectiveDeadline())
 }
 
 // SetDeadline implements [net.Conn].
@@ -293,10 +283,7 @@ func (c *handoffConn) SetDeadline(t time.Time) error {
 
 // SetWriteDeadline implements [net.Conn].
 func (c *handoffConn) SetWriteDeadline(t time.Time) error {
-	c.mu.Lock()
-	moved := c.moved
-	c.mu.Unlock()
-	if moved {
+	if c.moved.Load() {
 		return nil
 	}
 	return c.Conn.SetWriteDeadline(t)

@@ -90,10 +90,14 @@ type connInfoKey struct{}
 func (d *Server) install() {
 	prevState := d.srv.ConnState
 	d.srv.ConnState = func(c net.Conn, st http.ConnState) {
-		if hc, ok := c.(interface{ tracked() net.Conn }); ok {
-			c = hc.tracked() // net/http's HTTP/2 server reports the h2Conn
+		if hc, ok := c.(*handoffConn); ok && hc.ci != nil && (st == http.StateActive || st == http.StateIdle) {
+			d.requestState(hc, st)
+		} else {
+			if tc, ok := c.(interface{ tracked() net.Conn }); ok {
+				c = tc.tracked() // net/http's HTTP/2 server reports the h2Conn
+			}
+			d.connState(c, st)
 		}
-		d.connState(c, st)
 		if prevState != nil {
 			prevState(c, st)
 		}
@@ -182,10 +186,27 @@ func (d *Server) connState(c net.Conn, st http.ConnState) {
 	}
 
 	if d.draining.Load() {
-		select {
-		case d.wake <- struct{}{}:
-		default:
-		}
+		d.poke()
+	}
+}
+
+// requestState is connState for what every keep-alive request does
+// twice: a plaintext connection the drain tracks turns active or idle.
+// It takes no lock that other connections take.
+func (d *Server) requestState(hc *handoffConn, st http.ConnState) {
+	ci := hc.ci
+	d.setState(ci, st)
+	hc.setState(st, ci.proto.Load())
+	if d.draining.Load() {
+		d.poke()
+	}
+}
+
+// poke wakes the drain loop to look at the connections again.
+func (d *Server) poke() {
+	select {
+	case d.wake <- struct{}{}:
+	default:
 	}
 }
 

@@ -23,6 +23,8 @@ type childJob struct {
 	// Echo and WS are the ws mode's backend and client.
 	Echo *EchoConfig   `json:"echo,omitempty"`
 	WS   *WSLoadConfig `json:"ws,omitempty"`
+	// Alternate measures several servers in turn (alternate.go).
+	Alternate *AlternateConfig `json:"alternate,omitempty"`
 }
 
 // ChildMain does a helper's job and exits if this process was started as
@@ -66,6 +68,9 @@ func runChild(raw []byte, in io.Reader, out io.Writer) error {
 	case job.Closed != nil:
 		say("ready")
 		result, err = runClosed(*job.Closed)
+	case job.Alternate != nil:
+		say("ready")
+		result, err = runAlternate(*job.Alternate)
 	case job.Idle != nil:
 		result, err = runIdle(*job.Idle, next, say)
 	case job.Serve != nil:

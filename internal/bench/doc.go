@@ -61,8 +61,13 @@
 // trip with 10 listeners, the upgrade's cost with 10, 100 and 1,000
 // listeners, static_response throughput against the same handler in a
 // bare net/http server, the drain of 10,000 idle keep-alive connections,
-// and a generation's idle memory. [Report.Markdown] is the README's
-// table, [Report.SVG] the latency plot.
+// and a generation's idle memory. Throughput alternates the servers in
+// slices of a fraction of a second, from one closed-loop client pinned to
+// the other core, and compares them slice by slice: requests a second,
+// the server's CPU time a request (every thread's, from /proc) and its
+// heap allocations a request (the Go runtime's count: flipd's GET
+// /metrics, the bare server's stats listener). [Report.Markdown] is the
+// README's table, [Report.SVG] the latency plot.
 //
 // Everything runs on loopback, every loop is bounded in count and time,
 // and the helpers (load generators, the bare server) are the benchmark's

@@ -64,27 +64,13 @@ type Targets struct {
 	LibScaling *LibScaling `json:"lib_scaling,omitempty"`
 	// Only names the targets measured, if not all were (Options.OnlyTargets).
 	Only []string `json:"only,omitempty"`
+	// ThroughputSlice is how long each round measures each server.
+	ThroughputSlice time.Duration `json:"throughput_slice,omitempty"`
 }
 
 // measured reports whether the target named key was measured.
 func (t *Targets) measured(key string) bool {
 	return len(t.Only) == 0 || slices.Contains(t.Only, key)
-}
-
-// ThroughputSide is one server's rounds of closed-loop throughput.
-type ThroughputSide struct {
-	Name          string          `json:"name"`
-	PerSecond     []float64       `json:"per_second"`
-	CPUPerRequest []time.Duration `json:"cpu_per_request"`
-}
-
-// CPU is the median CPU time the server spent per request.
-func (s ThroughputSide) CPU() time.Duration {
-	var xs []float64
-	for _, d := range s.CPUPerRequest {
-		xs = append(xs, float64(d))
-	}
-	return time.Duration(median(xs))
 }
 
 // ScalePoint is the cost of upgrades with a number of listeners.
@@ -376,16 +362,7 @@ func (rep *Report) targetChecks() []Check {
 		out = append(out, libScalingCheck(t.LibScaling))
 	}
 	if len(t.Throughput) >= 2 {
-		f, b := median(t.Throughput[0].PerSecond), median(t.Throughput[1].PerSecond)
-		how := fmt.Sprintf("medians of %d rounds, flipd %.0f–%.0f, bare %.0f–%.0f; %d connections", len(t.Throughput[0].PerSecond),
-			slices.Min(t.Throughput[0].PerSecond), slices.Max(t.Throughput[0].PerSecond),
-			slices.Min(t.Throughput[1].PerSecond), slices.Max(t.Throughput[1].PerSecond), t.ThroughputConns)
-		if t.ThroughputPinned {
-			how += ", server pinned to one core, client to the other"
-		}
-		out = append(out, Check{"static_response throughput ≥ 95% of bare net/http",
-			fmt.Sprintf("flipd %.0f/s, bare %.0f/s: %.1f%% (%s); CPU per request %s", f, b, 100*f/b, how, throughputCPU(t.Throughput)),
-			f >= 0.95*b})
+		out = append(out, throughputChecks(t)...)
 	}
 	if d := t.Idle; d != nil {
 		res := d.Result
@@ -436,13 +413,4 @@ func median(xs []float64) float64 {
 		return s[len(s)/2]
 	}
 	return (s[len(s)/2-1] + s[len(s)/2]) / 2
-}
-
-// throughputCPU lists each server's CPU time per request.
-func throughputCPU(sides []ThroughputSide) string {
-	var parts []string
-	for _, s := range sides {
-		parts = append(parts, fmt.Sprintf("%s %.1f µs", s.Name, float64(s.CPU())/1e3))
-	}
-	return strings.Join(parts, ", ")
 }

@@ -20,6 +20,10 @@ type ServeConfig struct {
 	// what costs throughput: "" (bare), "timeouts" (the http module's
 	// default timeouts), "drain" (those, and drain around it).
 	Variant string `json:"variant,omitempty"`
+	// StatsAddr, if set, answers the process's count of heap
+	// allocations (mallocs.go), on a listener of its own so that the
+	// server measured keeps its one handler.
+	StatsAddr string `json:"stats_addr,omitempty"`
 }
 
 // serveBare serves Body on Addr with flipd's own static_response handler
@@ -42,6 +46,16 @@ func serveBare(cfg ServeConfig, stop <-chan struct{}, say func(string)) error {
 		}
 	default:
 		return fmt.Errorf("serve: unknown variant %q", cfg.Variant)
+	}
+	if cfg.StatsAddr != "" {
+		sln, err := net.Listen("tcp", cfg.StatsAddr)
+		if err != nil {
+			ln.Close()
+			return err
+		}
+		stats := &http.Server{Handler: http.HandlerFunc(serveMallocs)}
+		go stats.Serve(sln)
+		defer stats.Close()
 	}
 	done := make(chan error, 1)
 	go func() { done <- serve(ln) }()

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"runtime"
 	"slices"
 	"time"
 )
@@ -168,104 +167,6 @@ func (o *Options) measureScaling(t *Targets) error {
 		}
 		t.Scaling = append(t.Scaling, p)
 	}
-	return nil
-}
-
-// measureThroughput compares flipd's static_response with the same
-// handler in a bare net/http server, and with flipd's layers added to the
-// bare server one at a time, in alternating rounds. Each server is pinned
-// to CPU 0 and the closed-loop client to CPU 1, so that a round measures
-// what one core of server does, not how two processes share two cores;
-// the server's CPU time per request is measured too.
-func (o *Options) measureThroughput(t *Targets) error {
-	const rounds, conns = 7, 16
-	body := "hello"
-	f, err := o.newFlipd("throughput")
-	if err != nil {
-		return err
-	}
-	ls, err := listeners(1)
-	if err != nil {
-		return err
-	}
-	if err := f.start(flipdConfig(f.admin, filepath.Join(f.dir, "storage"), body, ls)); err != nil {
-		return err
-	}
-	defer f.stop(35 * time.Second)
-	type side struct {
-		name, addr string
-		pid        int
-	}
-	sides := []side{{"flipd", ls[0].Addr, f.pid()}}
-	for _, v := range []struct{ variant, name string }{
-		{"", "bare net/http"}, {"timeouts", "bare + the module's timeouts"}, {"drain", "bare + timeouts + drain"},
-	} {
-		addr, err := freeAddr("")
-		if err != nil {
-			return err
-		}
-		h, err := startHelper(o.Self, childJob{Serve: &ServeConfig{Addr: addr, Body: body, Variant: v.variant}}, os.Stderr)
-		if err != nil {
-			return err
-		}
-		defer h.stop(10 * time.Second)
-		if _, err := h.expect("ready", 30*time.Second); err != nil {
-			return err
-		}
-		sides = append(sides, side{v.name, addr, h.cmd.Process.Pid})
-	}
-	pinned := runtime.NumCPU() >= 2
-	measure := func(s side) (float64, time.Duration, error) {
-		if pinned {
-			if err := pin(s.pid, 0); err != nil {
-				return 0, 0, err
-			}
-		}
-		cfg := ClosedConfig{Addr: s.addr, Conns: conns, Warmup: 300 * time.Millisecond, Duration: 2 * time.Second}
-		h, err := startHelper(o.Self, childJob{Closed: &cfg}, os.Stderr)
-		if err != nil {
-			return 0, 0, err
-		}
-		defer h.stop(10 * time.Second)
-		if pinned {
-			if err := pin(h.cmd.Process.Pid, 1); err != nil {
-				return 0, 0, err
-			}
-		}
-		before, _ := readProc(s.pid)
-		var res ClosedResult
-		if err := h.result(&res, 60*time.Second); err != nil {
-			return 0, 0, err
-		}
-		after, _ := readProc(s.pid)
-		if res.Errors > 0 {
-			return 0, 0, fmt.Errorf("%s: %d errors: %v", s.name, res.Errors, res.Examples)
-		}
-		// CPU over the whole run, warm-up included, so per request of
-		// every request sent: PerSecond counts only after the warm-up.
-		total := res.PerSecond * (cfg.Warmup + cfg.Duration).Seconds()
-		return res.PerSecond, time.Duration(float64(after.CPU-before.CPU) / max(total, 1)), nil
-	}
-	t.Throughput = make([]ThroughputSide, len(sides))
-	for i, s := range sides {
-		t.Throughput[i].Name = s.name
-	}
-	for round := range rounds {
-		for k := range sides {
-			i := (k + round) % len(sides) // each round starts with another server
-			rps, cpu, err := measure(sides[i])
-			if err != nil { // once more, and say so
-				o.logf("  %s, round %d: %v; measuring again", sides[i].name, round, err)
-				rps, cpu, err = measure(sides[i])
-			}
-			if err != nil {
-				return err
-			}
-			t.Throughput[i].PerSecond = append(t.Throughput[i].PerSecond, rps)
-			t.Throughput[i].CPUPerRequest = append(t.Throughput[i].CPUPerRequest, cpu)
-		}
-	}
-	t.ThroughputConns, t.ThroughputPinned = conns, pinned
 	return nil
 }
 

@@ -1,0 +1,261 @@
+package drain
+
+import (
+	"bufio"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"runtime"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/flipd/flipd/internal/poll"
+)
+
+// The connection wrapper gives the connection inside the read deadlines
+// net/http asks for only when a Read needs them: a keep-alive request
+// arms one timer, its idle wait's, not also one for its header when the
+// header came whole. These tests check that, and that every deadline
+// still ends the Reads it should.
+
+// countingConn counts the future read deadlines set on it, each one a
+// timer in the runtime, and notes the count as each write begins.
+type countingConn struct {
+	*net.TCPConn
+	armed   atomic.Int64
+	armedAt chan int64
+}
+
+func (c *countingConn) SetReadDeadline(t time.Time) error {
+	if t.After(time.Now()) {
+		c.armed.Add(1)
+	}
+	return c.TCPConn.SetReadDeadline(t)
+}
+
+func (c *countingConn) SetDeadline(t time.Time) error {
+	if err := c.SetReadDeadline(t); err != nil {
+		return err
+	}
+	return c.TCPConn.SetWriteDeadline(t)
+}
+
+func (c *countingConn) Write(p []byte) (int, error) {
+	c.armedAt <- c.armed.Load()
+	return c.TCPConn.Write(p)
+}
+
+// countingListener serves its connections as countingConns inside the
+// drain's wrapper.
+type countingListener struct {
+	net.Listener
+	d  *Server
+	at chan int64
+}
+
+func (l *countingListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	return newHandoffConn(&countingConn{TCPConn: c.(*net.TCPConn), armedAt: l.at}, l.d), nil
+}
+
+func TestAKeepAliveRequestArmsOneReadDeadlineTimer(t *testing.T) {
+	const requests = 20
+	srv := &http.Server{
+		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			io.WriteString(w, "hello")
+		}),
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+	}
+	d := New(srv, Options{})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cl := &countingListener{Listener: ln, d: d, at: make(chan int64, requests)}
+	go d.Serve(cl)
+	t.Cleanup(func() { srv.Close() })
+
+	c, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	r := bufio.NewReader(c)
+	for i := range requests {
+		if _, err := c.Write([]byte("GET / HTTP/1.1\r\nHost: test\r\n\r\n")); err != nil {
+			t.Fatal(err)
+		}
+		resp, err := http.ReadResponse(r, nil)
+		if err != nil {
+			t.Fatalf("response %d: %v", i+1, err)
+		}
+		body, err := io.ReadAll(resp.Body)
+		if err != nil || string(body) != "hello" {
+			t.Fatalf("response %d: %q, %v", i+1, body, err)
+		}
+	}
+	var at []int64
+	for range requests {
+		at = append(at, <-cl.at)
+	}
+	// From the first response to the last: the idle wait after each
+	// response but the last, and the requests after the first.
+	if n := at[requests-1] - at[0]; n > requests-1 {
+		t.Errorf("%d future read deadlines set on the connection for %d keep-alive requests, want %d at most: one for each idle wait",
+			n, requests-1, requests-1)
+	}
+}
+
+// connPair returns a connection the drain's wrapper serves, and its peer.
+func connPair(t *testing.T) (*handoffConn, net.Conn) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	peer, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := ln.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	hc := newHandoffConn(c, New(&http.Server{}, Options{}))
+	t.Cleanup(func() { hc.Close(); peer.Close() })
+	return hc, peer
+}
+
+// readResult is what a Read returned, and when.
+type readResult struct {
+	n   int
+	err error
+	at  time.Time
+}
+
+func readAsync(c net.Conn, p []byte) <-chan readResult {
+	got := make(chan readResult, 1)
+	go func() {
+		n, err := c.Read(p)
+		got <- readResult{n, err, time.Now()}
+	}()
+	return got
+}
+
+func await(t *testing.T, got <-chan readResult) readResult {
+	t.Helper()
+	select {
+	case r := <-got:
+		return r
+	case <-time.After(10 * time.Second):
+		t.Fatal("Read did not return within 10s")
+		return readResult{}
+	}
+}
+
+func isTimeoutErr(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}
+
+func TestAReadDeadlineThatHasPassedFailsTheReadThoughBytesWait(t *testing.T) {
+	hc, peer := connPair(t)
+	if _, err := peer.Write([]byte("x")); err != nil {
+		t.Fatal(err)
+	}
+	waitForInput(t, hc)
+	hc.SetReadDeadline(time.Now().Add(-time.Millisecond))
+	p := make([]byte, 4)
+	if n, err := hc.Read(p); n != 0 || !isTimeoutErr(err) {
+		t.Fatalf("Read past the deadline: %d bytes, %v; want a timeout", n, err)
+	}
+	hc.SetReadDeadline(time.Time{})
+	if n, err := hc.Read(p); n != 1 || err != nil || p[0] != 'x' {
+		t.Fatalf("Read without a deadline: %q, %v; want \"x\"", p[:n], err)
+	}
+}
+
+func TestAReadDeadlineSetBeforeTheReadEndsIt(t *testing.T) {
+	hc, _ := connPair(t)
+	deadline := time.Now().Add(100 * time.Millisecond)
+	hc.SetReadDeadline(deadline)
+	r := await(t, readAsync(hc, make([]byte, 4)))
+	if r.n != 0 || !isTimeoutErr(r.err) {
+		t.Fatalf("Read: %d bytes, %v; want a timeout", r.n, r.err)
+	}
+	if r.at.Before(deadline) {
+		t.Fatalf("Read timed out %s before its deadline", deadline.Sub(r.at))
+	}
+}
+
+func TestAReadDeadlineSetBeforeTheReadLetsItTakeTheBytesThatWait(t *testing.T) {
+	hc, peer := connPair(t)
+	if _, err := peer.Write([]byte("x")); err != nil {
+		t.Fatal(err)
+	}
+	waitForInput(t, hc)
+	hc.SetReadDeadline(time.Now().Add(time.Minute))
+	p := make([]byte, 4)
+	if n, err := hc.Read(p); n != 1 || err != nil || p[0] != 'x' {
+		t.Fatalf("Read: %q, %v; want \"x\"", p[:n], err)
+	}
+	peer.Close()
+	hc.SetReadDeadline(time.Now().Add(time.Minute))
+	if n, err := hc.Read(p); n != 0 || err != io.EOF {
+		t.Fatalf("Read of a closed connection: %d bytes, %v; want io.EOF", n, err)
+	}
+}
+
+func TestAReadDeadlineChangedDuringTheReadApplies(t *testing.T) {
+	hc, peer := connPair(t)
+	p := make([]byte, 4)
+
+	// Brought forward: the waiting Read ends at the new deadline.
+	hc.SetReadDeadline(time.Now().Add(time.Minute))
+	got := readAsync(hc, p)
+	poll.Until(t, 10*time.Second, "the Read to wait", hc.isReading)
+	sooner := time.Now().Add(50 * time.Millisecond)
+	hc.SetReadDeadline(sooner)
+	if r := await(t, got); r.n != 0 || !isTimeoutErr(r.err) || r.at.Before(sooner) {
+		t.Fatalf("Read: %d bytes, %v, %s after the deadline; want a timeout after it", r.n, r.err, r.at.Sub(sooner))
+	}
+
+	// Put off: the waiting Read outlives the first deadline.
+	first := time.Now().Add(50 * time.Millisecond)
+	hc.SetReadDeadline(first)
+	got = readAsync(hc, p)
+	poll.Until(t, 10*time.Second, "the Read to wait", hc.isReading)
+	hc.SetReadDeadline(time.Time{})
+	time.Sleep(time.Until(first) + 50*time.Millisecond)
+	if _, err := peer.Write([]byte("y")); err != nil {
+		t.Fatal(err)
+	}
+	if r := await(t, got); r.n != 1 || r.err != nil || p[0] != 'y' {
+		t.Fatalf("Read after the deadline was lifted: %q, %v; want \"y\"", p[:r.n], r.err)
+	}
+}
+
+// waitForInput waits until bytes wait in hc's socket.
+func waitForInput(t *testing.T, hc *handoffConn) {
+	t.Helper()
+	if runtime.GOOS != "linux" { // hasInput does not know
+		time.Sleep(100 * time.Millisecond)
+		return
+	}
+	poll.Until(t, 10*time.Second, "the bytes to arrive", func() bool { return hasInput(hc.Conn) })
+}
+
+// isReading reports whether a Read waits in the connection inside.
+func (c *handoffConn) isReading() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.reading
+}

@@ -1,0 +1,109 @@
+package bench
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"time"
+)
+
+// The throughput target's cycles: each measures every server for a
+// slice, one after the other (alternate.go).
+const (
+	throughputCycles = 40
+	throughputWarmup = 2
+	throughputSlice  = 300 * time.Millisecond
+	throughputConns  = 16
+)
+
+// measureThroughput compares flipd's static_response with the same
+// handler in a bare net/http server, and with flipd's layers added to the
+// bare server one at a time, in alternating slices. Every server is
+// pinned to CPU 0 and the closed-loop client to CPU 1, so that a slice
+// measures what one core of server does, not how two processes share
+// two cores. Each slice also measures the server's CPU time (from
+// /proc, every thread's time on a CPU, in nanoseconds) and its heap
+// allocations (the Go runtime's count, read before and after).
+func (o *Options) measureThroughput(t *Targets) error {
+	body := "hello"
+	f, err := o.newFlipd("throughput")
+	if err != nil {
+		return err
+	}
+	ls, err := listeners(1)
+	if err != nil {
+		return err
+	}
+	if err := f.start(flipdConfig(f.admin, filepath.Join(f.dir, "storage"), body, ls)); err != nil {
+		return err
+	}
+	defer f.stop(35 * time.Second)
+	servers := []AlternateServer{{"flipd", ls[0].Addr, f.pid(), "http://" + f.admin + "/metrics"}}
+	for _, v := range []struct{ variant, name string }{
+		{"", "bare net/http"}, {"timeouts", "bare + the module's timeouts"}, {"drain", "bare + timeouts + drain"},
+	} {
+		h, s, err := o.startBare(body, v.variant, v.name)
+		if err != nil {
+			return err
+		}
+		defer h.stop(10 * time.Second)
+		servers = append(servers, s)
+	}
+	pinned := runtime.NumCPU() >= 2
+	if pinned {
+		for _, s := range servers {
+			if err := pin(s.Pid, 0); err != nil {
+				return err
+			}
+		}
+	}
+	cfg := AlternateConfig{Servers: servers, Conns: throughputConns, Slice: throughputSlice,
+		Cycles: throughputCycles, Warmup: throughputWarmup}
+	h, err := startHelper(o.Self, childJob{Alternate: &cfg}, os.Stderr)
+	if err != nil {
+		return err
+	}
+	defer h.stop(10 * time.Second)
+	if pinned {
+		if err := pin(h.cmd.Process.Pid, 1); err != nil {
+			return err
+		}
+	}
+	var res AlternateResult
+	budget := time.Duration(cfg.Warmup+cfg.Cycles) * time.Duration(len(servers)) * (cfg.Slice + time.Second)
+	if err := h.result(&res, budget); err != nil {
+		return err
+	}
+	if res.Errors > 0 {
+		return fmt.Errorf("%d failed requests: %v", res.Errors, res.Examples)
+	}
+	t.Throughput = make([]ThroughputSide, len(servers))
+	for i, s := range servers {
+		t.Throughput[i] = sideOf(s.Name, res.Slices[i])
+	}
+	t.ThroughputConns, t.ThroughputPinned, t.ThroughputSlice = throughputConns, pinned, throughputSlice
+	return nil
+}
+
+// startBare starts a helper serving body as the bare net/http server,
+// with flipd's layers that variant names.
+func (o *Options) startBare(body, variant, name string) (*helper, AlternateServer, error) {
+	addr, err := freeAddr("")
+	if err != nil {
+		return nil, AlternateServer{}, err
+	}
+	stats, err := freeAddr("")
+	if err != nil {
+		return nil, AlternateServer{}, err
+	}
+	h, err := startHelper(o.Self, childJob{Serve: &ServeConfig{Addr: addr, Body: body, Variant: variant, StatsAddr: stats}}, os.Stderr)
+	if err != nil {
+		return nil, AlternateServer{}, err
+	}
+	if _, err := h.expect("ready", 30*time.Second); err != nil {
+		h.stop(10 * time.Second)
+		return nil, AlternateServer{}, err
+	}
+	return h, AlternateServer{name, addr, h.cmd.Process.Pid, "http://" + stats + "/"}, nil
+}
