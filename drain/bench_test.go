@@ -10,6 +10,8 @@ import (
 	"net/http/httptest"
 	"testing"
 	"time"
+
+	"github.com/flipd/flipd/internal/cputime"
 )
 
 // The benchmarks compare a server wrapped by the drain with a bare one for
@@ -87,10 +89,10 @@ func BenchmarkServerRequest(b *testing.B) {
 		req := []byte("GET / HTTP/1.1\r\nHost: bench\r\n\r\n")
 		b.ReportAllocs()
 		b.ResetTimer()
-		cpu := processCPU()
+		cpu := cputime.Process()
 		defer func() {
 			if cpu != 0 {
-				b.ReportMetric(float64(processCPU()-cpu)/float64(b.N), "cpu-ns/op")
+				b.ReportMetric(float64(cputime.Process()-cpu)/float64(b.N), "cpu-ns/op")
 			}
 		}()
 		b.RunParallel(func(pb *testing.PB) {

@@ -16,6 +16,7 @@ import (
 
 	"github.com/flipd/flipd"
 	"github.com/flipd/flipd/flipdtest"
+	"github.com/flipd/flipd/internal/cputime"
 )
 
 // The benchmarks compare the http module serving a static_response with
@@ -104,10 +105,10 @@ func benchStatic(b *testing.B, side benchSide, perCPU int) {
 	req := []byte("GET / HTTP/1.1\r\nHost: bench\r\n\r\n")
 	b.ReportAllocs()
 	b.ResetTimer()
-	cpu := processCPU()
+	cpu := cputime.Process()
 	defer func() {
 		if cpu != 0 {
-			b.ReportMetric(float64(processCPU()-cpu)/float64(b.N), "cpu-ns/op")
+			b.ReportMetric(float64(cputime.Process()-cpu)/float64(b.N), "cpu-ns/op")
 		}
 	}()
 	b.SetParallelism(perCPU)
