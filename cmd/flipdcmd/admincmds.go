@@ -89,8 +89,9 @@ type statusDoc struct {
 		OpenConns     *int           `json:"open_conns"`
 		DrainingSince time.Time      `json:"draining_since"`
 	} `json:"generations"`
-	Upgrades      []engine.UpgradeRecord `json:"upgrades"`
-	SupervisorPID int                    `json:"supervisor_pid"`
+	Upgrades      []engine.UpgradeRecord    `json:"upgrades"`
+	SupervisorPID int                       `json:"supervisor_pid"`
+	Standby       *engine.StandbyGeneration `json:"standby"`
 }
 
 func cmdStatus(args []string) error {
@@ -143,6 +144,13 @@ func printStatus(out io.Writer, doc statusDoc) {
 			g.Started.Local().Format(time.DateTime), uptime, conns, since)
 	}
 	w.Flush()
+	if sb := doc.Standby; sb != nil {
+		state := "starting"
+		if sb.Warm {
+			state = "warm"
+		}
+		fmt.Fprintf(out, "\nstandby pid %d (%s): the next reload takes it\n", sb.Pid, state)
+	}
 	if len(doc.Upgrades) == 0 {
 		return
 	}
