@@ -217,6 +217,13 @@ func TestChaosDeletedBinaryConfigReloadStillWorks(t *testing.T) {
 	if !strings.Contains(d.log()[before:], "/proc/self/exe") {
 		t.Errorf("the log does not say the reload started the running binary (/proc/self/exe):\n%s", d.log()[before:])
 	}
+	// The old generation shares the admin address until it has heard
+	// that the new one is ready and closed its copy; it logs this line
+	// after. A request it accepted before would get 409 ("already
+	// handed over"), which is right, and not what is tested here.
+	d.waitFor("the old generation to stop accepting on the admin address", func() bool {
+		return strings.Contains(d.log()[before:], "new generation serves; draining")
+	})
 
 	// Reloads this close together can leave two older generations still
 	// draining, and a third reload is then refused (409, max_draining)
