@@ -172,6 +172,7 @@ func helperMain() int {
 	}
 	h.inherited = inherited
 	for _, ln := range lns {
+		h.loops.Add(1)
 		go h.serve(ln)
 	}
 	tListen := time.Since(t0)
@@ -202,9 +203,15 @@ func helperMain() int {
 	}
 
 	<-upg.Exit()
-	for _, ln := range append(lns, held...) {
+	h.addedMu.Lock()
+	for _, ln := range append(append(lns, held...), h.added...) {
 		ln.Close()
 	}
+	h.addedMu.Unlock()
+	// A connection accepted just before the close is counted before its
+	// loop returns; without this wait, the drain below could see none and
+	// exit under it (a reset).
+	h.loops.Wait()
 	h.moveHeld()
 	// Drain: existing connections finish their conversation.
 	done := make(chan struct{})
@@ -224,6 +231,12 @@ func helperMain() int {
 type helper struct {
 	upg         *Upgrader
 	conns       sync.WaitGroup
+	// loops counts the accept loops: once they have returned, every
+	// connection they accepted is counted in conns.
+	loops sync.WaitGroup
+	// added are the listeners the "listen" command made after ready.
+	addedMu sync.Mutex
+	added   []net.Listener
 	heldMu      sync.Mutex
 	held        []heldConn // conversations waiting to move
 	inherited   []string
@@ -271,6 +284,7 @@ func (h *helper) passThings() error {
 }
 
 func (h *helper) serve(ln net.Listener) {
+	defer h.loops.Done()
 	for {
 		c, err := ln.Accept()
 		if errors.Is(err, net.ErrClosed) {
@@ -346,6 +360,10 @@ func (h *helper) converse(c net.Conn, prefix []byte) {
 				fmt.Fprintf(c, "%v\n", err)
 				continue
 			}
+			h.addedMu.Lock()
+			h.added = append(h.added, ln)
+			h.addedMu.Unlock()
+			h.loops.Add(1)
 			go h.serve(ln)
 			fmt.Fprintln(c, ln.Addr())
 		case "stop":
