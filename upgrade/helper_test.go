@@ -229,14 +229,14 @@ func helperMain() int {
 }
 
 type helper struct {
-	upg         *Upgrader
-	conns       sync.WaitGroup
+	upg   *Upgrader
+	conns sync.WaitGroup
 	// loops counts the accept loops: once they have returned, every
 	// connection they accepted is counted in conns.
 	loops sync.WaitGroup
 	// added are the listeners the "listen" command made after ready.
-	addedMu sync.Mutex
-	added   []net.Listener
+	addedMu     sync.Mutex
+	added       []net.Listener
 	heldMu      sync.Mutex
 	held        []heldConn // conversations waiting to move
 	inherited   []string
