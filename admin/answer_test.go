@@ -2,7 +2,6 @@ package admin
 
 import (
 	"bytes"
-	"context"
 	"io"
 	"net"
 	"net/http"
@@ -21,32 +20,20 @@ import (
 func TestAReloadIsAnsweredBeforeItsRequestIsLogged(t *testing.T) {
 	answered := make(chan struct{})
 	out := &gatedWriter{gate: answered, hold: "path=/load"}
-	s, err := New(newFake(), engine.AdminConfig{Listen: "127.0.0.1:0"}, hclog.New(&hclog.LoggerOptions{Output: out}))
-	if err != nil {
-		t.Fatal(err)
-	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	served := make(chan error, 1)
-	go func() { served <- s.Serve(ln) }()
-	defer func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		s.Drain(ctx)
-		<-served
-	}()
+	ts := serveLogged(t, newFake(), engine.AdminConfig{Listen: "127.0.0.1:0"}, ln, hclog.New(&hclog.LoggerOptions{Output: out}))
+	defer close(answered) // before the cleanup drains: the log line may still wait
 
 	client := &http.Client{Timeout: 3 * time.Second}
-	resp, err := client.Post("http://"+ln.Addr().String()+"/load", "application/json", strings.NewReader(config))
+	resp, err := client.Post(ts.url+"/load", "application/json", strings.NewReader(config))
 	if err != nil {
-		close(answered)
 		t.Fatalf("no answer while the request's log line waited: %v", err)
 	}
 	body, err := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	close(answered)
 	if err != nil || resp.StatusCode != http.StatusOK || !resp.Close || !bytes.Contains(body, []byte(`"generation"`)) {
 		t.Errorf("answer %d %q (close %v, %v): want 200, the result and Connection: close", resp.StatusCode, body, resp.Close, err)
 	}
@@ -75,26 +62,9 @@ func (w *gatedWriter) Write(p []byte) (int, error) {
 // (which shares the socket) rather than this one. A connection open
 // already is still served, and Serve returns nil.
 func TestStopAcceptingLeavesOpenConnectionsServed(t *testing.T) {
-	s, err := New(newFake(), engine.AdminConfig{Listen: "127.0.0.1:0"}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	served := make(chan error, 1)
-	go func() { served <- s.Serve(ln) }()
-	defer func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		s.Drain(ctx)
-	}()
-
-	url := "http://" + ln.Addr().String()
-	tr := &http.Transport{}
-	defer tr.CloseIdleConnections()
-	kept := &http.Client{Transport: tr, Timeout: 5 * time.Second}
+	ts := startServer(t, newFake(), engine.AdminConfig{})
+	kept := ts.client
+	url := ts.url
 	get := func(c *http.Client) (int, error) {
 		resp, err := c.Get(url + "/status")
 		if err != nil {
@@ -107,9 +77,10 @@ func TestStopAcceptingLeavesOpenConnectionsServed(t *testing.T) {
 	if status, err := get(kept); err != nil || status != http.StatusOK {
 		t.Fatalf("GET /status: %d %v", status, err)
 	}
-	s.StopAccepting()
+	ts.StopAccepting()
 	select {
-	case err := <-served:
+	case err := <-ts.served:
+		ts.served <- err // for the cleanup, which checks it too
 		if err != nil {
 			t.Errorf("Serve: %v, want nil", err)
 		}

@@ -127,7 +127,13 @@ func startServer(t *testing.T, b Backend, cfg engine.AdminConfig) *testServer {
 
 func serveOn(t *testing.T, b Backend, cfg engine.AdminConfig, ln net.Listener) *testServer {
 	t.Helper()
-	s, err := New(b, cfg, hclog.New(&hclog.LoggerOptions{Output: testWriter{t}, Level: hclog.Debug}))
+	return serveLogged(t, b, cfg, ln, hclog.New(&hclog.LoggerOptions{Output: testWriter{t}, Level: hclog.Debug}))
+}
+
+// serveLogged is serveOn with the server's logs going to log.
+func serveLogged(t *testing.T, b Backend, cfg engine.AdminConfig, ln net.Listener, log hclog.Logger) *testServer {
+	t.Helper()
+	s, err := New(b, cfg, log)
 	if err != nil {
 		t.Fatal(err)
 	}

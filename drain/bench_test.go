@@ -89,12 +89,7 @@ func BenchmarkServerRequest(b *testing.B) {
 		req := []byte("GET / HTTP/1.1\r\nHost: bench\r\n\r\n")
 		b.ReportAllocs()
 		b.ResetTimer()
-		cpu := cputime.Process()
-		defer func() {
-			if cpu != 0 {
-				b.ReportMetric(float64(cputime.Process()-cpu)/float64(b.N), "cpu-ns/op")
-			}
-		}()
+		defer cputime.PerOp(b)()
 		b.RunParallel(func(pb *testing.PB) {
 			c, err := net.Dial("tcp", addr)
 			if err != nil {

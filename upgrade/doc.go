@@ -179,8 +179,8 @@
 // Ready) replaces the standby at once: it holds copies of the sockets, and
 // a socket the program replaced must not live on in it. A standby that
 // exits before it is needed is replaced after a second, doubling with each
-// such exit in a row up to a minute; Stop kills it, and one whose parent
-// exits sees its pipe end and exits.
+// one in a row that exits before it says "standby", up to a minute; Stop
+// kills it, and one whose parent exits sees its pipe end and exits.
 //
 // A build from before standbys refuses "standby-1" (no version it speaks)
 // with an "error" line and exits without serving; the upgrade then starts

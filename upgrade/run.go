@@ -60,6 +60,9 @@ func (u *Upgrader) run() {
 			if sb == u.sb.cur {
 				u.sb.cur = nil
 				u.sb.failures++
+				if sb.warmed() { // it did start: no streak of failed starts
+					u.sb.failures = 1
+				}
 				delay := standbyDelay(u.sb.failures)
 				u.log.Info("standby exited before it was needed; starting another later", "standby_pid", sb.c.proc.Pid, "retry_in", delay)
 				u.scheduleStandby(delay)
@@ -179,7 +182,7 @@ func (u *Upgrader) doUpgrade(req upgradeRequest, elders []drainingGen, draining 
 	start := time.Now()
 	notifyReloading()
 
-	c, conns := u.takeStandby(sb, req, elders)
+	c, conns := u.takeStandby(sb, req)
 	if c == nil {
 		var err error
 		if c, conns, err = u.startNext(req, elders, draining); err != nil {

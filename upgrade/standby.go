@@ -42,7 +42,6 @@ type standby struct {
 	exeInfo os.FileInfo
 	// fdsVersion is the registry's version it inherited.
 	fdsVersion uint64
-	elders     map[int]bool // pids of the older generations it knows of
 	// dead is closed once its process has exited.
 	dead chan struct{}
 }
@@ -60,10 +59,7 @@ func (u *Upgrader) startStandby(elders []drainingGen, draining []int) (*standby,
 	if err != nil {
 		return nil, fmt.Errorf("upgrade: standby: executable: %w", err)
 	}
-	sb := &standby{exe: u.exe, exeInfo: info, elders: make(map[int]bool), dead: make(chan struct{})}
-	for _, e := range elders {
-		sb.elders[e.Pid] = true
-	}
+	sb := &standby{exe: u.exe, exeInfo: info, dead: make(chan struct{})}
 	c, conns, version, err := u.launch(u.exe, nil, true, elders, draining)
 	if err != nil {
 		return nil, err
@@ -79,8 +75,10 @@ func (u *Upgrader) startStandby(elders []drainingGen, draining []int) (*standby,
 	return sb, nil
 }
 
-// unusable says why an upgrade cannot take sb, or "" if it can.
-func (sb *standby) unusable(u *Upgrader, elders []drainingGen) string {
+// unusable says why an upgrade cannot take sb, or "" if it can. (The
+// older generations it was told of can only have exited since: this one
+// serves, so none is added.)
+func (sb *standby) unusable(u *Upgrader) string {
 	select {
 	case <-sb.dead:
 		return "it has exited"
@@ -98,11 +96,6 @@ func (sb *standby) unusable(u *Upgrader, elders []drainingGen) string {
 	u.Fds.mu.Unlock()
 	if changed {
 		return "the descriptors changed since it started"
-	}
-	for _, e := range elders {
-		if !sb.elders[e.Pid] {
-			return fmt.Sprintf("it does not know generation %d (pid %d)", e.Generation, e.Pid)
-		}
 	}
 	return ""
 }
@@ -202,7 +195,7 @@ type standbyState struct {
 	enabled  bool
 	cur      *standby
 	due      <-chan time.Time
-	failures int // deaths in a row
+	failures int // deaths in a row before standing by
 	gone     chan *standby
 }
 
@@ -247,13 +240,17 @@ func (u *Upgrader) standbyInfo() StandbyInfo {
 	if sb == nil {
 		return StandbyInfo{}
 	}
-	info := StandbyInfo{Pid: sb.c.proc.Pid}
+	return StandbyInfo{Pid: sb.c.proc.Pid, Warm: sb.warmed()}
+}
+
+// warmed reports whether sb has said it stands by.
+func (sb *standby) warmed() bool {
 	select {
 	case <-sb.c.warm:
-		info.Warm = true
+		return true
 	default:
+		return false
 	}
-	return info
 }
 
 // standbyDelay is the wait before the next standby after n deaths in a
@@ -340,11 +337,11 @@ func (u *Upgrader) dropStandby() {
 
 // takeStandby activates sb for req if it may be taken; otherwise it
 // discards it and returns nil (the caller starts a new process).
-func (u *Upgrader) takeStandby(sb *standby, req upgradeRequest, elders []drainingGen) (*child, *net.UnixConn) {
+func (u *Upgrader) takeStandby(sb *standby, req upgradeRequest) (*child, *net.UnixConn) {
 	if sb == nil {
 		return nil, nil
 	}
-	why := sb.unusable(u, elders)
+	why := sb.unusable(u)
 	if why == "" {
 		if err := sb.activate(req.payload, req.timeout); err != nil {
 			why = err.Error()

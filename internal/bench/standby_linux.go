@@ -3,13 +3,23 @@ package bench
 import (
 	"encoding/json"
 	"fmt"
-	"strings"
 	"time"
 )
 
 // withStandby turns upgrade.standby on in a config flipdConfig made.
 func withStandby(config string) string {
-	return strings.Replace(config, `"max_draining": 4`, `"max_draining": 4, "standby": true`, 1)
+	var cfg map[string]any
+	if err := json.Unmarshal([]byte(config), &cfg); err != nil {
+		panic(fmt.Sprintf("withStandby: flipdConfig made %q: %v", config, err))
+	}
+	up, _ := cfg["upgrade"].(map[string]any)
+	if up == nil {
+		up = map[string]any{}
+		cfg["upgrade"] = up
+	}
+	up["standby"] = true
+	b, _ := json.MarshalIndent(cfg, "", "  ")
+	return string(b)
 }
 
 // waitStandby waits until the serving generation has a warm standby (GET

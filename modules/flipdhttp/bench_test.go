@@ -105,12 +105,7 @@ func benchStatic(b *testing.B, side benchSide, perCPU int) {
 	req := []byte("GET / HTTP/1.1\r\nHost: bench\r\n\r\n")
 	b.ReportAllocs()
 	b.ResetTimer()
-	cpu := cputime.Process()
-	defer func() {
-		if cpu != 0 {
-			b.ReportMetric(float64(cputime.Process()-cpu)/float64(b.N), "cpu-ns/op")
-		}
-	}()
+	defer cputime.PerOp(b)()
 	b.SetParallelism(perCPU)
 	b.RunParallel(func(pb *testing.PB) {
 		c, r, size, err := dialBench(addr, req)
