@@ -1,52 +1,188 @@
 package drain
 
 import (
+	"math"
+	"sync"
+	"sync/atomic"
 	"time"
 )
 
-// Read deadlines given to the connection only when a Read needs them.
+// Read deadlines given to the connection only when they draw near.
 //
 // net/http sets a connection's read deadline six times for each
 // keep-alive request. With the http module's timeouts, two of those are
-// in the future, each a timer that the runtime adds or moves: the idle
-// wait's (IdleTimeout) once the response is out, and the header's
-// (ReadHeaderTimeout) once the next request's first bytes are in; a
-// bare server without timeouts sets none. Yet a deadline matters only
-// to a Read. The header's is replaced (by none) before any Read, once
-// the whole request came in the first one, as a small request does.
+// in the future: the idle wait's (IdleTimeout, two minutes) once the
+// response is out, and the header's (ReadHeaderTimeout, ten seconds)
+// once the next request's first bytes are in; a bare server without
+// timeouts sets none. Each is a timer the runtime adds, and removes when
+// the deadline is lifted again, almost always long before it ends: the
+// client's next request ends the idle wait, the header comes whole in
+// the first Read.
 //
 // So the wrapper keeps the deadline net/http asks for, and gives it to
-// the connection inside at once only if it is none (no timer to arm) or
-// if a Read is waiting; a future one waits for the next Read, which
-// gives it before it reads. A request costs one timer, the idle
-// wait's, instead of two and a move, and two calls into the runtime
-// fewer; no clock is read for it.
+// the connection inside at once only if it is none (no timer to arm), if
+// it is near, or if the connection needs it exact (an adopted one, one
+// woken to move). A far one waits in the wrapper. The server's deadline
+// keeper looks at the connections that hold one every [lazyPeriod], and
+// gives each deadline that ends before its next look and a
+// [lazyMargin] after to its connection, which then ends a Read at that
+// very deadline, as if it had been set at once; a deadline is near if it
+// ends before then. A keep-alive request arms no timer and reads no
+// clock for it, and a connection idle for IdleTimeout is closed on time.
+//
+// The keeper is one goroutine for each Server, running only while some
+// connection holds a far deadline. Were it to run late, by more than
+// lazyMargin (the process stalled), a deadline would end its Read that
+// much late.
+
+// The deadline keeper's rhythm.
+const (
+	lazyPeriod = time.Second // how often the keeper looks
+	lazyMargin = time.Second // how long before its end it gives a deadline
+)
+
+// lazyDeadlines is a Server's deadline keeper.
+type lazyDeadlines struct {
+	// horizon: a deadline at or before it (Unix nanoseconds) is near,
+	// and given at once. MaxInt64 while the keeper does not run.
+	horizon atomic.Int64
+	running atomic.Bool
+	// period and margin are lazyPeriod and lazyMargin, but in tests.
+	period, margin time.Duration
+
+	mu    sync.Mutex
+	conns map[*handoffConn]struct{} // connections that held a far deadline, until they close
+}
+
+func (l *lazyDeadlines) init() {
+	l.horizon.Store(math.MaxInt64)
+	l.period, l.margin = lazyPeriod, lazyMargin
+	l.conns = make(map[*handoffConn]struct{})
+}
+
+// far reports whether t, a read deadline, can wait for the keeper,
+// which it starts if it does not run.
+func (l *lazyDeadlines) far(t time.Time) bool {
+	h := l.horizon.Load()
+	if h == math.MaxInt64 {
+		if !l.running.CompareAndSwap(false, true) {
+			return false // stopping, or starting in another goroutine
+		}
+		h = time.Now().Add(l.period + l.margin).UnixNano()
+		l.horizon.Store(h)
+		go l.keep()
+	}
+	return t.UnixNano() > h
+}
+
+// list records that c holds a far deadline. Called with c.mu held.
+func (l *lazyDeadlines) list(c *handoffConn) {
+	if c.listed {
+		return
+	}
+	c.listed = true
+	l.mu.Lock()
+	l.conns[c] = struct{}{}
+	l.mu.Unlock()
+}
+
+// unlist forgets c, which closed or moved. Called with c.mu held.
+func (l *lazyDeadlines) unlist(c *handoffConn) {
+	if !c.listed {
+		return
+	}
+	c.listed = false
+	l.mu.Lock()
+	delete(l.conns, c)
+	l.mu.Unlock()
+}
+
+// keep gives far deadlines to their connections as they draw near, until
+// none is left.
+func (l *lazyDeadlines) keep() {
+	t := time.NewTimer(l.period) // far gave the horizon of its start
+	defer t.Stop()
+	var conns []*handoffConn
+	for range t.C {
+		// A deadline set from now on until the next look, a period away,
+		// waits only if it ends at least a margin after that look; this
+		// look gives every one that ends before.
+		horizon := time.Now().Add(l.period + l.margin)
+		l.horizon.Store(horizon.UnixNano())
+		conns = l.snapshot(conns[:0])
+		if l.give(conns, horizon) == 0 {
+			// None left: from now on every deadline is given at once,
+			// and any that came to wait meanwhile is given now.
+			l.horizon.Store(math.MaxInt64)
+			l.running.Store(false)
+			l.give(l.snapshot(conns[:0]), time.Unix(0, math.MaxInt64))
+			clear(conns)
+			return
+		}
+		clear(conns) // no reference kept to closed connections while asleep
+		t.Reset(l.period)
+	}
+}
+
+func (l *lazyDeadlines) snapshot(conns []*handoffConn) []*handoffConn {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for c := range l.conns {
+		conns = append(conns, c)
+	}
+	return conns
+}
+
+// give gives each of conns its far deadline if it ends at or before
+// horizon, and returns how many still wait.
+func (l *lazyDeadlines) give(conns []*handoffConn, horizon time.Time) int {
+	waiting := 0
+	for _, c := range conns {
+		c.mu.Lock()
+		if c.pending && !c.closed && !c.moved.Load() {
+			if d := c.effectiveDeadline(); d.After(horizon) {
+				waiting++
+			} else {
+				c.arm(d)
+			}
+		}
+		c.mu.Unlock()
+	}
+	return waiting
+}
 
 // SetReadDeadline implements [net.Conn]. While a move's past deadline
 // wakes a Read, the deadline asked for is kept and set after it.
 func (c *handoffConn) SetReadDeadline(t time.Time) error {
 	c.mu.Lock()
 	c.deadline = t
-	if c.waitFirst || c.shift != 0 || c.kicked || c.reading || c.closed || c.moved.Load() {
+	if c.waitFirst || c.shift != 0 || c.kicked || c.closed || c.moved.Load() {
 		err := c.setReadDeadlineNow()
 		c.mu.Unlock()
 		return err
 	}
 	var err error
-	if !t.IsZero() {
-		c.pending = true // the next Read gives it to Conn (see Read)
-	} else if c.pending = false; !c.armed.IsZero() {
-		c.armed = t
-		err = c.Conn.SetReadDeadline(t)
+	switch {
+	case t.IsZero():
+		c.pending = false
+		if !c.armed.IsZero() {
+			c.armed = t
+			err = c.Conn.SetReadDeadline(t)
+		}
+	case c.armed.IsZero() && c.d.lazy.far(t):
+		c.pending = true // the keeper gives it to Conn when it draws near
+		c.d.lazy.list(c)
+	default:
+		err = c.arm(t)
 	}
 	c.mu.Unlock()
 	return err
 }
 
 // setReadDeadlineNow gives Conn the read deadline asked for at once: for
-// an adopted connection, which moves net/http's deadlines; for a waiting
-// Read; for a closed conn, whose error the caller gets. Called with c.mu
-// held.
+// an adopted connection, which moves net/http's deadlines; for a Read
+// woken to move; for a closed conn, whose error the caller gets. Called
+// with c.mu held.
 func (c *handoffConn) setReadDeadlineNow() error {
 	if c.waitFirst { // only then is setAt used: no clock read for each request
 		c.setAt = time.Now()

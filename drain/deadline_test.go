@@ -15,10 +15,10 @@ import (
 )
 
 // The connection wrapper gives the connection inside the read deadlines
-// net/http asks for only when a Read needs them: a keep-alive request
-// arms one timer, its idle wait's, not also one for its header when the
-// header came whole. These tests check that, and that every deadline
-// still ends the Reads it should.
+// net/http asks for only when they draw near: a keep-alive request arms
+// no timer, neither its idle wait's nor its header's. These tests check
+// that, and that every deadline still ends the Reads it should, at its
+// time.
 
 // countingConn counts the future read deadlines set on it, each one a
 // timer in the runtime, and notes the count as each write begins.
@@ -63,7 +63,7 @@ func (l *countingListener) Accept() (net.Conn, error) {
 	return newHandoffConn(&countingConn{TCPConn: c.(*net.TCPConn), armedAt: l.at}, l.d), nil
 }
 
-func TestAKeepAliveRequestArmsOneReadDeadlineTimer(t *testing.T) {
+func TestAKeepAliveRequestArmsNoReadDeadlineTimer(t *testing.T) {
 	const requests = 20
 	srv := &http.Server{
 		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -106,10 +106,10 @@ func TestAKeepAliveRequestArmsOneReadDeadlineTimer(t *testing.T) {
 		at = append(at, <-cl.at)
 	}
 	// From the first response to the last: the idle wait after each
-	// response but the last, and the requests after the first.
-	if n := at[requests-1] - at[0]; n > requests-1 {
-		t.Errorf("%d future read deadlines set on the connection for %d keep-alive requests, want %d at most: one for each idle wait",
-			n, requests-1, requests-1)
+	// response but the last, and the requests after the first, all far.
+	if n := at[requests-1] - at[0]; n != 0 {
+		t.Errorf("%d future read deadlines set on the connection for %d keep-alive requests, want none: the server's timeouts are far",
+			n, requests-1)
 	}
 }
 
@@ -258,4 +258,133 @@ func (c *handoffConn) isReading() bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.reading
+}
+
+// quickKeeper makes d's deadline keeper look every 20ms and give
+// deadlines 30ms before they end, so that a test sees far deadlines end
+// without waiting seconds.
+func quickKeeper(d *Server) {
+	d.lazy.period, d.lazy.margin = 20*time.Millisecond, 30*time.Millisecond
+}
+
+// heldBack reports whether the wrapper keeps a far deadline from the
+// connection inside.
+func (c *handoffConn) heldBack() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.pending && c.armed.IsZero()
+}
+
+func TestAFarReadDeadlineEndsTheReadAtItsTime(t *testing.T) {
+	hc, _ := connPair(t)
+	quickKeeper(hc.d)
+	p := make([]byte, 4)
+	for i, wait := range []time.Duration{300 * time.Millisecond, 200 * time.Millisecond} {
+		deadline := time.Now().Add(wait)
+		hc.SetReadDeadline(deadline)
+		if i > 0 && !hc.heldBack() { // the first starts the keeper
+			t.Fatalf("deadline %s away given to the connection at once, want it kept until it nears", wait)
+		}
+		r := await(t, readAsync(hc, p))
+		if r.n != 0 || !isTimeoutErr(r.err) {
+			t.Fatalf("Read: %d bytes, %v; want a timeout", r.n, r.err)
+		}
+		if r.at.Before(deadline) {
+			t.Fatalf("Read timed out %s before its deadline", deadline.Sub(r.at))
+		}
+		hc.SetReadDeadline(time.Time{})
+	}
+}
+
+func TestAFarReadDeadlineLiftedLetsTheReadWait(t *testing.T) {
+	hc, peer := connPair(t)
+	quickKeeper(hc.d)
+	p := make([]byte, 4)
+	hc.SetReadDeadline(time.Now().Add(time.Minute)) // starts the keeper
+	first := time.Now().Add(200 * time.Millisecond)
+	hc.SetReadDeadline(first)
+	if !hc.heldBack() {
+		t.Fatal("deadline 200ms away given to the connection at once, want it kept until it nears")
+	}
+	got := readAsync(hc, p)
+	poll.Until(t, 10*time.Second, "the Read to wait", hc.isReading)
+	// Lifted after the keeper gave it to the connection, and before.
+	time.Sleep(time.Until(first) - 10*time.Millisecond)
+	hc.SetReadDeadline(time.Time{})
+	time.Sleep(100 * time.Millisecond)
+	if _, err := peer.Write([]byte("y")); err != nil {
+		t.Fatal(err)
+	}
+	if r := await(t, got); r.n != 1 || r.err != nil || p[0] != 'y' {
+		t.Fatalf("Read after the deadline was lifted: %q, %v; want \"y\"", p[:r.n], r.err)
+	}
+}
+
+func TestTheServerClosesAConnectionIdleForIdleTimeout(t *testing.T) {
+	const idle = 300 * time.Millisecond
+	srv := &http.Server{
+		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			io.WriteString(w, "hello")
+		}),
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       idle,
+	}
+	d := New(srv, Options{})
+	quickKeeper(d)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go d.Serve(ln)
+	t.Cleanup(func() { srv.Close() })
+
+	c, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	r := bufio.NewReader(c)
+	var answered time.Time
+	for i := range 3 { // the first starts the keeper; the others' idle waits are far
+		if _, err := c.Write([]byte("GET / HTTP/1.1\r\nHost: test\r\n\r\n")); err != nil {
+			t.Fatal(err)
+		}
+		resp, err := http.ReadResponse(r, nil)
+		if err != nil {
+			t.Fatalf("response %d: %v", i+1, err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		answered = time.Now()
+	}
+	if _, err := r.ReadByte(); err != io.EOF {
+		t.Fatalf("idle connection: %v, want the server to close it (EOF)", err)
+	}
+	if waited := time.Since(answered); waited < idle {
+		t.Fatalf("idle connection closed after %s, before IdleTimeout (%s)", waited, idle)
+	}
+}
+
+func TestTheDeadlineKeeperStopsWhenNoFarDeadlineIsLeft(t *testing.T) {
+	hc, _ := connPair(t)
+	quickKeeper(hc.d)
+	hc.SetReadDeadline(time.Now().Add(time.Minute))
+	hc.SetReadDeadline(time.Now().Add(time.Minute))
+	if !hc.d.lazy.running.Load() || !hc.heldBack() {
+		t.Fatal("a far deadline: the keeper does not run, or the deadline was given at once")
+	}
+	hc.SetReadDeadline(time.Time{})
+	poll.Until(t, 10*time.Second, "the keeper to stop", func() bool { return !hc.d.lazy.running.Load() })
+	// It starts again for the next one.
+	hc.SetReadDeadline(time.Now().Add(time.Minute))
+	if !hc.d.lazy.running.Load() {
+		t.Fatal("the keeper did not start again for a far deadline")
+	}
+	hc.Close()
+	poll.Until(t, 10*time.Second, "the keeper to stop once the conn closed", func() bool { return !hc.d.lazy.running.Load() })
+	hc.d.lazy.mu.Lock()
+	defer hc.d.lazy.mu.Unlock()
+	if n := len(hc.d.lazy.conns); n != 0 {
+		t.Fatalf("the keeper still lists %d connections after they closed", n)
+	}
 }

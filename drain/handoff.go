@@ -67,7 +67,8 @@ type handoffConn struct {
 	closed    bool      // Close was called
 	deadline  time.Time // the read deadline net/http asked for
 	armed     time.Time // the read deadline set on Conn (deadline.go)
-	pending   bool      // Conn lacks the read deadline asked for, a future one
+	pending   bool      // Conn lacks the read deadline asked for, a far one (deadline.go)
+	listed    bool      // the Server's deadline keeper knows the conn
 	keptAlive int       // responses without "Connection: close" while moving
 	// moved: gone, the mover owns the descriptor. Set with mu held; read
 	// without it by Write, which net/http calls once for each response.
@@ -109,9 +110,6 @@ func (c *handoffConn) Read(p []byte) (int, error) {
 		c.mu.Lock()
 	}
 	for {
-		if c.pending {
-			c.arm(c.effectiveDeadline())
-		}
 		c.reading, c.readLen = true, len(p)
 		c.mu.Unlock()
 		n, err := c.Conn.Read(p)
@@ -259,6 +257,7 @@ func (c *handoffConn) Close() error {
 		return c.closedError("close")
 	}
 	c.closed = true
+	c.d.lazy.unlist(c)
 	if c.moved.Load() || c.moving {
 		return nil
 	}
