@@ -27,6 +27,7 @@ import (
 // its own pid), so nothing here depends on what flipd run writes.
 type flipdProc struct {
 	bin, dir, admin string
+	env             []string // added to flipd's environment
 	cmd             *exec.Cmd
 	exited          chan struct{}
 	// sup is the supervisor's pid; read by the sampler while a naive
@@ -68,7 +69,7 @@ func (f *flipdProc) startSupervised(config string) error {
 	f.exited = nil
 	f.cmd = exec.Command(f.bin, "supervise", "--pidfile", f.pidPath(), "--", f.bin, "run", "--config", f.configPath())
 	f.cmd.Stdout, f.cmd.Stderr = logf, logf
-	f.cmd.Env = append(os.Environ(), "XDG_DATA_HOME="+filepath.Join(f.dir, "data"))
+	f.cmd.Env = append(append(os.Environ(), f.env...), "XDG_DATA_HOME="+filepath.Join(f.dir, "data"))
 	cmd := f.cmd
 	exited, err := startManaged(cmd)
 	if err != nil {

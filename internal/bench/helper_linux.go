@@ -19,14 +19,15 @@ type helper struct {
 	exited chan struct{}
 }
 
-// startHelper starts self (a command that ends in ChildMain) with job.
-func startHelper(self []string, job childJob, stderr io.Writer) (*helper, error) {
+// startHelper starts self (a command that ends in ChildMain) with job,
+// and env added to its environment.
+func startHelper(self []string, job childJob, stderr io.Writer, env ...string) (*helper, error) {
 	raw, err := json.Marshal(job)
 	if err != nil {
 		return nil, err
 	}
 	cmd := exec.Command(self[0], self[1:]...)
-	cmd.Env = append(os.Environ(), childEnv+"="+string(raw))
+	cmd.Env = append(append(os.Environ(), env...), childEnv+"="+string(raw))
 	cmd.Stderr = stderr
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
