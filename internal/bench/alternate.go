@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -12,7 +13,7 @@ import (
 
 // AlternateConfig measures several servers' closed-loop throughput in
 // turn, from one client: a slice of time against each, cycle after
-// cycle, each cycle starting with another server. Servers measured
+// cycle, in the order of cycleOrder. Servers measured
 // within a second of each other share the machine's other load, which on
 // a shared machine changes from one second to the next: comparing them
 // cycle by cycle is steadier than comparing runs minutes apart.
@@ -100,8 +101,7 @@ func runAlternate(cfg AlternateConfig) (AlternateResult, error) {
 	}
 	res := AlternateResult{Slices: make([][]SliceResult, len(cfg.Servers))}
 	for cycle := range cfg.Warmup + cfg.Cycles {
-		for k := range clients {
-			i := (k + cycle) % len(clients)
+		for _, i := range cycleOrder(len(clients), cycle) {
 			s, err := clients[i].slice(cfg.Slice)
 			if err != nil {
 				return res, err
@@ -116,6 +116,29 @@ func runAlternate(cfg AlternateConfig) (AlternateResult, error) {
 	return res, nil
 }
 
+// cycleOrder is the order of the servers in a cycle: the first two, the
+// servers compared, next to each other and each first in every other
+// cycle, so that the load the machine's other tenants add, which
+// changes from one moment to the next, falls on both alike (A B ... B A
+// ...); then the others, likewise reversed in every other cycle.
+func cycleOrder(n, cycle int) []int {
+	order := make([]int, n)
+	for i := range order {
+		order[i] = i
+	}
+	if cycle%2 == 1 {
+		if n >= 2 {
+			order[0], order[1] = 1, 0
+		}
+		slices.Reverse(order[min(2, n):])
+	}
+	return order
+}
+
+// statsSettle is how long a slice waits after reading the server's
+// allocation count before it begins.
+const statsSettle = 10 * time.Millisecond
+
 // slice runs the closed loop against the server for d and measures it.
 func (a *altClient) slice(d time.Duration) (SliceResult, error) {
 	var m0, m1 uint64
@@ -129,6 +152,9 @@ func (a *altClient) slice(d time.Duration) (SliceResult, error) {
 		if m1, err = mallocs(a.srv.Stats); err != nil {
 			return SliceResult{}, err
 		}
+		// What the server does after it answered, such as logging the
+		// request, is not the slice's.
+		time.Sleep(statsSettle)
 	}
 	cpu0, ok := threadsCPU(a.srv.Pid)
 	if !ok {

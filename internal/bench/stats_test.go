@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/url"
 	"os"
+	"slices"
 	"syscall"
 	"testing"
 	"time"
@@ -130,5 +131,19 @@ func TestClassify(t *testing.T) {
 				t.Fatalf("Classify(%v, %v) = %s, want %s", tc.err, tc.handshake, got, tc.want)
 			}
 		})
+	}
+}
+
+func TestCycleOrderKeepsTheComparedPairAdjacentAndAlternatesWhoLeads(t *testing.T) {
+	for cycle, want := range [][]int{{0, 1, 2, 3}, {1, 0, 3, 2}, {0, 1, 2, 3}} {
+		if got := cycleOrder(4, cycle); !slices.Equal(got, want) {
+			t.Errorf("cycle %d: order %v, want %v", cycle, got, want)
+		}
+	}
+	if got := cycleOrder(1, 1); !slices.Equal(got, []int{0}) {
+		t.Errorf("one server: %v", got)
+	}
+	if got := cycleOrder(3, 1); !slices.Equal(got, []int{1, 0, 2}) {
+		t.Errorf("three servers, odd cycle: %v, want [1 0 2]", got)
 	}
 }

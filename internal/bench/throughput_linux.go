@@ -11,9 +11,9 @@ import (
 // The throughput target's cycles: each measures every server for a
 // slice, one after the other (alternate.go).
 const (
-	throughputCycles = 40
+	throughputCycles = 60
 	throughputWarmup = 2
-	throughputSlice  = 300 * time.Millisecond
+	throughputSlice  = 200 * time.Millisecond
 	throughputConns  = 16
 )
 
