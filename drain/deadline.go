@@ -41,7 +41,9 @@ import (
 // lazyMargin (the process stalled), a deadline would end its Read that
 // much late.
 
-// The deadline keeper's rhythm.
+// The deadline keeper's rhythm. The margin must be at least the period:
+// a deadline set just before a look, with the horizon of the look
+// before, ends at least a margin after that earlier look's next one.
 const (
 	lazyPeriod = time.Second // how often the keeper looks
 	lazyMargin = time.Second // how long before its end it gives a deadline
@@ -179,6 +181,11 @@ func (c *handoffConn) SetReadDeadline(t time.Time) error {
 	case c.armed.IsZero() && c.d.lazy.far(t):
 		c.pending = true // the keeper gives it to Conn when it draws near
 		c.d.lazy.list(c)
+		if !c.d.lazy.running.Load() {
+			// The keeper stopped after this call read its horizon, and
+			// its last look may have missed the conn: give it now.
+			err = c.arm(t)
+		}
 	default:
 		err = c.arm(t)
 	}
