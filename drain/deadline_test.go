@@ -82,25 +82,9 @@ func TestAKeepAliveRequestArmsNoReadDeadlineTimer(t *testing.T) {
 	go d.Serve(cl)
 	t.Cleanup(func() { srv.Close() })
 
-	c, err := net.Dial("tcp", ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	c.SetDeadline(time.Now().Add(10 * time.Second))
-	r := bufio.NewReader(c)
+	c, r := dialKeepAlive(t, ln.Addr().String())
 	for i := range requests {
-		if _, err := c.Write([]byte("GET / HTTP/1.1\r\nHost: test\r\n\r\n")); err != nil {
-			t.Fatal(err)
-		}
-		resp, err := http.ReadResponse(r, nil)
-		if err != nil {
-			t.Fatalf("response %d: %v", i+1, err)
-		}
-		body, err := io.ReadAll(resp.Body)
-		if err != nil || string(body) != "hello" {
-			t.Fatalf("response %d: %q, %v", i+1, body, err)
-		}
+		getHello(t, c, r, i)
 	}
 	var at []int64
 	for range requests {
@@ -339,23 +323,10 @@ func TestTheServerClosesAConnectionIdleForIdleTimeout(t *testing.T) {
 	go d.Serve(ln)
 	t.Cleanup(func() { srv.Close() })
 
-	c, err := net.Dial("tcp", ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	c.SetDeadline(time.Now().Add(10 * time.Second))
-	r := bufio.NewReader(c)
+	c, r := dialKeepAlive(t, ln.Addr().String())
 	var answered time.Time
 	for i := range 3 { // the first starts the keeper; the others' idle waits are far
-		if _, err := c.Write([]byte("GET / HTTP/1.1\r\nHost: test\r\n\r\n")); err != nil {
-			t.Fatal(err)
-		}
-		resp, err := http.ReadResponse(r, nil)
-		if err != nil {
-			t.Fatalf("response %d: %v", i+1, err)
-		}
-		io.Copy(io.Discard, resp.Body)
+		getHello(t, c, r, i)
 		answered = time.Now()
 	}
 	if _, err := r.ReadByte(); err != io.EOF {
@@ -400,5 +371,33 @@ func TestTheWrappersHotFieldsShareACacheLine(t *testing.T) {
 	}
 	if end := unsafe.Offsetof(c.listed); end >= 64 {
 		t.Errorf("the fields a Read looks at end at byte %d, want them in the first 64", end)
+	}
+}
+
+// dialKeepAlive connects to addr for keep-alive requests by hand.
+func dialKeepAlive(t *testing.T, addr string) (net.Conn, *bufio.Reader) {
+	t.Helper()
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	return c, bufio.NewReader(c)
+}
+
+// getHello sends request i on c and requires the answer "hello".
+func getHello(t *testing.T, c net.Conn, r *bufio.Reader, i int) {
+	t.Helper()
+	if _, err := c.Write([]byte("GET / HTTP/1.1\r\nHost: test\r\n\r\n")); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.ReadResponse(r, nil)
+	if err != nil {
+		t.Fatalf("response %d: %v", i+1, err)
+	}
+	body, err := io.ReadAll(resp.Body)
+	if err != nil || string(body) != "hello" {
+		t.Fatalf("response %d: %q, %v", i+1, body, err)
 	}
 }
