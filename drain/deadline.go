@@ -37,9 +37,9 @@ import (
 // several times a request, which a bare server without timeouts does
 // not (about 0.5% of a small request's CPU on one core); and a
 // goroutine asleep in a system call would hold the processor until the
-// runtime's monitor takes it back, milliseconds later with GOMAXPROCS=1. Were it to run late, by more than
-// lazyMargin (the process stalled), a deadline would end its Read that
-// much late.
+// runtime's monitor takes it back, milliseconds later with GOMAXPROCS=1.
+// Were the keeper to run late, by more than lazyMargin (the process
+// stalled), a deadline would end its Read that much late.
 
 // The deadline keeper's rhythm. The margin must be at least the period:
 // a deadline set just before a look, with the horizon of the look
@@ -127,7 +127,6 @@ func (l *lazyDeadlines) keep() {
 			l.horizon.Store(math.MaxInt64)
 			l.running.Store(false)
 			l.give(l.snapshot(conns[:0]), time.Unix(0, math.MaxInt64))
-			clear(conns)
 			return
 		}
 	}

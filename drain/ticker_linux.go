@@ -10,7 +10,10 @@ import (
 // kernelTicker ticks from a timerfd, which the goroutine waits for in
 // the network poller: no runtime timer waits meanwhile, and the
 // goroutine holds no processor (see the keeper in deadline.go).
-type kernelTicker struct{ f *os.File }
+type kernelTicker struct {
+	f      *os.File
+	period time.Duration
+}
 
 // newTicker returns a ticker that ticks every period, the first time a
 // period from now.
@@ -24,13 +27,15 @@ func newTicker(period time.Duration) ticker {
 		unix.Close(fd)
 		return newRuntimeTicker(period)
 	}
-	return kernelTicker{os.NewFile(uintptr(fd), "timerfd")}
+	return kernelTicker{os.NewFile(uintptr(fd), "timerfd"), period}
 }
 
 // wait waits for the next tick; ticks missed meanwhile count as one.
 func (t kernelTicker) wait() {
 	var n [8]byte // how many ticks passed since the last read
-	t.f.Read(n[:])
+	if _, err := t.f.Read(n[:]); err != nil {
+		time.Sleep(t.period) // not expected; never a busy loop
+	}
 }
 
 func (t kernelTicker) stop() { t.f.Close() }
