@@ -22,16 +22,16 @@ import (
 // So the wrapper keeps the deadline net/http asks for, and gives it to
 // the connection inside at once only if it is none (no timer to arm), if
 // it is near, or if the connection needs it exact (an adopted one, one
-// woken to move). A far one waits in the wrapper. The server's deadline
-// keeper looks at the connections that hold one every [lazyPeriod], and
+// woken to move). A far one waits in the wrapper. The deadline keeper
+// looks at the connections that hold one every [lazyPeriod], and
 // gives each deadline that ends before its next look and a
 // [lazyMargin] after to its connection, which then ends a Read at that
 // very deadline, as if it had been set at once; a deadline is near if it
 // ends before then. A keep-alive request arms no timer and reads no
 // clock for it, and a connection idle for IdleTimeout is closed on time.
 //
-// The keeper is one goroutine for each Server, running only while some
-// connection holds a far deadline. On Linux it waits for a timerfd in the
+// The keeper is one goroutine for the process, shared by every Server,
+// running only while some connection holds a far deadline. On Linux it waits for a timerfd in the
 // network poller rather than on a runtime timer: while any runtime timer
 // waits, the Go scheduler reads the clock each time a goroutine parks,
 // several times a request, which a bare server without timeouts does
@@ -49,23 +49,29 @@ const (
 	lazyMargin = time.Second // how long before its end it gives a deadline
 )
 
-// lazyDeadlines is a Server's deadline keeper.
+// lazyDeadlines is the deadline keeper.
 type lazyDeadlines struct {
 	// horizon: a deadline at or before it (Unix nanoseconds) is near,
 	// and given at once. MaxInt64 while the keeper does not run.
 	horizon atomic.Int64
 	running atomic.Bool
-	// period and margin are lazyPeriod and lazyMargin, but in tests.
+	// period and margin are lazyPeriod and lazyMargin but in tests,
+	// whose servers get keepers of their own.
 	period, margin time.Duration
 
 	mu    sync.Mutex
 	conns map[*handoffConn]struct{} // connections that held a far deadline, until they close
 }
 
-func (l *lazyDeadlines) init() {
+// sharedKeeper keeps the far deadlines of every Server's connections:
+// one goroutine and one timerfd for the process, however many servers it
+// runs (a thousand listeners make a thousand Servers).
+var sharedKeeper = newLazyDeadlines(lazyPeriod, lazyMargin)
+
+func newLazyDeadlines(period, margin time.Duration) *lazyDeadlines {
+	l := &lazyDeadlines{period: period, margin: margin, conns: make(map[*handoffConn]struct{})}
 	l.horizon.Store(math.MaxInt64)
-	l.period, l.margin = lazyPeriod, lazyMargin
-	l.conns = make(map[*handoffConn]struct{})
+	return l
 }
 
 // far reports whether t, a read deadline, can wait for the keeper,

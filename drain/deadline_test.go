@@ -245,11 +245,11 @@ func (c *handoffConn) isReading() bool {
 	return c.reading
 }
 
-// quickKeeper makes d's deadline keeper look every 20ms and give
-// deadlines 30ms before they end, so that a test sees far deadlines end
-// without waiting seconds.
+// quickKeeper gives d a deadline keeper of its own, which looks every
+// 20ms and gives deadlines 30ms before they end, so that a test sees far
+// deadlines end without waiting seconds. Call it before d serves.
 func quickKeeper(d *Server) {
-	d.lazy.period, d.lazy.margin = 20*time.Millisecond, 30*time.Millisecond
+	d.lazy = newLazyDeadlines(20*time.Millisecond, 30*time.Millisecond)
 }
 
 // heldBack reports whether the wrapper keeps a far deadline from the
@@ -399,5 +399,12 @@ func getHello(t *testing.T, c net.Conn, r *bufio.Reader, i int) {
 	body, err := io.ReadAll(resp.Body)
 	if err != nil || string(body) != "hello" {
 		t.Fatalf("response %d: %q, %v", i+1, body, err)
+	}
+}
+
+func TestEveryServerSharesOneDeadlineKeeper(t *testing.T) {
+	a, b := New(&http.Server{}, Options{}), New(&http.Server{}, Options{})
+	if a.lazy != b.lazy {
+		t.Fatal("two servers have deadline keepers of their own, want one for the process (one goroutine and one timerfd, however many listeners)")
 	}
 }

@@ -73,7 +73,7 @@ type handoffConn struct {
 	// without it by Write, which net/http calls once for each response.
 	moved     atomic.Bool
 	waitFirst bool // adopted, no byte read yet: idleUntil applies (adopted.go)
-	listed    bool // the Server's deadline keeper knows the conn
+	listed    bool // the deadline keeper knows the conn
 
 	deadline  time.Time // the read deadline net/http asked for
 	armed     time.Time // the read deadline set on Conn (deadline.go)

@@ -117,8 +117,9 @@ type Server struct {
 	// close again rather than keep connections that may not move.
 	moveFailed atomic.Bool
 	adopted    *adoptListener // serves adopted connections; nil until one comes
-	// lazy keeps the read deadlines far in the future (deadline.go).
-	lazy lazyDeadlines
+	// lazy keeps the read deadlines far in the future (deadline.go):
+	// sharedKeeper, but in tests.
+	lazy *lazyDeadlines
 
 	// tickets is the last ticket a silent connection took (tracker.go).
 	// Every request writes it, so it is kept off the cache line of the
@@ -159,7 +160,7 @@ func New(srv *http.Server, opts Options) *Server {
 		longLived:     make(map[*longLived]struct{}),
 		longLivedGone: make(chan struct{}, 1),
 	}
-	d.lazy.init()
+	d.lazy = sharedKeeper
 	if d.grace <= 0 {
 		d.grace = DefaultIdleGrace
 	}
