@@ -31,11 +31,12 @@ import (
 // clock for it, and a connection idle for IdleTimeout is closed on time.
 //
 // The keeper is one goroutine for the process, shared by every Server,
-// running only while some connection holds a far deadline. On Linux it waits for a timerfd in the
-// network poller rather than on a runtime timer: while any runtime timer
-// waits, the Go scheduler reads the clock each time a goroutine parks,
-// several times a request, which a bare server without timeouts does
-// not (about 0.5% of a small request's CPU on one core); and a
+// running only while some connection holds a far deadline. On Linux it
+// waits for a timerfd in the network poller rather than on a runtime
+// timer: while any runtime timer waits, the Go scheduler reads the clock
+// each time a goroutine parks, several times a request, which a bare
+// server without timeouts does not (half a percent of a small request's
+// CPU on one core, in a perf profile); and a
 // goroutine asleep in a system call would hold the processor until the
 // runtime's monitor takes it back, milliseconds later with GOMAXPROCS=1.
 // Were the keeper to run late, by more than lazyMargin (the process

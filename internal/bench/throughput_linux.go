@@ -26,9 +26,7 @@ const (
 // (GOMAXPROCS=1, what Go picks for itself in a process started on one
 // core): pinned after it started with two, a runtime hands its
 // goroutines from thread to thread on the one core, which measures the
-// scheduler's guesses more than the server (121 context switches per
-// 1,000 requests in flipd, 80 in bare net/http with the drain, against
-// 21 and 25 with GOMAXPROCS=1, in one run on this machine). Each slice also measures the server's CPU time (from
+// scheduler's guesses more than the server. Each slice also measures the server's CPU time (from
 // /proc, every thread's time on a CPU, in nanoseconds) and its heap
 // allocations (the Go runtime's count, read before and after).
 func (o *Options) measureThroughput(t *Targets) error {
