@@ -22,11 +22,7 @@ func (d *Server) adopt(c net.Conn) net.Conn {
 		return c
 	}
 	hc.waitFirst = true
-	idle := d.srv.IdleTimeout
-	if idle <= 0 {
-		idle = d.srv.ReadTimeout // as net/http waits for an idle connection
-	}
-	if idle > 0 {
+	if idle := d.idleWait(); idle > 0 {
 		hc.idleUntil = time.Now().Add(idle)
 	}
 	hc.arm(hc.idleUntil)
@@ -36,13 +32,17 @@ func (d *Server) adopt(c net.Conn) net.Conn {
 // effectiveDeadline is the read deadline the connection is given for the
 // one net/http asked for. Called with c.mu held.
 func (c *handoffConn) effectiveDeadline() time.Time {
+	t := c.deadline
 	switch {
 	case c.waitFirst:
-		return c.idleUntil
-	case c.shift != 0 && c.deadline.After(aLongTimeAgo):
-		return c.deadline.Add(c.shift)
+		t = c.idleUntil
+	case c.shift != 0 && t.After(aLongTimeAgo):
+		t = t.Add(c.shift)
 	}
-	return c.deadline
+	if own := c.ownDeadline(); !own.IsZero() && (t.IsZero() || own.Before(t)) {
+		return own // the drain enforces the timeouts (timeouts.go)
+	}
+	return t
 }
 
 // requestBegins ends the wait for the first request: net/http's deadlines
@@ -52,6 +52,9 @@ func (c *handoffConn) requestBegins() {
 	c.waitFirst = false
 	if !c.setAt.IsZero() {
 		c.shift = time.Since(c.setAt)
+	}
+	if c.d.own && c.d.headerTimeout > 0 {
+		c.own = c.d.lazy.clock() + int64(c.d.headerTimeout+c.d.lazy.period)
 	}
 	if !c.kicked {
 		c.arm(c.effectiveDeadline())

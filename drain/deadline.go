@@ -56,6 +56,9 @@ type lazyDeadlines struct {
 	// and given at once. MaxInt64 while the keeper does not run.
 	horizon atomic.Int64
 	running atomic.Bool
+	// last is when the keeper last looked (Unix nanoseconds), 0 while it
+	// does not run: the coarse clock of the drain's own timeouts.
+	last atomic.Int64
 	// period and margin are lazyPeriod and lazyMargin but in tests,
 	// whose servers get keepers of their own.
 	period, margin time.Duration
@@ -83,11 +86,23 @@ func (l *lazyDeadlines) far(t time.Time) bool {
 		if !l.running.CompareAndSwap(false, true) {
 			return false // stopping, or starting in another goroutine
 		}
-		h = time.Now().Add(l.period + l.margin).UnixNano()
+		now := time.Now()
+		l.last.Store(now.UnixNano())
+		h = now.Add(l.period + l.margin).UnixNano()
 		l.horizon.Store(h)
 		go l.keep()
 	}
 	return t.UnixNano() > h
+}
+
+// clock is the time of the keeper's last look, in Unix nanoseconds: at
+// most a period behind the clock while the keeper runs (more only if the
+// process stalled), and the clock itself while it does not.
+func (l *lazyDeadlines) clock() int64 {
+	if t := l.last.Load(); t != 0 {
+		return t
+	}
+	return time.Now().UnixNano()
 }
 
 // list records that c holds a far deadline. Called with c.mu held.
@@ -123,7 +138,9 @@ func (l *lazyDeadlines) keep() {
 		// A deadline set from now on until the next look, a period away,
 		// waits only if it ends at least a margin after that look; this
 		// look gives every one that ends before.
-		horizon := time.Now().Add(l.period + l.margin)
+		now := time.Now()
+		l.last.Store(now.UnixNano())
+		horizon := now.Add(l.period + l.margin)
 		l.horizon.Store(horizon.UnixNano())
 		conns = l.snapshot(conns[:0])
 		waiting := l.give(conns, horizon)
@@ -131,6 +148,7 @@ func (l *lazyDeadlines) keep() {
 		if waiting == 0 {
 			// None left: from now on every deadline is given at once,
 			// and any that came to wait meanwhile is given now.
+			l.last.Store(0)
 			l.horizon.Store(math.MaxInt64)
 			l.running.Store(false)
 			l.give(l.snapshot(conns[:0]), time.Unix(0, math.MaxInt64))
@@ -171,10 +189,25 @@ func (l *lazyDeadlines) give(conns []*handoffConn, horizon time.Time) int {
 func (c *handoffConn) SetReadDeadline(t time.Time) error {
 	c.mu.Lock()
 	c.deadline = t
+	if c.waitFirst { // only then is setAt used: no clock read for each request
+		c.setAt = time.Now()
+	}
+	err := c.apply()
+	c.mu.Unlock()
+	return err
+}
+
+// apply gives Conn the read deadline in effect, net/http's or the
+// drain's own, whichever ends first: at once if it is none, if it is
+// near, or if the connection needs it exact; a far one waits for the
+// keeper. Called with c.mu held.
+func (c *handoffConn) apply() error {
 	if c.waitFirst || c.shift != 0 || c.kicked || c.closed || c.moved.Load() {
-		err := c.setReadDeadlineNow()
-		c.mu.Unlock()
-		return err
+		return c.setReadDeadlineNow()
+	}
+	t := c.deadline
+	if c.own != 0 {
+		t = c.effectiveDeadline()
 	}
 	var err error
 	switch {
@@ -195,7 +228,6 @@ func (c *handoffConn) SetReadDeadline(t time.Time) error {
 	default:
 		err = c.arm(t)
 	}
-	c.mu.Unlock()
 	return err
 }
 
@@ -204,9 +236,6 @@ func (c *handoffConn) SetReadDeadline(t time.Time) error {
 // woken to move; for a closed conn, whose error the caller gets. Called
 // with c.mu held.
 func (c *handoffConn) setReadDeadlineNow() error {
-	if c.waitFirst { // only then is setAt used: no clock read for each request
-		c.setAt = time.Now()
-	}
 	if c.kicked || c.moved.Load() {
 		return nil
 	}

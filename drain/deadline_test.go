@@ -56,6 +56,10 @@ type countingListener struct {
 	at chan int64
 }
 
+// Unwrap lets the drain see the TCP listener inside: it may enforce the
+// timeouts itself (timeouts.go).
+func (l *countingListener) Unwrap() net.Listener { return l.Listener }
+
 func (l *countingListener) Accept() (net.Conn, error) {
 	c, err := l.Listener.Accept()
 	if err != nil {

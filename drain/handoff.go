@@ -85,9 +85,13 @@ type handoffConn struct {
 	setAt     time.Time     // when net/http last set a read deadline
 	shift     time.Duration // added to net/http's read deadlines until the request is read
 
+	// own is the read deadline the drain sets itself, in Unix
+	// nanoseconds, 0 if none (timeouts.go).
+	own int64
+
 	// Pads the struct to 192 bytes, a size class whose objects begin on
 	// a cache line, so that the first 64 bytes are one line.
-	_ [16]byte
+	_ [8]byte
 }
 
 func newHandoffConn(c net.Conn, d *Server) *handoffConn {
@@ -124,6 +128,10 @@ func (c *handoffConn) Read(p []byte) (int, error) {
 		c.mu.Lock()
 		c.reading = false
 		if n > 0 {
+			if c.idle && c.d.own {
+				// The next request's first bytes: its header's timeout.
+				c.setOwn(c.d.headerTimeout)
+			}
 			c.fresh, c.idle = false, false
 			if c.waitFirst {
 				c.requestBegins()
@@ -209,6 +217,9 @@ func (c *handoffConn) setState(st http.ConnState, proto int32) {
 		c.served = true
 	case http.StateActive:
 		c.idle, c.shift = false, 0
+		if c.d.own {
+			c.setOwn(0) // the header is read
+		}
 	case http.StateIdle:
 		// An HTTP/1 connection goes idle after a request went through the
 		// drain's handler, which records its protocol. One that goes idle
@@ -216,8 +227,14 @@ func (c *handoffConn) setState(st http.ConnState, proto int32) {
 		// handler): it stays.
 		c.idle = proto == protoHTTP1
 		c.pinned = c.pinned || proto != protoHTTP1
+		if c.d.own {
+			c.setOwn(c.d.idleTimeout)
+		}
 	case http.StateHijacked:
 		c.idle, c.pinned = false, true
+		if c.d.own {
+			c.setOwn(0)
+		}
 	}
 	c.mu.Unlock()
 }

@@ -94,6 +94,7 @@ func (d *Server) Adopt(c net.Conn) error {
 	if ln == nil {
 		ln = newAdoptListener(c.LocalAddr(), d)
 		d.adopted = ln
+		_ = d.decideTimeouts(ln, true) // adopted connections are plaintext: no error
 		done := d.addListener(ln)
 		go func() {
 			defer done()
@@ -118,7 +119,11 @@ func (l *handoffListener) Accept() (net.Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	return l.d.wrapConn(c), nil
+	wc := l.d.wrapConn(c)
+	if l.d.own {
+		l.d.accepted(wc)
+	}
+	return wc, nil
 }
 
 // wrapConn wraps c if it is a connection the drain can move.

@@ -65,6 +65,19 @@ type Options struct {
 
 	// Logger receives the drain's progress. Nil discards it.
 	Logger hclog.Logger
+
+	// OwnTimeouts has the drain, rather than net/http, enforce the
+	// http.Server's ReadHeaderTimeout and IdleTimeout, so that a
+	// keep-alive request reads no clock and sets no deadline for them.
+	// It applies if the first listener served is plaintext (a
+	// *net.TCPListener or *net.UnixListener, or one whose Unwrap method
+	// returns one), the server has no ReadTimeout and does not serve
+	// unencrypted HTTP/2, and each timeout set is at least two seconds:
+	// the first Serve then sets both to zero in the http.Server, and
+	// Serve refuses a later listener that is not plaintext (ServeTLS
+	// too). A connection is cut between its timeout and a second after
+	// it. Otherwise net/http enforces them, as without OwnTimeouts.
+	OwnTimeouts bool
 }
 
 // Server wraps an [http.Server] so that it can be drained without losing
@@ -120,6 +133,11 @@ type Server struct {
 	// lazy keeps the read deadlines far in the future (deadline.go):
 	// sharedKeeper, but in tests.
 	lazy *lazyDeadlines
+	// The timeouts the drain enforces itself (timeouts.go), if own:
+	// decided, under mu, before the http.Server serves; read-only after.
+	ownAsked, ownDecided, own  bool
+	headerTimeout, idleTimeout time.Duration
+	unwrappedOnce              sync.Once // warns of a connection it cannot time
 
 	// tickets is the last ticket a silent connection took (tracker.go).
 	// Every request writes it, so it is kept off the cache line of the
@@ -159,6 +177,7 @@ func New(srv *http.Server, opts Options) *Server {
 		h2conns:       make(map[*h2Conn]*http.Server),
 		longLived:     make(map[*longLived]struct{}),
 		longLivedGone: make(chan struct{}, 1),
+		ownAsked:      opts.OwnTimeouts,
 	}
 	d.lazy = sharedKeeper
 	if d.grace <= 0 {
@@ -186,21 +205,27 @@ func New(srv *http.Server, opts Options) *Server {
 // Shutdown it returns [http.ErrServerClosed].
 func (d *Server) Serve(ln net.Listener) error {
 	hl := &handoffListener{Listener: ln, d: d}
-	return d.serve(ln, func() error { return d.srv.Serve(hl) })
+	return d.serve(ln, plainListener(ln), func() error { return d.srv.Serve(hl) })
 }
 
 // ServeTLS is [http.Server.ServeTLS], except that Shutdown knows ln and
 // closes it. HTTP/2 is negotiated as net/http does by default.
 func (d *Server) ServeTLS(ln net.Listener, certFile, keyFile string) error {
-	return d.serve(ln, func() error { return d.srv.ServeTLS(ln, certFile, keyFile) })
+	return d.serve(ln, false, func() error { return d.srv.ServeTLS(ln, certFile, keyFile) })
 }
 
-func (d *Server) serve(ln net.Listener, run func() error) error {
+// serve runs ln's Serve; plain says ln is plaintext (timeouts.go).
+func (d *Server) serve(ln net.Listener, plain bool, run func() error) error {
 	d.mu.Lock()
 	if d.draining.Load() {
 		d.mu.Unlock()
 		ln.Close()
 		return http.ErrServerClosed
+	}
+	if err := d.decideTimeouts(ln, plain); err != nil {
+		d.mu.Unlock()
+		ln.Close()
+		return err
 	}
 	done := d.addListener(ln)
 	d.mu.Unlock()

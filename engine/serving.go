@@ -31,6 +31,11 @@ func (s *startListener) Accept() (net.Conn, error) {
 	return s.Listener.Accept()
 }
 
+// Unwrap returns the listener inside, whose Accept it passes on: a
+// module can tell a plaintext listener from a wrapped one (the drain's
+// Options.OwnTimeouts does).
+func (s *startListener) Unwrap() net.Listener { return s.Listener }
+
 // awaitServing waits until every listener module accepts, or returns the
 // error of the first whose Serve failed; it then stops the others.
 func (l *loaded) awaitServing() error {

@@ -172,6 +172,10 @@ func (s *Server) Provision(ctx flipd.Context) error {
 		IdleGrace:   time.Duration(s.DrainIdleGrace),
 		CloseSpread: ctx.CloseSpread(),
 		Logger:      s.log,
+		// On a plaintext listener (no wrapper) the drain enforces the
+		// header and idle timeouts: net/http then reads no clock for
+		// them on each request. A tls wrapper keeps net/http's.
+		OwnTimeouts: true,
 	})
 	return nil
 }
