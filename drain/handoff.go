@@ -212,6 +212,12 @@ func (c *handoffConn) move() bool {
 // setState follows net/http's view of the conn.
 func (c *handoffConn) setState(st http.ConnState, proto int32) {
 	c.mu.Lock()
+	c.setStateLocked(st, proto)
+	c.mu.Unlock()
+}
+
+// setStateLocked is setState, called with c.mu held.
+func (c *handoffConn) setStateLocked(st http.ConnState, proto int32) {
 	switch st {
 	case http.StateNew:
 		c.served = true
@@ -236,7 +242,6 @@ func (c *handoffConn) setState(st http.ConnState, proto int32) {
 			c.setOwn(0)
 		}
 	}
-	c.mu.Unlock()
 }
 
 // spared reports whether, while the server moves connections, the drain

@@ -22,12 +22,13 @@ const (
 // connInfo is what the drain knows about one connection.
 //
 // Each request changes its state twice, from the connection's own
-// goroutine, so that goes through the connInfo's own lock, which the
-// handoffConn reaches without a look-up: a request takes no lock that
+// goroutine, so that goes through a lock of the connection's own, which
+// the handoffConn reaches without a look-up: a request takes no lock that
 // other connections' requests take, and reads no clock unless the server
-// drains.
+// drains. For a connection the drain wraps, that is the handoffConn's
+// lock, which the same state change takes anyway: one lock, not two.
 type connInfo struct {
-	mu     sync.Mutex // guards state, since and ticket
+	mu     sync.Mutex // guards state, since and ticket, unless hc is set: see lock
 	state  http.ConnState
 	since  time.Time // when it went silent, if known; zero: before the drain began
 	ticket uint64    // orders the silent connections, the longest silent first
@@ -54,32 +55,54 @@ type connView struct {
 	ticket uint64
 }
 
+// lock is the mutex that guards state, since and ticket: the
+// handoffConn's, if the drain wraps the connection (hc is set before the
+// connInfo is shared, and never changes), else the connInfo's own.
+func (ci *connInfo) lock() *sync.Mutex {
+	if ci.hc != nil {
+		return &ci.hc.mu
+	}
+	return &ci.mu
+}
+
 // view returns the connection's state.
 func (ci *connInfo) view() connView {
-	ci.mu.Lock()
-	defer ci.mu.Unlock()
+	mu := ci.lock()
+	mu.Lock()
+	defer mu.Unlock()
 	return connView{ci.state, ci.since, ci.ticket}
 }
 
-// setState records that the connection entered st. A silent connection
-// takes a ticket, so that the drain knows which has been silent longest;
-// only while the drain runs does it need to know since when (before,
-// the drain counts its grace from its own start).
+// setState records that the connection entered st.
 func (d *Server) setState(ci *connInfo, st http.ConnState) {
-	var since time.Time
-	var ticket uint64
+	ticket, since := d.silentSince(st)
+	mu := ci.lock()
+	mu.Lock()
+	ci.record(st, ticket, since)
+	mu.Unlock()
+}
+
+// silentSince gives a connection that enters st, if silent, a ticket, so
+// that the drain knows which has been silent longest; only while the
+// drain runs does it need to know since when (before, the drain counts
+// its grace from its own start).
+func (d *Server) silentSince(st http.ConnState) (ticket uint64, since time.Time) {
 	if silent(st) {
 		ticket = d.tickets.Add(1)
 		if st == http.StateNew || d.draining.Load() {
 			since = time.Now()
 		}
 	}
-	ci.mu.Lock()
+	return ticket, since
+}
+
+// record sets the state, and the ticket and since of a silent one. Called
+// with ci.lock() held.
+func (ci *connInfo) record(st http.ConnState, ticket uint64, since time.Time) {
 	ci.state = st
 	if ticket != 0 {
 		ci.since, ci.ticket = since, ticket
 	}
-	ci.mu.Unlock()
 }
 
 // connInfoKey carries a connection's *connInfo in its requests' contexts,
@@ -192,11 +215,14 @@ func (d *Server) connState(c net.Conn, st http.ConnState) {
 
 // requestState is connState for what every keep-alive request does
 // twice: a plaintext connection the drain tracks turns active or idle.
-// It takes no lock that other connections take.
+// It takes one lock, the connection's.
 func (d *Server) requestState(hc *handoffConn, st http.ConnState) {
 	ci := hc.ci
-	d.setState(ci, st)
-	hc.setState(st, ci.proto.Load())
+	ticket, since := d.silentSince(st)
+	hc.mu.Lock()
+	ci.record(st, ticket, since)
+	hc.setStateLocked(st, ci.proto.Load())
+	hc.mu.Unlock()
 	if d.draining.Load() {
 		d.poke()
 	}
