@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"strings"
 	"testing"
@@ -64,5 +65,18 @@ func TestWarmingUpBesideALoadChangesNothing(t *testing.T) {
 	defer l.cleanup()
 	if len(l.listeners) != 10 {
 		t.Errorf("loaded %d listeners, want 10", len(l.listeners))
+	}
+}
+
+// The warm-up payload must decode whole, history and histograms included,
+// or their types are decoded cold in the first real payload.
+func TestTheWarmUpPayloadHasEveryPartOfARealOne(t *testing.T) {
+	var p payload
+	if err := json.Unmarshal(warmPayload, &p); err != nil {
+		t.Fatal(err)
+	}
+	if len(p.Stats.History) != 1 || p.Stats.UpgradeSeconds.Count != 1 || p.Stats.DrainSeconds.Count != 1 ||
+		p.Sent.IsZero() || len(p.State) != 1 {
+		t.Fatalf("the warm-up payload decodes to %+v: some part is missing", p)
 	}
 }

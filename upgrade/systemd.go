@@ -14,14 +14,13 @@ import (
 // service's main process and that it is ready. It is sent by the new
 // generation itself, which is why units need NotifyAccess=all.
 func notifyReady(pid int) error {
-	_, err := daemon.SdNotify(false, "MAINPID="+strconv.Itoa(pid)+"\n"+daemon.SdNotifyReady)
-	return err
+	return sdNotify("MAINPID=" + strconv.Itoa(pid) + "\n" + daemon.SdNotifyReady)
 }
 
 // notifyReloading tells systemd that an upgrade has begun; READY=1 from
 // the new generation (or from this one, if it fails) ends it.
 func notifyReloading() {
-	daemon.SdNotify(false, daemon.SdNotifyReloading+"\n"+daemon.SdNotifyMonotonicUsec())
+	_ = sdNotify(daemon.SdNotifyReloading + "\n" + daemon.SdNotifyMonotonicUsec())
 }
 
 // inheritActivated adds the sockets of systemd socket activation
