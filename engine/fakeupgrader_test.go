@@ -48,7 +48,7 @@ type fakeUpgrader struct {
 	stopC, exitC       chan struct{}
 	stopCalls          int
 	failed             error
-	upgrades           []upgrade.UpgradeOptions
+	upgrades           []upgrade.UpgradeOptions // asked for, less those their Verify refused
 	listened           []string
 	signalled          []int // the pids told to stop
 	stopOnce, exitOnce sync.Once
@@ -85,6 +85,9 @@ func (f *fakeUpgrader) ListenPacketWithCallback(network, addr string, open func(
 func (f *fakeUpgrader) HasParent() bool { return f.payload != nil }
 func (f *fakeUpgrader) Generation() int { return f.gen }
 func (f *fakeUpgrader) Payload() []byte { return f.payload }
+
+// Verified: the fake's generations have no standby to verify.
+func (f *fakeUpgrader) Verified() error { return nil }
 
 func (f *fakeUpgrader) Ready() error {
 	if f.onReady != nil {
@@ -144,6 +147,18 @@ func (f *fakeUpgrader) UpgradeWithOptions(opts upgrade.UpgradeOptions) (upgrade.
 	f.upgrading = true
 	f.mu.Unlock()
 	f.upgradeStartedOnce.Do(func() { close(f.upgradeStarted) })
+	// As upgrade does without a standby: verified before anything starts.
+	if opts.Verify != nil {
+		if err := opts.Verify(); err != nil {
+			f.mu.Lock()
+			f.upgrading = false
+			// Refused by its verification, the upgrade started nothing:
+			// upgrades lists only those that went that far.
+			f.upgrades = f.upgrades[:len(f.upgrades)-1]
+			f.mu.Unlock()
+			return upgrade.Child{}, err
+		}
+	}
 
 	child, err := f.runChild(opts)
 	if err == nil && child.Generation == 0 {

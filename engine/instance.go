@@ -186,6 +186,11 @@ func (in *Instance) start(opts Options) error {
 		return errors.Join(err, l.cleanup())
 	}
 	clock.mark("provision")
+	// A standby provisions beside the previous generation's verification
+	// of its config, and serves only once that says yes.
+	if err := in.upg.Verified(); err != nil {
+		return errors.Join(err, l.cleanup())
+	}
 	// The admin API answers as soon as it accepts, before serve returns:
 	// what it reports must be in place.
 	in.mu.Lock()

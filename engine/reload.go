@@ -74,31 +74,43 @@ func (in *Instance) Reload(raw []byte, opts ReloadOptions) (ReloadResult, error)
 		record("refused", 0, err)
 		return ReloadResult{}, err
 	}
-	// Warnings while validating (a stored certificate served because the
-	// ACME directory is down, say) are worth seeing.
-	l, err := loadConfig(context.Background(), raw, in.log.Named("validate"), gen, nil)
-	if err != nil {
+	invalid := func(err error) (ReloadResult, error) {
 		in.log.Error("reload failed; this generation keeps serving", "source", opts.Source, "error", err)
 		record("invalid_config", 0, err)
 		return ReloadResult{}, err
 	}
-	cfg := l.cfg
-	if err := l.cleanup(); err != nil {
-		in.log.Warn("cleaning up after validating the new config", "error", err)
-	}
-	in.mu.Lock()
-	err = checkSocketChanges(in.current, l)
-	in.mu.Unlock()
+	cfg, err := ParseConfig(raw)
 	if err != nil {
-		in.log.Error("reload failed; this generation keeps serving", "source", opts.Source, "error", err)
-		record("invalid_config", 0, err)
-		return ReloadResult{}, err
+		return invalid(err)
 	}
-	progress(Progress{Step: "validated", Generation: gen})
-	// Whether the new generation will be able to save the config is
-	// found out while it starts, not after: the answer waits for it.
 	storageErr := make(chan error, 1)
-	go func() { storageErr <- checkStorage(storageDir(cfg), raw) }()
+	// The modules are provisioned here without a socket, to refuse a
+	// config that would fail, while the new generation starts: a standby
+	// provisions them meanwhile, and serves only if this says yes
+	// (upgrade.UpgradeOptions.Verify); a new process starts only after.
+	verify := func() error {
+		// Warnings while validating (a stored certificate served because
+		// the ACME directory is down, say) are worth seeing.
+		l, err := loadParsed(context.Background(), cfg, raw, in.log.Named("validate"), gen, nil)
+		if err != nil {
+			return &rejectedConfig{err}
+		}
+		if err := l.cleanup(); err != nil {
+			in.log.Warn("cleaning up after validating the new config", "error", err)
+		}
+		in.mu.Lock()
+		err = checkSocketChanges(in.current, l)
+		in.mu.Unlock()
+		if err != nil {
+			return &rejectedConfig{err}
+		}
+		progress(Progress{Step: "validated", Generation: gen})
+		// Whether the new generation will be able to save the config
+		// is found out while it starts, not after: the answer waits
+		// for it.
+		go func() { storageErr <- checkStorage(storageDir(cfg), raw) }()
+		return nil
+	}
 
 	in.mu.Lock()
 	p, err := json.Marshal(payload{Version: payloadVersion, Config: raw, Source: opts.Source,
@@ -114,7 +126,11 @@ func (in *Instance) Reload(raw []byte, opts ReloadOptions) (ReloadResult, error)
 		MaxDraining: cfg.Upgrade.MaxDraining,
 		Started:     func(pid int) { progress(Progress{Step: "started", Generation: gen, Pid: pid}) },
 		ConfigOnly:  !opts.newBinary,
+		Verify:      verify,
 	})
+	if rc := (*rejectedConfig)(nil); errors.As(err, &rc) {
+		return invalid(rc.err)
+	}
 	if err != nil {
 		in.log.Error("reload failed; this generation keeps serving", "source", opts.Source, "error", err,
 			"duration", time.Since(requested))
@@ -155,6 +171,13 @@ func (in *Instance) Reload(raw []byte, opts ReloadOptions) (ReloadResult, error)
 	}
 	return res, nil
 }
+
+// rejectedConfig is a config the reload's verification refused: nothing
+// was started, or the standby that prepared it was discarded.
+type rejectedConfig struct{ err error }
+
+func (e *rejectedConfig) Error() string { return e.err.Error() }
+func (e *rejectedConfig) Unwrap() error { return e.err }
 
 // Upgrade re-executes the binary with the config in effect, to pick up a
 // binary replaced on disk.

@@ -22,6 +22,10 @@ type upgrader interface {
 	// why it cannot.
 	Ready() error
 	Fail(err error) error
+	// Verified returns once the previous generation has verified the
+	// upgrade that started this one (upgrade.UpgradeOptions.Verify); an
+	// error means it must not serve.
+	Verified() error
 	// UpgradeWithOptions starts the next generation and returns once it
 	// serves.
 	UpgradeWithOptions(opts upgrade.UpgradeOptions) (upgrade.Child, error)

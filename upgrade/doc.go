@@ -182,6 +182,18 @@
 // one in a row that exits before it says "standby", up to a minute; Stop
 // kills it, and one whose parent exits sees its pipe end and exits.
 //
+// An upgrade with UpgradeOptions.Verify (the daemon checks a new config
+// so) activates the standby first, with {"payload": "<base64>", "verify":
+// true}, and leaves fd 3 open: the standby's New returns, and the program
+// prepares what it can before it serves while the parent runs Verify.
+// Then comes {"verified": true} and EOF, or EOF alone for no, in which
+// case the parent kills the standby, starts another, and the upgrade
+// fails with Verify's error. Verified blocks until the verdict (Ready
+// too, for a program that does not call it), and errs on a no: the
+// program must stop without serving. Without a standby, Verify runs
+// before the new process starts. RELOADING goes to systemd only once
+// Verify said yes.
+//
 // A build from before standbys refuses "standby-1" (no version it speaks)
 // with an "error" line and exits without serving; the upgrade then starts
 // a new process. The standby costs a process's memory while it waits and

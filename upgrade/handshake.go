@@ -67,6 +67,16 @@ type handshake struct {
 // new generation.
 type activationDoc struct {
 	Payload []byte `json:"payload,omitempty"`
+	// Verify: the parent verifies the upgrade while the standby prepares;
+	// its verdict follows on the same pipe (verdictDoc), and the standby
+	// serves only once it says yes (Upgrader.Verified).
+	Verify bool `json:"verify,omitempty"`
+}
+
+// verdictDoc is the third document a standby activated with Verify reads.
+// The pipe's end without it means no.
+type verdictDoc struct {
+	Verified bool `json:"verified"`
 }
 
 // connsChannel names the child's end of the connection channel.

@@ -16,6 +16,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"path/filepath"
 	"runtime"
 	"strconv"
 	"strings"
@@ -60,6 +61,11 @@ type helperResult struct {
 	Draining []int  `json:"draining"`
 	// Took is how long the Upgrade call took in the old generation.
 	Took time.Duration `json:"took"`
+	// Prepared is the pid of the new generation that had its payload,
+	// and waited for its verdict, while Verify ran (upgrade-verify).
+	Prepared int `json:"prepared"`
+	// Verified says Verify was called.
+	Verified bool `json:"verified"`
 }
 
 // helperMode reads what this generation should do from the file named by
@@ -94,6 +100,20 @@ func helperMain() int {
 	if moving {
 		if err := upg.OfferConns([]string{"conv"}); err != nil {
 			fmt.Fprintln(os.Stderr, "helper:", err)
+			return 1
+		}
+	}
+	if dir := os.Getenv("HELPER_PREPARED_DIR"); dir != "" && upg.HasParent() {
+		// What a program prepares before it serves, beside its parent's
+		// Verify; then it waits for the verdict.
+		name := filepath.Join(dir, fmt.Sprintf("prepared-%d", os.Getpid()))
+		if err := os.WriteFile(name+".tmp", []byte(upg.Payload()), 0o644); err == nil {
+			os.Rename(name+".tmp", name)
+		}
+		if err := upg.Verified(); err != nil {
+			fmt.Printf("NOT-VERIFIED %d %d\n", gen, os.Getpid())
+			upg.Stop()
+			<-upg.Exit()
 			return 1
 		}
 	}
@@ -337,6 +357,10 @@ func (h *helper) converse(c net.Conn, prefix []byte) {
 			enc.Encode(h.info())
 		case "upgrade":
 			enc.Encode(h.upgrade(arg))
+		case "upgrade-verify": // "yes|no wait|nowait payload"
+			verdict, rest, _ := strings.Cut(arg, " ")
+			wait, payload, _ := strings.Cut(rest, " ")
+			enc.Encode(h.upgradeVerified(verdict == "yes", wait == "wait", payload))
 		case "upgrade-config":
 			enc.Encode(h.result(h.upg.UpgradeWithOptions(UpgradeOptions{ConfigOnly: true})))
 		case "wait-parent":
@@ -404,6 +428,42 @@ func (h *helper) upgrade(payload string) helperResult {
 	}
 	res := h.result(Child{}, err)
 	res.Took = time.Since(start)
+	return res
+}
+
+// errVerifyNo is the helper's Verify saying no.
+var errVerifyNo = errors.New("helper: verify says no")
+
+// upgradeVerified upgrades with a Verify that says yes or no; with wait,
+// it first waits (10s at most) until the new generation says it has
+// prepared (HELPER_PREPARED_DIR), which a standby does beside Verify.
+func (h *helper) upgradeVerified(yes, wait bool, payload string) helperResult {
+	var prepared int
+	called := false
+	verify := func() error {
+		called = true
+		dir := os.Getenv("HELPER_PREPARED_DIR")
+		for deadline := time.Now().Add(10 * time.Second); wait && time.Now().Before(deadline); time.Sleep(2 * time.Millisecond) {
+			names, _ := filepath.Glob(filepath.Join(dir, "prepared-*"))
+			for _, n := range names {
+				if pid, err := strconv.Atoi(strings.TrimPrefix(filepath.Base(n), "prepared-")); err == nil && pid != os.Getpid() {
+					prepared = pid
+				}
+			}
+			if prepared != 0 {
+				break
+			}
+		}
+		if !yes {
+			return errVerifyNo
+		}
+		return nil
+	}
+	res := h.result(h.upg.UpgradeWithOptions(UpgradeOptions{Payload: []byte(payload), Verify: verify}))
+	if res.Error != "" && !strings.Contains(res.Error, errVerifyNo.Error()) {
+		return res
+	}
+	res.Prepared, res.Verified = prepared, called
 	return res
 }
 

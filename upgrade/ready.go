@@ -19,6 +19,11 @@ import (
 // tells the parent at once, which goes on serving: drain what was
 // accepted and exit.
 func (u *Upgrader) Ready() error {
+	// A generation that did not wait for its verdict does not hand over
+	// without it.
+	if err := u.Verified(); err != nil {
+		return u.failReady(err)
+	}
 	u.readyOnce.Do(u.Fds.closeInherited)
 	select {
 	case <-u.stopC:

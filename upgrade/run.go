@@ -107,6 +107,18 @@ func (u *Upgrader) run() {
 
 		case res := <-results:
 			upgrading = false
+			var refused *verifyError
+			if errors.As(res.err, &refused) {
+				// Nothing was announced or served: only the standby,
+				// if there was one, is gone.
+				res.req.reply <- upgradeReply{err: refused.err}
+				u.scheduleStandby(0)
+				if stopC == nil {
+					u.stopped(ready)
+					return
+				}
+				continue
+			}
 			if res.err != nil {
 				u.log.Warn("upgrade failed; this generation keeps serving", "error", res.err)
 				u.afterFailedUpgrade()
@@ -180,10 +192,28 @@ func (u *Upgrader) doUpgrade(req upgradeRequest, elders []drainingGen, draining 
 		}
 	}()
 	start := time.Now()
+	var c *child
+	var conns *net.UnixConn
+	if req.verify != nil {
+		// A standby prepares beside the verification; without one,
+		// nothing starts for an upgrade that does not go ahead.
+		taken := sb
+		c, conns = u.takeStandby(sb, req)
+		sb = nil // taken, or discarded
+		if err := req.verify(); err != nil {
+			if c != nil {
+				tellVerdict(c, false)
+				taken.discard()
+			}
+			return nil, &verifyError{err}
+		}
+	}
 	notifyReloading()
-
-	c, conns := u.takeStandby(sb, req)
-	if c == nil {
+	if c != nil {
+		if err := tellVerdict(c, true); err != nil {
+			u.log.Debug("telling the standby it may serve", "error", err) // gone: wait says so
+		}
+	} else if c, conns = u.takeStandby(sb, req); c == nil {
 		var err error
 		if c, conns, err = u.startNext(req, elders, draining); err != nil {
 			return nil, err
@@ -203,6 +233,12 @@ func (u *Upgrader) doUpgrade(req upgradeRequest, elders []drainingGen, draining 
 	u.log.Debug("new generation ready", "child_pid", c.proc.Pid, "duration", time.Since(start))
 	return c, nil
 }
+
+// verifyError is an upgrade that UpgradeOptions.Verify refused.
+type verifyError struct{ err error }
+
+func (e *verifyError) Error() string { return e.err.Error() }
+func (e *verifyError) Unwrap() error { return e.err }
 
 // startNext starts a new process as the next generation, with the
 // registry's descriptors.

@@ -105,8 +105,8 @@ func (sb *standby) unusable(u *Upgrader) string {
 // instead. A standby still starting is waited for (up to timeout), as
 // long as a new process would take; one that exits meanwhile (a binary
 // that does not know standbys refuses at once) is not taken.
-func (sb *standby) activate(payload []byte, timeout time.Duration) error {
-	doc, err := json.Marshal(activationDoc{Payload: payload})
+func (sb *standby) activate(payload []byte, timeout time.Duration, verify bool) error {
+	doc, err := json.Marshal(activationDoc{Payload: payload, Verify: verify})
 	if err != nil {
 		return err
 	}
@@ -121,7 +121,24 @@ func (sb *standby) activate(payload []byte, timeout time.Duration) error {
 	}
 	<-sb.c.docSent // written before warm could come
 	_, err = sb.c.handshakeW.Write(doc)
-	sb.c.handshakeW.Close()
+	if !verify || err != nil {
+		sb.c.handshakeW.Close()
+	}
+	return err
+}
+
+// tellVerdict sends the verdict to a standby activated with verify: yes,
+// or the pipe's end for no.
+func tellVerdict(c *child, ok bool) error {
+	defer c.handshakeW.Close()
+	if !ok {
+		return nil
+	}
+	doc, err := json.Marshal(verdictDoc{Verified: true})
+	if err != nil {
+		return err
+	}
+	_, err = c.handshakeW.Write(doc)
 	return err
 }
 
@@ -151,17 +168,44 @@ type standbyWait struct {
 // errDismissed is a standby's end when no activation comes.
 var errDismissed = errors.New("upgrade: standby: the parent went away (or started another) before it needed this process")
 
-// wait blocks until the activation arrives, and returns its payload.
-func (w *standbyWait) wait() ([]byte, error) {
-	defer w.in.Close()
+// wait blocks until the activation arrives, and returns it. Unless it
+// asks for a verdict, the pipe is closed.
+func (w *standbyWait) wait() (activationDoc, error) {
 	var act activationDoc
-	if err := w.dec.Decode(&act); err != nil {
-		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
-			return nil, errDismissed
-		}
-		return nil, fmt.Errorf("upgrade: standby: activation: %w", err)
+	err := w.dec.Decode(&act)
+	if err != nil || !act.Verify {
+		w.in.Close()
 	}
-	return act.Payload, nil
+	if err != nil {
+		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+			return act, errDismissed
+		}
+		return act, fmt.Errorf("upgrade: standby: activation: %w", err)
+	}
+	return act, nil
+}
+
+// errNotVerified is Verified's error when the parent said no.
+var errNotVerified = errors.New("upgrade: the parent did not verify the upgrade (UpgradeOptions.Verify): this generation must not serve")
+
+// Verified returns once the parent has verified the upgrade that started
+// this generation (UpgradeOptions.Verify), at once if there was nothing
+// to verify: a standby activated with Verify may prepare, but not serve,
+// before it returns nil. An error means the parent called the upgrade
+// off (or went away): the program must stop without serving. Ready
+// waits for it too.
+func (u *Upgrader) Verified() error {
+	if u.verdict == nil {
+		return nil
+	}
+	u.verdictOnce.Do(func() {
+		defer u.verdict.in.Close()
+		var v verdictDoc
+		if err := u.verdict.dec.Decode(&v); err != nil || !v.Verified {
+			u.verdictErr = errNotVerified
+		}
+	})
+	return u.verdictErr
 }
 
 // standByUntilActivated is what New does in a standby: it prepares the
@@ -174,14 +218,17 @@ func (u *Upgrader) standByUntilActivated(w *standbyWait) error {
 	if err := u.parent.notice(statusMsg{Status: statusStandby, Pid: os.Getpid()}); err != nil {
 		return fmt.Errorf("upgrade: standby: telling the parent: %w", err)
 	}
-	payload, err := w.wait()
+	act, err := w.wait()
 	if err != nil {
 		if !errors.Is(err, errDismissed) {
 			u.parent.report(statusMsg{Status: statusError, Pid: os.Getpid(), Error: err.Error()})
 		}
 		return err
 	}
-	u.payload = payload
+	if act.Verify {
+		u.verdict = w
+	}
+	u.payload = act.Payload
 	u.started = time.Now()
 	return nil
 }
@@ -343,7 +390,7 @@ func (u *Upgrader) takeStandby(sb *standby, req upgradeRequest) (*child, *net.Un
 	}
 	why := sb.unusable(u)
 	if why == "" {
-		if err := sb.activate(req.payload, req.timeout); err != nil {
+		if err := sb.activate(req.payload, req.timeout, req.verify != nil); err != nil {
 			why = err.Error()
 		}
 	}

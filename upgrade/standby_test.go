@@ -223,3 +223,80 @@ func inode(t *testing.T, path string) uint64 {
 	}
 	return fi.Sys().(*syscall.Stat_t).Ino
 }
+
+// upgradeVerify asks for an upgrade with a Verify ("upgrade-verify").
+func (p *proc) upgradeVerify(verdict, wait, payload string) helperResult {
+	p.t.Helper()
+	c := p.conn()
+	defer c.Close()
+	var res helperResult
+	c.askJSON("upgrade-verify "+verdict+" "+wait+" "+payload, &res)
+	return res
+}
+
+func TestVerifyRunsWhileTheStandbyPreparesWhichServesOnYes(t *testing.T) {
+	dir := t.TempDir()
+	p := startHelper(t, "", "HELPER_STANDBY=1", "HELPER_PREPARED_DIR="+dir)
+	sb := p.waitStandby(0)
+	res := p.upgradeVerify("yes", "wait", "second")
+	if !res.OK {
+		t.Fatalf("upgrade: %s", res.Error)
+	}
+	if !res.Verified || res.Prepared != sb.Pid {
+		t.Fatalf("Verify called %v, saw pid %d prepared; want it called while the standby (pid %d) prepared",
+			res.Verified, res.Prepared, sb.Pid)
+	}
+	if gen2 := p.waitReady(2); gen2.pid != sb.Pid {
+		t.Fatalf("generation 2 is pid %d, want the standby, pid %d", gen2.pid, sb.Pid)
+	}
+	if info := p.infoFrom(2); info.Payload != "second" {
+		t.Fatalf("generation 2 got payload %q", info.Payload)
+	}
+}
+
+func TestVerifySayingNoDiscardsTheStandbyBeforeItServes(t *testing.T) {
+	dir := t.TempDir()
+	p := startHelper(t, "", "HELPER_STANDBY=1", "HELPER_PREPARED_DIR="+dir)
+	sb := p.waitStandby(0)
+	res := p.upgradeVerify("no", "wait", "refused")
+	if res.OK || res.Error != errVerifyNo.Error() {
+		t.Fatalf("upgrade: ok %v, error %q; want Verify's very error, %q", res.OK, res.Error, errVerifyNo)
+	}
+	if res.Prepared != sb.Pid {
+		t.Fatalf("Verify saw pid %d prepared, want the standby, pid %d", res.Prepared, sb.Pid)
+	}
+	p.waitExit(sb.Pid) // discarded, never ready
+	if info := p.info(); info.Generation != 1 {
+		t.Fatalf("generation %d answers after the refusal, want 1", info.Generation)
+	}
+	// Another standby stands by, and the next upgrade takes it.
+	sb2 := p.waitStandby(sb.Pid)
+	if res := p.upgradeVerify("yes", "nowait", "taken"); !res.OK {
+		t.Fatalf("upgrade after the refusal: %s", res.Error)
+	}
+	if gen2 := p.waitReady(2); gen2.pid != sb2.Pid {
+		t.Fatalf("generation 2 is pid %d, want the new standby, pid %d", gen2.pid, sb2.Pid)
+	}
+	if info := p.infoFrom(2); info.Payload != "taken" {
+		t.Fatalf("generation 2 got payload %q, want the verified one", info.Payload)
+	}
+}
+
+func TestVerifyWithoutAStandbyRunsBeforeAProcessStarts(t *testing.T) {
+	dir := t.TempDir()
+	p := startHelper(t, "", "HELPER_PREPARED_DIR="+dir)
+	res := p.upgradeVerify("no", "nowait", "x")
+	if res.OK || res.Error != errVerifyNo.Error() || !res.Verified {
+		t.Fatalf("upgrade: ok %v, error %q, verify called %v; want Verify's error", res.OK, res.Error, res.Verified)
+	}
+	if names, _ := filepath.Glob(filepath.Join(dir, "prepared-*")); len(names) != 0 {
+		t.Fatalf("a process started for an upgrade Verify refused: %v", names)
+	}
+	if res := p.upgradeVerify("yes", "nowait", "y"); !res.OK {
+		t.Fatalf("upgrade: %s", res.Error)
+	}
+	p.waitReady(2)
+	if info := p.infoFrom(2); info.Payload != "y" {
+		t.Fatalf("generation 2 got payload %q", info.Payload)
+	}
+}

@@ -68,7 +68,12 @@ type Upgrader struct {
 	started    time.Time
 	generation int
 	payload    []byte
-	parent     *parent // nil in the first generation
+	// verdict is the wait for the parent's verdict of a standby activated
+	// with Verify; nil otherwise. Verified reads it once.
+	verdict     *standbyWait
+	verdictOnce sync.Once
+	verdictErr  error
+	parent      *parent // nil in the first generation
 	// parentExited is closed when the parent exits (never, without one).
 	parentExited <-chan struct{}
 
@@ -108,6 +113,7 @@ type upgradeRequest struct {
 	maxDraining int
 	started     func(pid int)
 	configOnly  bool
+	verify      func() error
 	reply       chan upgradeReply
 }
 
@@ -147,6 +153,15 @@ type UpgradeOptions struct {
 	// started instead (/proc/self/exe, Linux only) and a warning logged.
 	// Without it, a missing executable fails the upgrade (ReasonStart).
 	ConfigOnly bool
+	// Verify, if set, decides whether the upgrade goes ahead (it checks a
+	// new config, say) while the next generation gets ready: a standby
+	// (Options.Standby) receives the payload at once and prepares what it
+	// can before it serves, until its Verified returns, beside Verify.
+	// Without a standby, Verify runs before the new process starts. An
+	// error ends the upgrade before anything serves (the standby is
+	// discarded, and another started) and UpgradeWithOptions returns
+	// that very error.
+	Verify func() error
 }
 
 type upgradeResult struct {
@@ -326,7 +341,7 @@ func (u *Upgrader) UpgradeWithOptions(opts UpgradeOptions) (Child, error) {
 		opts.MaxDraining = u.opts.MaxDraining
 	}
 	req := upgradeRequest{payload: opts.Payload, timeout: opts.Timeout, maxDraining: opts.MaxDraining, started: opts.Started,
-		configOnly: opts.ConfigOnly, reply: make(chan upgradeReply, 1)}
+		configOnly: opts.ConfigOnly, verify: opts.Verify, reply: make(chan upgradeReply, 1)}
 	select {
 	case <-u.stopC:
 		return Child{}, ErrTerminating

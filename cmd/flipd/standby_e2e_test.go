@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 )
@@ -129,4 +130,31 @@ func TestStandbyKilledIsReplacedAndTheReloadStillWorks(t *testing.T) {
 func processAlive(pid int) bool {
 	f := procStat(pid)
 	return len(f) > 0 && f[0] != "Z"
+}
+
+// A config the old generation refuses while its standby provisions it is
+// refused as without a standby (nothing serves it): the standby that had
+// it is discarded, another stands by, and the next reload takes that one.
+func TestStandbyWithAConfigTheOldGenerationRefuses(t *testing.T) {
+	r := startRunWith(t, standbyConfig, []string{flipdBin, "run", "--config", "CONFIG"}, nil)
+	sb := r.warmStandby(0)
+	serving := r.status().Generations[0].Pid
+	// Valid JSON and a known module, refused once provisioned.
+	bad := fmt.Sprintf(`{"admin": {"listen": %q}, "upgrade": {"standby": true}, "listeners": {
+		"web": {"address": "tcp/%s", "module": "http", "routes": [
+			{"handle": {"module": "static_response", "status": 99}}]}}}`, r.admin, r.web)
+	a := api(t, "POST", "http://"+r.admin+"/load", bad)
+	if a.status != 400 && a.status != 422 || !strings.Contains(a.raw, "status: 99") {
+		t.Fatalf("POST /load of a config that does not provision: %d %s, want it refused, naming the status", a.status, a.raw)
+	}
+	if got := r.status().Generations[0].Pid; got != serving {
+		t.Fatalf("pid %d serves after the refusal, want %d still", got, serving)
+	}
+	r.logs().waitFor("the standby that had the config to be gone", func() bool { return !processAlive(sb) })
+	next := r.warmStandby(sb)
+	r.reloadBy(true)
+	if got := r.status().Generations[0].Pid; got != next {
+		t.Fatalf("pid %d serves, want the new standby %d", got, next)
+	}
+	r.stopWith(syscall.SIGTERM)
 }
