@@ -105,6 +105,7 @@ func (in *Instance) Reload(raw []byte, opts ReloadOptions) (ReloadResult, error)
 			return &rejectedConfig{err}
 		}
 		progress(Progress{Step: "validated", Generation: gen})
+		in.log.Info("reloading", "source", opts.Source, "new_generation", gen)
 		// Whether the new generation will be able to save the config
 		// is found out while it starts, not after: the answer waits
 		// for it.
@@ -119,7 +120,6 @@ func (in *Instance) Reload(raw []byte, opts ReloadOptions) (ReloadResult, error)
 	if err != nil {
 		return ReloadResult{}, err
 	}
-	in.log.Info("reloading", "source", opts.Source, "new_generation", gen)
 	child, err := in.upg.UpgradeWithOptions(upgrade.UpgradeOptions{
 		Payload:     p,
 		Timeout:     cfg.Upgrade.Timeout.Or(DefaultUpgradeTimeout),

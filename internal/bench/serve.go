@@ -42,7 +42,9 @@ func serveBare(cfg ServeConfig, stop <-chan struct{}, say func(string)) error {
 		srv.ReadHeaderTimeout, srv.IdleTimeout = flipdhttp.DefaultReadHeaderTimeout, flipdhttp.DefaultIdleTimeout
 		srv.MaxHeaderBytes = flipdhttp.DefaultMaxHeaderBytes
 		if cfg.Variant == "drain" {
-			serve = drain.New(srv, drain.Options{}).Serve
+			// As the http module serves a plaintext listener: the
+			// drain enforces the two timeouts.
+			serve = drain.New(srv, drain.Options{OwnTimeouts: true}).Serve
 		}
 	default:
 		return fmt.Errorf("serve: unknown variant %q", cfg.Variant)
