@@ -66,6 +66,12 @@
 // races its client's next request. TLS and HTTP/2 connections cannot
 // move (their state lives in this process) and drain as above.
 //
+// With [Options.OwnTimeouts], on a server whose listener is plaintext, the
+// drain also enforces the http.Server's ReadHeaderTimeout and IdleTimeout
+// itself, from what its connection wrapper sees, so that net/http reads
+// no clock and sets no read deadline for them on each keep-alive request;
+// a connection is then cut between its timeout and a second after it.
+//
 // [Conns] does the same for plain TCP connections, which have no protocol
 // to ask the peer to go away: it waits for them to close and closes the
 // rest when the context ends.

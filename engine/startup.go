@@ -29,9 +29,11 @@ func (c *startupClock) mark(phase string) {
 }
 
 // fields are the phases as log key/value pairs: "validate" (in the old
-// generation, from the request to the payload), "start" (from the
-// payload to this generation's engine start: process start, Go runtime,
-// package init and the handshake, or handing the reload to a standby),
+// generation, from the request to the payload: parsing the config; its
+// modules are provisioned to verify it during "start"), "start" (from the
+// payload to this generation's engine start: the verification, then
+// process start, Go runtime, package init and the handshake; or handing
+// the reload to a standby, beside the verification),
 // then each marked phase, and "since_request" up to the last mark. A
 // phase whose ends are unknown is left out.
 func (c *startupClock) fields() []any {

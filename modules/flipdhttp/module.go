@@ -69,6 +69,12 @@ type Server struct {
 
 	// IdleTimeout is how long a keep-alive connection may wait for its next
 	// request before it is closed. Default: "2m".
+	//
+	// On a listener without wrappers (plaintext), with no read_timeout
+	// and no h2c, the drain enforces this and read_header_timeout itself
+	// when each is at least 2s (drain.Options.OwnTimeouts), which spares
+	// every keep-alive request two clock reads: a connection is then cut
+	// between its timeout and a second after it.
 	IdleTimeout flipd.Duration `json:"idle_timeout,omitempty"`
 
 	// MaxHeaderBytes limits the size of a request's header, request line
