@@ -219,7 +219,9 @@ func (c *handoffConn) apply() error {
 		}
 	case c.armed.IsZero() && c.d.lazy.far(t):
 		c.pending = true // the keeper gives it to Conn when it draws near
-		c.d.lazy.list(c)
+		if !c.listed { // most keep-alive requests find it listed already
+			c.d.lazy.list(c)
+		}
 		if !c.d.lazy.running.Load() {
 			// The keeper stopped after this call read its horizon, and
 			// its last look may have missed the conn: give it now.

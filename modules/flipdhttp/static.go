@@ -83,9 +83,11 @@ func bodyAllowed(status int) bool {
 
 // ServeHTTP implements [http.Handler].
 func (sr *StaticResponse) ServeHTTP(w http.ResponseWriter, _ *http.Request) {
-	h := w.Header()
-	for name, values := range sr.Headers {
-		h[name] = append(h[name], values...)
+	if len(sr.Headers) > 0 { // ranging over an empty map still costs an iterator
+		h := w.Header()
+		for name, values := range sr.Headers {
+			h[name] = append(h[name], values...)
+		}
 	}
 	w.WriteHeader(sr.Status)
 	if sr.Body != "" {
