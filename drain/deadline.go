@@ -219,7 +219,7 @@ func (c *handoffConn) apply() error {
 		}
 	case c.armed.IsZero() && c.d.lazy.far(t):
 		c.pending = true // the keeper gives it to Conn when it draws near
-		if !c.listed { // most keep-alive requests find it listed already
+		if !c.listed {   // most keep-alive requests find it listed already
 			c.d.lazy.list(c)
 		}
 		if !c.d.lazy.running.Load() {

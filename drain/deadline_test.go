@@ -70,6 +70,20 @@ func (l *countingListener) Accept() (net.Conn, error) {
 
 func TestAKeepAliveRequestArmsNoReadDeadlineTimer(t *testing.T) {
 	const requests = 20
+	// From the first response to the last: the idle wait after each
+	// response but the last, and the requests after the first, all far.
+	if n, _, _ := farDeadlinesOfKeepAliveRequests(t, requests, Options{}); n != 0 {
+		t.Errorf("%d future read deadlines set on the connection for %d keep-alive requests, want none: the server's timeouts are far",
+			n, requests-1)
+	}
+}
+
+// farDeadlinesOfKeepAliveRequests serves requests keep-alive requests on
+// one connection, with the http module's default timeouts, through a
+// drain with opts, and counts the future read deadlines set on the
+// connection inside the wrapper from the first response to the last.
+func farDeadlinesOfKeepAliveRequests(t *testing.T, requests int, opts Options) (int64, *Server, *http.Server) {
+	t.Helper()
 	srv := &http.Server{
 		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			io.WriteString(w, "hello")
@@ -77,7 +91,7 @@ func TestAKeepAliveRequestArmsNoReadDeadlineTimer(t *testing.T) {
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 	}
-	d := New(srv, Options{})
+	d := New(srv, opts)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -94,12 +108,7 @@ func TestAKeepAliveRequestArmsNoReadDeadlineTimer(t *testing.T) {
 	for range requests {
 		at = append(at, <-cl.at)
 	}
-	// From the first response to the last: the idle wait after each
-	// response but the last, and the requests after the first, all far.
-	if n := at[requests-1] - at[0]; n != 0 {
-		t.Errorf("%d future read deadlines set on the connection for %d keep-alive requests, want none: the server's timeouts are far",
-			n, requests-1)
-	}
+	return at[requests-1] - at[0], d, srv
 }
 
 // connPair returns a connection the drain's wrapper serves, and its peer.

@@ -63,12 +63,19 @@ func ownServer(t *testing.T, header, idle time.Duration, wrap func(net.Listener)
 	}
 	go d.Serve(served)
 	t.Cleanup(func() { srv.Close() })
+	awaitDecided(t, d)
+	return srv, d, ln.Addr().String()
+}
+
+// awaitDecided waits until d's first Serve has decided who enforces the
+// timeouts.
+func awaitDecided(t *testing.T, d *Server) {
+	t.Helper()
 	poll.Until(t, 10*time.Second, "the first Serve", func() bool {
 		d.mu.Lock()
 		defer d.mu.Unlock()
 		return d.ownDecided
 	})
-	return srv, d, ln.Addr().String()
 }
 
 func TestOwnTimeoutsTakeTheTimeoutsFromNetHTTPOnAPlaintextListener(t *testing.T) {
@@ -114,11 +121,7 @@ func TestOwnTimeoutsLeaveNetHTTPTheTimeoutsItMustKeep(t *testing.T) {
 			}
 			go d.Serve(served)
 			t.Cleanup(func() { srv.Close() })
-			poll.Until(t, 10*time.Second, "the first Serve", func() bool {
-				d.mu.Lock()
-				defer d.mu.Unlock()
-				return d.ownDecided
-			})
+			awaitDecided(t, d)
 			if d.own || srv.ReadHeaderTimeout != tc.header || srv.IdleTimeout != tc.idle {
 				t.Fatalf("own %v, http.Server's timeouts %s and %s: want net/http to keep %s and %s",
 					d.own, srv.ReadHeaderTimeout, srv.IdleTimeout, tc.header, tc.idle)
@@ -142,34 +145,11 @@ func TestOwnTimeoutsRefuseATLSListenerAfterAPlaintextOne(t *testing.T) {
 
 func TestAKeepAliveRequestSetsNoFarDeadlineWhenTheDrainOwnsTheTimeouts(t *testing.T) {
 	const requests = 20
-	srv := &http.Server{
-		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			io.WriteString(w, "hello")
-		}),
-		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-	}
-	d := New(srv, Options{OwnTimeouts: true})
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	cl := &countingListener{Listener: ln, d: d, at: make(chan int64, requests)}
-	go d.Serve(cl)
-	t.Cleanup(func() { srv.Close() })
-
-	c, r := dialKeepAlive(t, ln.Addr().String())
-	for i := range requests {
-		getHello(t, c, r, i)
-	}
-	var at []int64
-	for range requests {
-		at = append(at, <-cl.at)
-	}
+	n, d, srv := farDeadlinesOfKeepAliveRequests(t, requests, Options{OwnTimeouts: true})
 	if !d.own || srv.IdleTimeout != 0 {
 		t.Fatal("the drain does not enforce the timeouts")
 	}
-	if n := at[requests-1] - at[0]; n != 0 {
+	if n != 0 {
 		t.Errorf("%d future read deadlines set on the connection for %d keep-alive requests, want none", n, requests-1)
 	}
 }
