@@ -84,6 +84,7 @@ func (in *Instance) Reload(raw []byte, opts ReloadOptions) (ReloadResult, error)
 		return invalid(err)
 	}
 	storageErr := make(chan error, 1)
+	verified := false // by verify, which an upgrade that succeeds ran
 	// The modules are provisioned here without a socket, to refuse a
 	// config that would fail, while the new generation starts: a standby
 	// provisions them meanwhile, and serves only if this says yes
@@ -110,6 +111,7 @@ func (in *Instance) Reload(raw []byte, opts ReloadOptions) (ReloadResult, error)
 		// is found out while it starts, not after: the answer waits
 		// for it.
 		go func() { storageErr <- checkStorage(storageDir(cfg), raw) }()
+		verified = true
 		return nil
 	}
 
@@ -164,6 +166,9 @@ func (in *Instance) Reload(raw []byte, opts ReloadOptions) (ReloadResult, error)
 		Duration:   flipd.Duration(d),
 		Draining:   OlderGeneration{Generation: gen - 1, Pid: os.Getpid(), State: StateDraining, Started: in.started},
 		Drains:     conns,
+	}
+	if !verified { // an upgrader that never asked: nothing checked the storage
+		storageErr <- nil
 	}
 	if err := <-storageErr; err != nil {
 		in.log.Warn("the new generation serves, but will not be able to save its config for --resume", "error", err)
