@@ -38,6 +38,9 @@ import (
 // all of it only if it holds no byte of that request.
 const idleReadSize = 4096
 
+// handoffConn.readLen holds up to idleReadSize+1.
+const _ = uint16(idleReadSize + 1)
+
 // maxKeptAlive bounds how many responses on one connection, while the
 // server moves connections and drains, go out without "Connection:
 // close", so that the connection goes idle and moves. A client that
@@ -59,21 +62,26 @@ type handoffConn struct {
 	// cache line with mu: after a Read waited, its goroutine finds the
 	// conn's memory cold.
 	mu      sync.Mutex
-	served  bool  // net/http serves this very conn (not a TLS conn over it)
-	fresh   bool  // not a byte read yet
-	idle    bool  // HTTP/1 between requests, no byte read since
-	pinned  bool  // never moves: a move failed, hijacked, HTTP/2
-	reading bool  // a Read is blocked in Conn
-	readLen int32 // len(p) of that Read, up to idleReadSize+1
-	kicked  bool  // MoveIdle set a past read deadline to wake that Read
-	moving  bool  // handed to the mover, which has not answered yet
-	closed  bool  // Close was called
-	pending bool  // Conn lacks the read deadline asked for, a far one (deadline.go)
+	served  bool   // net/http serves this very conn (not a TLS conn over it)
+	fresh   bool   // not a byte read yet
+	idle    bool   // HTTP/1 between requests, no byte read since
+	pinned  bool   // never moves: a move failed, hijacked, HTTP/2
+	reading bool   // a Read is blocked in Conn
+	readLen uint16 // len(p) of that Read, up to idleReadSize+1
+	kicked  bool   // MoveIdle set a past read deadline to wake that Read
+	moving  bool   // handed to the mover, which has not answered yet
+	closed  bool   // Close was called
+	pending bool   // Conn lacks the read deadline asked for, a far one (deadline.go)
 	// moved: gone, the mover owns the descriptor. Set with mu held; read
 	// without it by Write, which net/http calls once for each response.
-	moved     atomic.Bool
-	waitFirst bool // adopted, no byte read yet: idleUntil applies (adopted.go)
-	listed    bool // the deadline keeper knows the conn
+	moved atomic.Bool
+	// noDeadline: net/http's last read deadline was none, and the conn
+	// does not wait for its first byte (waitFirst): asking for none again
+	// changes nothing, and SetReadDeadline returns without the lock.
+	// Written with mu held.
+	noDeadline atomic.Bool
+	waitFirst  bool // adopted, no byte read yet: idleUntil applies (adopted.go)
+	listed     bool // the deadline keeper knows the conn
 
 	deadline  time.Time // the read deadline net/http asked for
 	armed     time.Time // the read deadline set on Conn (deadline.go)
@@ -122,7 +130,7 @@ func (c *handoffConn) Read(p []byte) (int, error) {
 		c.mu.Lock()
 	}
 	for {
-		c.reading, c.readLen = true, int32(min(len(p), idleReadSize+1))
+		c.reading, c.readLen = true, uint16(min(len(p), idleReadSize+1))
 		c.mu.Unlock()
 		n, err := c.Conn.Read(p)
 		c.mu.Lock()
