@@ -149,13 +149,27 @@ func (c *rawConn) post(t *testing.T, body string) (*http.Response, string) {
 
 // tryPost is post for goroutines other than the test's.
 func (c *rawConn) tryPost(body string) (*http.Response, string, error) {
-	req, err := http.NewRequest(http.MethodPost, "http://drain.test/", strings.NewReader(body))
+	req, err := c.send(body)
 	if err != nil {
 		return nil, "", err
 	}
-	if err := req.Write(c); err != nil {
-		return nil, "", fmt.Errorf("writing request: %w", err)
+	return c.receive(req)
+}
+
+// send writes a keep-alive POST.
+func (c *rawConn) send(body string) (*http.Request, error) {
+	req, err := http.NewRequest(http.MethodPost, "http://drain.test/", strings.NewReader(body))
+	if err != nil {
+		return nil, err
 	}
+	if err := req.Write(c); err != nil {
+		return nil, fmt.Errorf("writing request: %w", err)
+	}
+	return req, nil
+}
+
+// receive reads the response to req.
+func (c *rawConn) receive(req *http.Request) (*http.Response, string, error) {
 	resp, err := http.ReadResponse(c.r, req)
 	if err != nil {
 		return nil, "", fmt.Errorf("reading response: %w", err)
@@ -180,6 +194,22 @@ func (c *rawConn) postAsync(body string) <-chan postResult {
 	got := make(chan postResult, 1)
 	go func() {
 		resp, b, err := c.tryPost(body)
+		got <- postResult{resp, b, err}
+	}()
+	return got
+}
+
+// sentAsync writes a keep-alive POST, so that it is in the server's
+// socket when it returns, and reads the response from another goroutine.
+func (c *rawConn) sentAsync(t *testing.T, body string) <-chan postResult {
+	t.Helper()
+	req, err := c.send(body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := make(chan postResult, 1)
+	go func() {
+		resp, b, err := c.receive(req)
 		got <- postResult{resp, b, err}
 	}()
 	return got

@@ -52,7 +52,11 @@ func TestRequestWaitingUnreadIsNotCut(t *testing.T) {
 	c := dialRaw(t, ln.Addr().String())
 	waitFor(t, "the connection to be tracked", func() bool { return g.d.OpenConns() == 1 })
 
-	got := c.postAsync("waiting")
+	// Written before the drain begins, so that it waits in the socket
+	// when the grace ends (from another goroutine, a busy machine could
+	// send it after: a request on an idle connection as it closes, the
+	// race the grace is there for).
+	got := c.sentAsync(t, "waiting")
 	done := g.shutdownAsync(t, 10*time.Second)
 	time.Sleep(3 * grace) // the grace is over; the request waits unread
 	select {

@@ -28,6 +28,7 @@ func TestTheTimeoutsCutASlowHeaderAndAnIdleConnectionOnTime(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			from := time.Now() // a new connection's header timeout counts from its accept
 			c, err := net.Dial("tcp", ts.addr)
 			if err != nil {
 				t.Error(err)
@@ -40,7 +41,6 @@ func TestTheTimeoutsCutASlowHeaderAndAnIdleConnectionOnTime(t *testing.T) {
 				t.Error(err)
 				return
 			}
-			from := time.Now()
 			if tc.send != "" {
 				if line, err := r.ReadString('\n'); err != nil || line != "HTTP/1.1 200 OK\r\n" {
 					t.Errorf("%s: the first response: %q, %v", tc.name, line, err)
