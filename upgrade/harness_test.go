@@ -5,6 +5,7 @@ package upgrade
 import (
 	"bufio"
 	"encoding/json"
+	"fmt"
 	"net"
 	"os"
 	"os/exec"
@@ -191,13 +192,37 @@ func (p *proc) upgrade(payload string) helperResult {
 	return res
 }
 
-// mustUpgrade upgrades to generation gen and waits for it.
+// mustUpgrade upgrades to generation gen and waits for it. It asks
+// generation gen-1: the one before may still accept a connection or two
+// after gen-1 printed READY (until it hears that it is ready), and would
+// answer that it has handed over already.
 func (p *proc) mustUpgrade(gen int) readyLine {
 	p.t.Helper()
-	if res := p.upgrade(""); !res.OK {
+	c := p.connTo(gen - 1)
+	var res helperResult
+	c.askJSON("upgrade", &res)
+	c.Close()
+	if !res.OK {
 		p.t.Fatalf("upgrade to generation %d failed: %s", gen, res.Error)
 	}
 	return p.waitReady(gen)
+}
+
+// connTo dials until generation gen answers, and returns that
+// connection, which it serves until it is closed.
+func (p *proc) connTo(gen int) *helperConn {
+	p.t.Helper()
+	want := fmt.Sprintf("gen %d", gen)
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(2 * time.Millisecond) {
+		c := p.conn()
+		if got := c.ask("echo gen"); got == want {
+			return c
+		}
+		c.Close()
+		if time.Now().After(deadline) {
+			p.t.Fatalf("generation %d does not answer after 20s", gen)
+		}
+	}
 }
 
 // waitExit waits until pid has exited and been reaped, by its parent or,
