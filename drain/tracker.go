@@ -37,6 +37,10 @@ type connInfo struct {
 	closing bool          // the drain closed it and waits for net/http to notice
 	goaway  bool          // the drain has sent GOAWAY since it knew this is HTTP/2
 	offset  time.Duration // its share of the close window
+	// inputTicket is the ticket of the silence in which the drain saw a
+	// request wait in its socket: net/http reads it, and the connection
+	// stays silent until the header is parsed, with nothing left to see.
+	inputTicket uint64
 
 	hc *handoffConn // the conn, if the drain can move it; set once
 	// cw wraps the responses of HTTP/1 requests, which on one connection
@@ -272,10 +276,20 @@ func (d *Server) sweep(now time.Time) sweepResult {
 			continue
 		}
 		end := d.closeAt(c, ci, v)
-		if !now.Before(end) && (hasInput(c) || ci.hc != nil && ci.hc.spared()) {
-			// Its request has arrived, and net/http reads it soon; or it
-			// moves to another server.
-			end = now.Add(inputRecheck)
+		if !now.Before(end) {
+			switch {
+			case hasInput(c):
+				// Its request has arrived, and net/http reads it soon.
+				ci.inputTicket = v.ticket
+				end = now.Add(inputRecheck)
+			case ci.inputTicket == v.ticket:
+				// net/http has read the request that waited, and parses
+				// it: the connection turns active once it has.
+				end = now.Add(inputRecheck)
+			case ci.hc != nil && ci.hc.spared():
+				// It moves to another server.
+				end = now.Add(inputRecheck)
+			}
 		}
 		if now.Before(end) {
 			if r.next.IsZero() || end.Before(r.next) {
