@@ -54,7 +54,7 @@ func (c *handoffConn) requestBegins() {
 		c.shift = time.Since(c.setAt)
 	}
 	if c.d.own && c.d.headerTimeout > 0 {
-		c.own = c.d.lazy.clock() + int64(c.d.headerTimeout+c.d.lazy.period)
+		c.own = c.ownUntil(c.d.headerTimeout)
 	}
 	if !c.kicked {
 		c.arm(c.effectiveDeadline())

@@ -114,6 +114,16 @@ func farDeadlinesOfKeepAliveRequests(t *testing.T, requests int, opts Options) (
 // connPair returns a connection the drain's wrapper serves, and its peer.
 func connPair(t *testing.T) (*handoffConn, net.Conn) {
 	t.Helper()
+	c, peer := tcpPair(t)
+	hc := newHandoffConn(c, New(&http.Server{}, Options{}))
+	t.Cleanup(func() { hc.Close(); peer.Close() })
+	return hc, peer
+}
+
+// tcpPair returns the two ends of a loopback TCP connection: the
+// accepted one, and its peer.
+func tcpPair(t *testing.T) (net.Conn, net.Conn) {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -125,11 +135,10 @@ func connPair(t *testing.T) (*handoffConn, net.Conn) {
 	}
 	c, err := ln.Accept()
 	if err != nil {
+		peer.Close()
 		t.Fatal(err)
 	}
-	hc := newHandoffConn(c, New(&http.Server{}, Options{}))
-	t.Cleanup(func() { hc.Close(); peer.Close() })
-	return hc, peer
+	return c, peer
 }
 
 // readResult is what a Read returned, and when.

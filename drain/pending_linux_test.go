@@ -38,7 +38,33 @@ func (c *stallConn) Read(p []byte) (int, error) {
 // stalled server reads late. A request that waits in the socket when the
 // grace ends is not cut: it is answered once the server reads it.
 func TestRequestWaitingUnreadIsNotCut(t *testing.T) {
-	const grace = 200 * time.Millisecond
+	r, err := drainWithRequestWaiting(t, func(ln net.Listener, gate chan struct{}) net.Listener {
+		return &stallListener{Listener: ln, gate: gate}
+	}, "waiting")
+	if r.err != nil {
+		t.Fatalf("request waiting in the socket when the grace ended: %v", r.err)
+	}
+	if r.resp.StatusCode != http.StatusOK || r.body != "waiting" || !r.resp.Close {
+		t.Fatalf("got %s %q close=%v, want 200 %q with Connection: close", r.resp.Status, r.body, r.resp.Close, "waiting")
+	}
+	if err != nil {
+		t.Fatalf("Shutdown: %v", err)
+	}
+}
+
+// waitingGrace is the drain's grace in drainWithRequestWaiting.
+const waitingGrace = 200 * time.Millisecond
+
+// drainWithRequestWaiting serves echo on the listener wrap makes of a
+// loopback one, whose connections read only once gate is closed; sends
+// body on a connection before the drain begins, so that it waits in the
+// socket when the grace ends (sent from another goroutine, on a busy
+// machine it could come after: a request on an idle connection as it
+// closes, the race the grace is there for); lets the grace pass, requires
+// the request still open, and closes gate. It returns the response and
+// Shutdown's error.
+func drainWithRequestWaiting(t *testing.T, wrap func(ln net.Listener, gate chan struct{}) net.Listener, body string) (postResult, error) {
+	t.Helper()
 	ln := listen(t)
 	gate := make(chan struct{})
 	t.Cleanup(func() {
@@ -48,34 +74,20 @@ func TestRequestWaitingUnreadIsNotCut(t *testing.T) {
 			close(gate)
 		}
 	})
-	g := serve(t, &stallListener{Listener: ln, gate: gate}, echo, drain.Options{IdleGrace: grace, CloseWindow: -1})
+	g := serve(t, wrap(ln, gate), echo, drain.Options{IdleGrace: waitingGrace, CloseWindow: -1})
 	c := dialRaw(t, ln.Addr().String())
 	waitFor(t, "the connection to be tracked", func() bool { return g.d.OpenConns() == 1 })
 
-	// Written before the drain begins, so that it waits in the socket
-	// when the grace ends (from another goroutine, a busy machine could
-	// send it after: a request on an idle connection as it closes, the
-	// race the grace is there for).
-	got := c.sentAsync(t, "waiting")
+	got := c.sentAsync(t, body)
 	done := g.shutdownAsync(t, 10*time.Second)
-	time.Sleep(3 * grace) // the grace is over; the request waits unread
+	time.Sleep(3 * waitingGrace) // the grace is over; the request waits unread
 	select {
 	case r := <-got:
 		t.Fatalf("the request ended before the server read it: %v", r.err)
 	default:
 	}
 	close(gate)
-
-	r := <-got
-	if r.err != nil {
-		t.Fatalf("request waiting in the socket when the grace ended: %v", r.err)
-	}
-	if r.resp.StatusCode != http.StatusOK || r.body != "waiting" || !r.resp.Close {
-		t.Fatalf("got %s %q close=%v, want 200 %q with Connection: close", r.resp.Status, r.body, r.resp.Close, "waiting")
-	}
-	if err := <-done; err != nil {
-		t.Fatalf("Shutdown: %v", err)
-	}
+	return <-got, <-done
 }
 
 // slowReadListener hands out connections that, once gate is closed, take
@@ -110,33 +122,17 @@ func (c *slowReadConn) Read(p []byte) (int, error) {
 // server has read it either, while net/http parses it: the connection
 // still looks silent, and its socket is empty.
 func TestRequestSeenWaitingIsNotCutOnceReadBeforeItIsParsed(t *testing.T) {
-	const grace = 200 * time.Millisecond
-	ln := listen(t)
-	gate := make(chan struct{})
-	t.Cleanup(func() {
-		select {
-		case <-gate:
-		default:
-			close(gate)
-		}
-	})
-	g := serve(t, &slowReadListener{Listener: ln, gate: gate, hold: 10 * grace}, echo, drain.Options{IdleGrace: grace, CloseWindow: -1})
-	c := dialRaw(t, ln.Addr().String())
-	waitFor(t, "the connection to be tracked", func() bool { return g.d.OpenConns() == 1 })
-
-	got := c.sentAsync(t, "read late")
-	done := g.shutdownAsync(t, 10*time.Second)
-	time.Sleep(3 * grace) // the grace is over; the drain has seen the request wait
-	close(gate)           // read now, parsed only 2s later
-
-	r := <-got
+	// Read once the gate opens, parsed only 2s later.
+	r, err := drainWithRequestWaiting(t, func(ln net.Listener, gate chan struct{}) net.Listener {
+		return &slowReadListener{Listener: ln, gate: gate, hold: 10 * waitingGrace}
+	}, "read late")
 	if r.err != nil {
 		t.Fatalf("request read but not parsed when the drain looked again: %v", r.err)
 	}
 	if r.resp.StatusCode != http.StatusOK || r.body != "read late" {
 		t.Fatalf("got %s %q, want 200 %q", r.resp.Status, r.body, "read late")
 	}
-	if err := <-done; err != nil {
+	if err != nil {
 		t.Fatalf("Shutdown: %v", err)
 	}
 }

@@ -94,9 +94,16 @@ func (c *handoffConn) setOwn(timeout time.Duration) {
 		}
 		c.own = 0
 	} else {
-		c.own = c.d.lazy.clock() + int64(timeout+c.d.lazy.period)
+		c.own = c.ownUntil(timeout)
 	}
 	c.apply()
+}
+
+// ownUntil is the drain's own deadline timeout from now, in Unix
+// nanoseconds, on the keeper's clock: a period behind the clock at most,
+// so a period is added, and the deadline is never early.
+func (c *handoffConn) ownUntil(timeout time.Duration) int64 {
+	return c.d.lazy.clock() + int64(timeout+c.d.lazy.period)
 }
 
 // ownDeadline is the drain's own read deadline, zero if none.

@@ -223,20 +223,8 @@ func TestAnAdoptedConnectionWaitsTheDrainsIdleTimeout(t *testing.T) {
 	if srv.IdleTimeout != 0 {
 		t.Fatal("net/http kept IdleTimeout")
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	peer, err := net.Dial("tcp", ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
+	c, peer := tcpPair(t)
 	defer peer.Close()
-	c, err := ln.Accept()
-	if err != nil {
-		t.Fatal(err)
-	}
 	adopted := time.Now()
 	if err := d.Adopt(c); err != nil {
 		t.Fatal(err)

@@ -198,14 +198,21 @@ func (p *proc) upgrade(payload string) helperResult {
 // answer that it has handed over already.
 func (p *proc) mustUpgrade(gen int) readyLine {
 	p.t.Helper()
-	c := p.connTo(gen - 1)
-	var res helperResult
-	c.askJSON("upgrade", &res)
-	c.Close()
-	if !res.OK {
+	if res := p.upgradeFrom(gen - 1); !res.OK {
 		p.t.Fatalf("upgrade to generation %d failed: %s", gen, res.Error)
 	}
 	return p.waitReady(gen)
+}
+
+// upgradeFrom asks generation gen, and not one that handed over already,
+// to upgrade.
+func (p *proc) upgradeFrom(gen int) helperResult {
+	p.t.Helper()
+	c := p.connTo(gen)
+	defer c.Close()
+	var res helperResult
+	c.askJSON("upgrade", &res)
+	return res
 }
 
 // connTo dials until generation gen answers, and returns that

@@ -216,13 +216,10 @@ func TestBackToBackUpgradesBoundedByMaxDraining(t *testing.T) {
 	gen1 := p.conn() // keeps generation 1 draining
 	gen1.ask("echo hold")
 	g2 := p.mustUpgrade(2)
-	gen2 := p.connTo(2) // keeps generation 2 draining once 3 serves
+	gen2 := p.connTo(2)    // keeps generation 2 draining once 3 serves
 	g3 := p.mustUpgrade(3) // allowed while generation 1 still drains
 
-	c := p.connTo(3)
-	var res helperResult
-	c.askJSON("upgrade", &res)
-	c.Close()
+	res := p.upgradeFrom(3)
 	if res.Reason != "draining" || len(res.Draining) != 2 || res.Draining[0] != p.cmd.Process.Pid || res.Draining[1] != g2.pid {
 		t.Fatalf("upgrade with 2 generations draining: %+v", res)
 	}
