@@ -187,16 +187,14 @@ func (l *lazyDeadlines) give(conns []*handoffConn, horizon time.Time) int {
 // SetReadDeadline implements [net.Conn]. While a move's past deadline
 // wakes a Read, the deadline asked for is kept and set after it.
 func (c *handoffConn) SetReadDeadline(t time.Time) error {
-	if t.IsZero() && c.noDeadline.Load() {
+	if t.IsZero() && c.fast.Load()&fastNoDeadline != 0 {
 		// Three of a keep-alive request's five, when the drain enforces
 		// the timeouts: the deadline in effect stays what it is.
 		return nil
 	}
 	c.mu.Lock()
 	c.deadline = t
-	if none := t.IsZero() && !c.waitFirst; none != c.noDeadline.Load() {
-		c.noDeadline.Store(none)
-	}
+	c.setFast(fastNoDeadline, t.IsZero() && !c.waitFirst)
 	if c.waitFirst { // only then is setAt used: no clock read for each request
 		c.setAt = time.Now()
 	}

@@ -430,3 +430,61 @@ func TestEveryServerSharesOneDeadlineKeeper(t *testing.T) {
 		t.Fatal("two servers have deadline keepers of their own, want one for the process (one goroutine and one timerfd, however many listeners)")
 	}
 }
+
+// While net/http serves a request, the connection cannot move, and its
+// Reads (the handler's of the body, net/http's in the background) go
+// straight to the socket: they take no lock of the wrapper's.
+func TestARequestsBodyIsReadWithoutTheConnectionsLock(t *testing.T) {
+	type result struct {
+		body string
+		err  error
+	}
+	got := make(chan result, 1)
+	locked := make(chan struct{})
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ci, _ := r.Context().Value(connInfoKey{}).(*connInfo)
+		if ci == nil || ci.hc == nil {
+			got <- result{err: errors.New("the request's connection is not the drain's wrapper")}
+			return
+		}
+		ci.hc.mu.Lock()
+		close(locked)
+		read := make(chan result, 1)
+		go func() {
+			b, err := io.ReadAll(r.Body)
+			read <- result{string(b), err}
+		}()
+		select {
+		case res := <-read:
+			got <- res
+		case <-time.After(5 * time.Second):
+			got <- result{err: errors.New("the body's Read waited 5s for the wrapper's lock")}
+		}
+		ci.hc.mu.Unlock()
+	})}
+	d := New(srv, Options{})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go d.Serve(ln)
+	t.Cleanup(func() { srv.Close() })
+	c, r := dialKeepAlive(t, ln.Addr().String())
+	// The body comes once the handler holds the lock, in a Read of its own.
+	io.WriteString(c, "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\n")
+	var res result
+	select {
+	case <-locked:
+		io.WriteString(c, "hello")
+		res = <-got
+	case res = <-got:
+	}
+	if res.err != nil || res.body != "hello" {
+		t.Fatalf("body %q, %v; want \"hello\"", res.body, res.err)
+	}
+	resp, err := http.ReadResponse(r, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+}

@@ -48,6 +48,32 @@ const _ = uint16(idleReadSize + 1)
 // close it, as when nothing moves.
 const maxKeptAlive = 8
 
+// The flags of handoffConn.fast.
+const (
+	// fastNoDeadline: net/http's last read deadline was none, and the
+	// conn does not wait for its first byte (waitFirst): asking for none
+	// again changes nothing, and SetReadDeadline returns at once.
+	fastNoDeadline uint32 = 1 << iota
+	// fastActive: net/http has read a request's header and serves it
+	// (StateActive). The conn cannot move, and a Read changes nothing
+	// the drain keeps: net/http's background read while the handler
+	// runs, or the handler's reads of the request body, go straight to
+	// Conn.
+	fastActive
+)
+
+// setFast sets or clears flag in c.fast. Called with c.mu held.
+func (c *handoffConn) setFast(flag uint32, on bool) {
+	old := c.fast.Load()
+	v := old &^ flag
+	if on {
+		v |= flag
+	}
+	if v != old {
+		c.fast.Store(v)
+	}
+}
+
 // errMoved is what net/http reads from a moved connection.
 var errMoved = errors.New("drain: connection moved to another server")
 
@@ -75,13 +101,11 @@ type handoffConn struct {
 	// moved: gone, the mover owns the descriptor. Set with mu held; read
 	// without it by Write, which net/http calls once for each response.
 	moved atomic.Bool
-	// noDeadline: net/http's last read deadline was none, and the conn
-	// does not wait for its first byte (waitFirst): asking for none again
-	// changes nothing, and SetReadDeadline returns without the lock.
-	// Written with mu held.
-	noDeadline atomic.Bool
-	waitFirst  bool // adopted, no byte read yet: idleUntil applies (adopted.go)
-	listed     bool // the deadline keeper knows the conn
+	// fast holds the fast* flags, which let a Read or SetReadDeadline
+	// skip the lock. Written with mu held, read without it.
+	fast      atomic.Uint32
+	waitFirst bool // adopted, no byte read yet: idleUntil applies (adopted.go)
+	listed    bool // the deadline keeper knows the conn
 
 	deadline  time.Time // the read deadline net/http asked for
 	armed     time.Time // the read deadline set on Conn (deadline.go)
@@ -117,6 +141,12 @@ func (c *handoffConn) canMove(n int) bool {
 
 // Read implements [net.Conn].
 func (c *handoffConn) Read(p []byte) (int, error) {
+	if c.fast.Load()&fastActive != 0 {
+		// While a request is served: not idle, not fresh, so it cannot
+		// move (canMove), kick leaves it alone, and its bytes change
+		// nothing here. A moved conn is never active.
+		return c.Conn.Read(p)
+	}
 	c.mu.Lock()
 	if c.moved.Load() {
 		c.mu.Unlock()
@@ -231,10 +261,12 @@ func (c *handoffConn) setStateLocked(st http.ConnState, proto int32) {
 		c.served = true
 	case http.StateActive:
 		c.idle, c.shift = false, 0
+		c.setFast(fastActive, true)
 		if c.d.own {
 			c.setOwn(0) // the header is read
 		}
 	case http.StateIdle:
+		c.setFast(fastActive, false)
 		// An HTTP/1 connection goes idle after a request went through the
 		// drain's handler, which records its protocol. One that goes idle
 		// without is HTTP/2 (or, rarely, HTTP/1 that never reached the
@@ -246,6 +278,7 @@ func (c *handoffConn) setStateLocked(st http.ConnState, proto int32) {
 		}
 	case http.StateHijacked:
 		c.idle, c.pinned = false, true
+		c.setFast(fastActive, false)
 		if c.d.own {
 			c.setOwn(0)
 		}
