@@ -87,6 +87,13 @@ func (l *errorLog) add(err error) {
 	l.mu.Unlock()
 }
 
+// newAltClient is a client of srv with conns connections, made as they
+// are first used.
+func newAltClient(srv AlternateServer, conns int, errs *errorLog) *altClient {
+	return &altClient{srv: srv, req: []byte("GET / HTTP/1.1\r\nHost: " + srv.Addr + "\r\nUser-Agent: flipd-bench\r\n\r\n"),
+		conns: make([]altConn, conns), errs: errs}
+}
+
 // runAlternate runs cfg's cycles.
 func runAlternate(cfg AlternateConfig) (AlternateResult, error) {
 	if len(cfg.Servers) == 0 || cfg.Conns < 1 || cfg.Slice <= 0 || cfg.Cycles < 1 {
@@ -95,8 +102,7 @@ func runAlternate(cfg AlternateConfig) (AlternateResult, error) {
 	errs := &errorLog{}
 	clients := make([]*altClient, len(cfg.Servers))
 	for i, s := range cfg.Servers {
-		clients[i] = &altClient{srv: s, req: []byte("GET / HTTP/1.1\r\nHost: " + s.Addr + "\r\nUser-Agent: flipd-bench\r\n\r\n"),
-			conns: make([]altConn, cfg.Conns), errs: errs}
+		clients[i] = newAltClient(s, cfg.Conns, errs)
 		defer clients[i].close()
 	}
 	res := AlternateResult{Slices: make([][]SliceResult, len(cfg.Servers))}
@@ -156,6 +162,23 @@ func (a *altClient) slice(d time.Duration) (SliceResult, error) {
 		// request, is not the slice's.
 		time.Sleep(statsSettle)
 	}
+	s, err := a.measure(d)
+	if err != nil {
+		return SliceResult{}, err
+	}
+	if a.srv.Stats != "" {
+		m2, err := mallocs(a.srv.Stats)
+		if err != nil {
+			return SliceResult{}, err
+		}
+		s.Allocs = max(0, float64(m2-m1)-float64(m1-m0))
+	}
+	return s, nil
+}
+
+// measure runs the closed loop against the server for d, and counts its
+// answers and its CPU time meanwhile; not its allocations (Allocs -1).
+func (a *altClient) measure(d time.Duration) (SliceResult, error) {
 	cpu0, ok := threadsCPU(a.srv.Pid)
 	if !ok {
 		return SliceResult{}, fmt.Errorf("%s: reading the CPU time of process %d", a.srv.Name, a.srv.Pid)
@@ -177,15 +200,7 @@ func (a *altClient) slice(d time.Duration) (SliceResult, error) {
 	if !ok {
 		return SliceResult{}, fmt.Errorf("%s: reading the CPU time of process %d", a.srv.Name, a.srv.Pid)
 	}
-	s := SliceResult{Requests: n.Load(), Elapsed: elapsed, CPU: cpu1 - cpu0, Allocs: -1}
-	if a.srv.Stats != "" {
-		m2, err := mallocs(a.srv.Stats)
-		if err != nil {
-			return SliceResult{}, err
-		}
-		s.Allocs = max(0, float64(m2-m1)-float64(m1-m0))
-	}
-	return s, nil
+	return SliceResult{Requests: n.Load(), Elapsed: elapsed, CPU: cpu1 - cpu0, Allocs: -1}, nil
 }
 
 // loop sends requests on c until end and counts the answers.

@@ -25,6 +25,8 @@ type childJob struct {
 	WS   *WSLoadConfig `json:"ws,omitempty"`
 	// Alternate measures several servers in turn (alternate.go).
 	Alternate *AlternateConfig `json:"alternate,omitempty"`
+	// Shared measures pairs of servers at once (shared.go).
+	Shared *SharedConfig `json:"shared,omitempty"`
 }
 
 // ChildMain does a helper's job and exits if this process was started as
@@ -71,6 +73,9 @@ func runChild(raw []byte, in io.Reader, out io.Writer) error {
 	case job.Alternate != nil:
 		say("ready")
 		result, err = runAlternate(*job.Alternate)
+	case job.Shared != nil:
+		say("ready")
+		result, err = runShared(*job.Shared)
 	case job.Idle != nil:
 		result, err = runIdle(*job.Idle, next, say)
 	case job.Serve != nil:

@@ -66,6 +66,11 @@ type Targets struct {
 	Only []string `json:"only,omitempty"`
 	// ThroughputSlice is how long each round measures each server.
 	ThroughputSlice time.Duration `json:"throughput_slice,omitempty"`
+	// Shared is flipd and bare net/http, then bare net/http and a twin
+	// of it (the control), each pair measured at once on one core
+	// (shared.go): what the CPU time target compares.
+	Shared      [][2]ThroughputSide `json:"shared,omitempty"`
+	SharedRound time.Duration       `json:"shared_round,omitempty"`
 }
 
 // measured reports whether the target named key was measured.

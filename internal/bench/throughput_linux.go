@@ -17,6 +17,13 @@ const (
 	throughputConns  = 16
 )
 
+// The CPU time target's rounds, each pair of servers at once (shared.go).
+const (
+	sharedRounds = 16
+	sharedWarmup = 1
+	sharedRound  = 2 * time.Second
+)
+
 // measureThroughput compares flipd's static_response with the same
 // handler in a bare net/http server, and with flipd's layers added to the
 // bare server one at a time, in alternating slices. Every server is
@@ -92,6 +99,45 @@ func (o *Options) measureThroughput(t *Targets) error {
 		t.Throughput[i] = sideOf(s.Name, res.Slices[i])
 	}
 	t.ThroughputConns, t.ThroughputPinned, t.ThroughputSlice = throughputConns, pinned, throughputSlice
+
+	// The CPU time a request: flipd and bare net/http at once, then bare
+	// net/http and a twin of it, which shows what the method can tell.
+	th, twin, err := o.startBare(body, "", "bare net/http (twin)", env)
+	if err != nil {
+		return err
+	}
+	defer th.stop(10 * time.Second)
+	if pinned {
+		if err := pin(twin.Pid, 0); err != nil {
+			return err
+		}
+	}
+	flipdSrv, bare := servers[0], servers[1]
+	flipdSrv.Stats, bare.Stats = "", ""
+	scfg := SharedConfig{Pairs: [][2]AlternateServer{{flipdSrv, bare}, {bare, twin}}, Conns: throughputConns,
+		Round: sharedRound, Rounds: sharedRounds, Warmup: sharedWarmup}
+	sh, err := startHelper(o.Self, childJob{Shared: &scfg}, os.Stderr, env...)
+	if err != nil {
+		return err
+	}
+	defer sh.stop(10 * time.Second)
+	if pinned {
+		if err := pin(sh.cmd.Process.Pid, 1); err != nil {
+			return err
+		}
+	}
+	var sres SharedResult
+	budget = time.Duration(len(scfg.Pairs)*(scfg.Warmup+scfg.Rounds)) * (scfg.Round + time.Second)
+	if err := sh.result(&sres, budget); err != nil {
+		return err
+	}
+	if sres.Errors > 0 {
+		return fmt.Errorf("%d failed requests: %v", sres.Errors, sres.Examples)
+	}
+	for i, pair := range scfg.Pairs {
+		t.Shared = append(t.Shared, sharedSides(pair, sres.Pairs[i]))
+	}
+	t.SharedRound = sharedRound
 	return nil
 }
 

@@ -66,3 +66,31 @@ func TestMallocsAreReadFromPrometheusText(t *testing.T) {
 		t.Fatal("no error without the metric")
 	}
 }
+
+func TestTheCPUTargetIsJudgedOnBothServedAtOnceWithTheControlsErrorAdded(t *testing.T) {
+	us := time.Microsecond
+	side := func(name string, cpu ...time.Duration) ThroughputSide {
+		return ThroughputSide{Name: name, CPUPerRequest: cpu}
+	}
+	tt := &Targets{ThroughputConns: 16, SharedRound: 2 * time.Second, Throughput: []ThroughputSide{
+		// The alternating rounds say 1.1×: not what decides.
+		side("flipd", 11*us, 11*us, 11*us), side("bare net/http", 10*us, 10*us, 10*us),
+	}}
+	tt.Shared = [][2]ThroughputSide{
+		{side("flipd", 10200, 10150, 30000), side("bare net/http", 10000, 10000, 10000)},
+		{side("bare net/http", 10000, 10000, 10000), side("bare net/http (twin)", 10050, 10000, 9990)},
+	}
+	c := cpuCheck(tt, []float64{1.1, 1.1, 1.1})
+	// Ratios 1.02, 1.015, 3: median 1.02; control 1.00 (error 0): met.
+	if !c.Met || !strings.Contains(c.Measured, "1.020×") || !strings.Contains(c.Measured, "control") {
+		t.Errorf("%+v: want met at 1.020× with the control shown", c)
+	}
+	tt.Shared[1][1] = side("bare net/http (twin)", 10150, 10150, 10150) // the method errs by 1.5%
+	if c := cpuCheck(tt, nil); c.Met {
+		t.Errorf("%+v: met, though 1.020× and the control's 1.5%% error exceed 1.03", c)
+	}
+	tt.Shared = tt.Shared[:1] // no control: nothing tells the method's error
+	if c := cpuCheck(tt, nil); c.Met {
+		t.Errorf("%+v: met without a control", c)
+	}
+}
