@@ -66,7 +66,10 @@
 // the other core, and compares them slice by slice: requests a second,
 // the server's CPU time a request (every thread's, from /proc) and its
 // heap allocations a request (the Go runtime's count: flipd's GET
-// /metrics, the bare server's stats listener). [Report.Markdown] is the
+// /metrics, the bare server's stats listener). The CPU time target is
+// then measured with flipd and bare net/http served at once on one core,
+// in rounds taken in turn with bare net/http against a twin of itself,
+// the control (shared.go). [Report.Markdown] is the
 // README's table, [Report.SVG] the latency plot.
 //
 // Everything runs on loopback, every loop is bounded in count and time,
