@@ -338,14 +338,7 @@ func TestTheServerClosesAConnectionIdleForIdleTimeout(t *testing.T) {
 	}
 	d := New(srv, Options{})
 	quickKeeper(d)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go d.Serve(ln)
-	t.Cleanup(func() { srv.Close() })
-
-	c, r := dialKeepAlive(t, ln.Addr().String())
+	c, r := dialKeepAlive(t, serveLoopback(t, d, srv))
 	var answered time.Time
 	for i := range 3 { // the first starts the keeper; the others' idle waits are far
 		getHello(t, c, r, i)
@@ -394,6 +387,19 @@ func TestTheWrappersHotFieldsShareACacheLine(t *testing.T) {
 	if end := unsafe.Offsetof(c.listed); end >= 64 {
 		t.Errorf("the fields a Read looks at end at byte %d, want them in the first 64", end)
 	}
+}
+
+// serveLoopback serves srv through d on a loopback port until the test
+// ends, and returns its address.
+func serveLoopback(t *testing.T, d *Server, srv *http.Server) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go d.Serve(ln)
+	t.Cleanup(func() { srv.Close() })
+	return ln.Addr().String()
 }
 
 // dialKeepAlive connects to addr for keep-alive requests by hand.
@@ -462,14 +468,7 @@ func TestARequestsBodyIsReadWithoutTheConnectionsLock(t *testing.T) {
 		}
 		ci.hc.mu.Unlock()
 	})}
-	d := New(srv, Options{})
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go d.Serve(ln)
-	t.Cleanup(func() { srv.Close() })
-	c, r := dialKeepAlive(t, ln.Addr().String())
+	c, r := dialKeepAlive(t, serveLoopback(t, New(srv, Options{}), srv))
 	// The body comes once the handler holds the lock, in a Read of its own.
 	io.WriteString(c, "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\n")
 	var res result

@@ -76,19 +76,9 @@ func (o *Options) measureThroughput(t *Targets) error {
 	}
 	cfg := AlternateConfig{Servers: servers, Conns: throughputConns, Slice: throughputSlice,
 		Cycles: throughputCycles, Warmup: throughputWarmup}
-	h, err := startHelper(o.Self, childJob{Alternate: &cfg}, os.Stderr, env...)
-	if err != nil {
-		return err
-	}
-	defer h.stop(10 * time.Second)
-	if pinned {
-		if err := pin(h.cmd.Process.Pid, 1); err != nil {
-			return err
-		}
-	}
 	var res AlternateResult
 	budget := time.Duration(cfg.Warmup+cfg.Cycles) * time.Duration(len(servers)) * (cfg.Slice + time.Second)
-	if err := h.result(&res, budget); err != nil {
+	if err := o.runClient(childJob{Alternate: &cfg}, env, pinned, budget, &res); err != nil {
 		return err
 	}
 	if res.Errors > 0 {
@@ -116,19 +106,9 @@ func (o *Options) measureThroughput(t *Targets) error {
 	flipdSrv.Stats, bare.Stats = "", ""
 	scfg := SharedConfig{Pairs: [][2]AlternateServer{{flipdSrv, bare}, {bare, twin}}, Conns: throughputConns,
 		Round: sharedRound, Rounds: sharedRounds, Warmup: sharedWarmup}
-	sh, err := startHelper(o.Self, childJob{Shared: &scfg}, os.Stderr, env...)
-	if err != nil {
-		return err
-	}
-	defer sh.stop(10 * time.Second)
-	if pinned {
-		if err := pin(sh.cmd.Process.Pid, 1); err != nil {
-			return err
-		}
-	}
 	var sres SharedResult
 	budget = time.Duration(len(scfg.Pairs)*(scfg.Warmup+scfg.Rounds)) * (scfg.Round + time.Second)
-	if err := sh.result(&sres, budget); err != nil {
+	if err := o.runClient(childJob{Shared: &scfg}, env, pinned, budget, &sres); err != nil {
 		return err
 	}
 	if sres.Errors > 0 {
@@ -139,6 +119,22 @@ func (o *Options) measureThroughput(t *Targets) error {
 	}
 	t.SharedRound = sharedRound
 	return nil
+}
+
+// runClient runs job in a helper, pinned to CPU 1 if pinned, and decodes
+// its result into res, which it must give within budget.
+func (o *Options) runClient(job childJob, env []string, pinned bool, budget time.Duration, res any) error {
+	h, err := startHelper(o.Self, job, os.Stderr, env...)
+	if err != nil {
+		return err
+	}
+	defer h.stop(10 * time.Second)
+	if pinned {
+		if err := pin(h.cmd.Process.Pid, 1); err != nil {
+			return err
+		}
+	}
+	return h.result(res, budget)
 }
 
 // startBare starts a helper serving body as the bare net/http server,
