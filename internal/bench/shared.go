@@ -13,11 +13,12 @@ import (
 // moment of its own, and on a shared machine a moment's neighbours change
 // what a request costs by a tenth or more, slice to slice; two servers
 // measured in the same moment, sharing a core down to the scheduler's
-// time slices, meet the same neighbours. The CPU time a request is then
-// steady to a fraction of a percent, which a pair of identical servers
-// shows (the bench measures one as a control).
+// time slices, meet the same neighbours. The median of the rounds' ratios
+// of CPU time a request is then steady within a percent, which a pair of
+// identical servers shows (the bench measures one as a control).
 type SharedConfig struct {
-	// Pairs of servers, measured one pair after the other.
+	// Pairs of servers; each round measures one pair after the other.
+	// Their Stats are not read: allocations are the alternating slices'.
 	Pairs [][2]AlternateServer `json:"pairs"`
 	// Conns keep-alive connections to each server.
 	Conns  int           `json:"conns"`

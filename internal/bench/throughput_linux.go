@@ -102,9 +102,7 @@ func (o *Options) measureThroughput(t *Targets) error {
 			return err
 		}
 	}
-	flipdSrv, bare := servers[0], servers[1]
-	flipdSrv.Stats, bare.Stats = "", ""
-	scfg := SharedConfig{Pairs: [][2]AlternateServer{{flipdSrv, bare}, {bare, twin}}, Conns: throughputConns,
+	scfg := SharedConfig{Pairs: [][2]AlternateServer{{servers[0], servers[1]}, {servers[1], twin}}, Conns: throughputConns,
 		Round: sharedRound, Rounds: sharedRounds, Warmup: sharedWarmup}
 	var sres SharedResult
 	budget = time.Duration(len(scfg.Pairs)*(scfg.Warmup+scfg.Rounds)) * (scfg.Round + time.Second)
