@@ -30,6 +30,9 @@ type gens struct {
 	lines  chan string
 	pidDir string      // every generation leaves a file named by its pid here
 	pids   map[int]int // generation -> pid
+	// handover records each generation's HandOver result (its HANDOVER
+	// line): "true" once it no longer reads the shared socket.
+	handover map[int]string
 	// forwarded sums the packets the generations that exited forwarded.
 	forwarded int
 }
@@ -47,7 +50,7 @@ func startGens(t *testing.T, env ...string) *gens {
 	if err != nil {
 		t.Fatal(err)
 	}
-	g := &gens{t: t, ca: ca, lines: make(chan string, 1024), pids: map[int]int{}, pidDir: t.TempDir()}
+	g := &gens{t: t, ca: ca, lines: make(chan string, 1024), pids: map[int]int{}, handover: map[int]string{}, pidDir: t.TempDir()}
 	r, w, err := os.Pipe()
 	if err != nil {
 		t.Fatal(err)
@@ -91,6 +94,10 @@ func (g *gens) wait(prefix string) []string {
 				gen, _ := strconv.Atoi(f[1])
 				g.pids[gen], _ = strconv.Atoi(f[2])
 			}
+			if len(f) == 3 && f[0] == "HANDOVER" {
+				gen, _ := strconv.Atoi(f[1])
+				g.handover[gen] = f[2]
+			}
 			if len(f) == 4 && f[0] == "EXIT" {
 				n, _ := strconv.Atoi(strings.TrimPrefix(f[3], "forwarded="))
 				g.forwarded += n
@@ -111,6 +118,16 @@ func (g *gens) pid(gen int) int {
 		g.wait("READY " + strconv.Itoa(gen) + " ")
 	}
 	return g.pids[gen]
+}
+
+// handedOver waits until generation gen's HandOver has returned and says
+// whether it handed the shared socket over (it reads it no more).
+func (g *gens) handedOver(gen int) bool {
+	g.t.Helper()
+	for g.handover[gen] == "" {
+		g.wait("HANDOVER " + strconv.Itoa(gen) + " ")
+	}
+	return g.handover[gen] == "true"
 }
 
 // upgrade signals generation from to upgrade and waits for its answer.

@@ -106,7 +106,10 @@ func helperMain() int {
 		}
 	}()
 	<-upg.Exit()
-	r.HandOver()
+	if d, _ := time.ParseDuration(os.Getenv("HELPER_HANDOVER_DELAY")); d > 0 {
+		time.Sleep(d) // still reading the shared socket after the upgrade returned
+	}
+	fmt.Printf("HANDOVER %d %v\n", upg.Generation(), r.HandOver())
 	delay, _ := time.ParseDuration(os.Getenv("HELPER_GOAWAY_DELAY"))
 	time.Sleep(delay)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)

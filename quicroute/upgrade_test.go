@@ -62,11 +62,16 @@ func TestAGenerationWhoseSuccessorServesAnotherPortKeepsReadingItsSocket(t *test
 }
 
 func TestWithoutForwardingTheOldConnectionsFail(t *testing.T) {
-	g := startGens(t, "HELPER_GOAWAY_DELAY=8s", "HELPER_NO_FORWARD=1")
+	g := startGens(t, "HELPER_GOAWAY_DELAY=8s", "HELPER_NO_FORWARD=1", "HELPER_HANDOVER_DELAY=300ms")
 	old := g.client()
 	g.mustGet(old, "/")
 	if res := g.upgrade(1); !strings.HasPrefix(res, "UPGRADED") {
 		t.Fatalf("upgrade: %s", res)
+	}
+	// Upgrade returns before generation 1 stops reading the socket it
+	// shares with generation 2; until then it may still read the request.
+	if !g.handedOver(1) {
+		t.Fatal("generation 1 did not hand the socket over to generation 2")
 	}
 	body, err := g.get(old, "/")
 	if err == nil && genOf(body) == "1" {
