@@ -70,6 +70,10 @@ func playSupervisor() {
 //	late-handover: on SIGTERM, starts a second generation (mode ready) as
 //	               if the stop had raced an upgrade, and exits once it is
 //	               ready
+//	reaps:         starts a second generation (mode ready) and, once it
+//	               serves, kills and reaps it, as the parent of a new
+//	               generation that fails; then lingers until LOG.release
+//	               exists, and exits 3
 func playGeneration() {
 	logf := os.Getenv(logEnv)
 	note := func(format string, args ...any) {
@@ -104,6 +108,15 @@ func playGeneration() {
 		waitFile(logf + ".release")
 		note("exiting pid=%d", pid)
 		os.Exit(3)
+	case "reaps":
+		second := startSecond(logf)
+		waitLog(logf, fmt.Sprintf("ready pid=%d", second.Pid))
+		second.Kill()
+		second.Wait()
+		note("reaped pid=%d", second.Pid)
+		waitFile(logf + ".release")
+		note("exiting pid=%d", pid)
+		os.Exit(3)
 	}
 	for sig := range sigC {
 		note("signal %s pid=%d", sig, pid)
@@ -128,6 +141,19 @@ func startSecond(logf string) *os.Process {
 		panic(err)
 	}
 	return p
+}
+
+// waitLog waits until the log at path has a line that begins with prefix.
+func waitLog(path, prefix string) {
+	for range 3000 {
+		b, _ := os.ReadFile(path)
+		for _, l := range strings.Split(string(b), "\n") {
+			if strings.HasPrefix(l, prefix) {
+				return
+			}
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 }
 
 func waitFile(path string) {

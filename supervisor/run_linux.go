@@ -21,7 +21,10 @@ var forwarded = []os.Signal{syscall.SIGHUP, syscall.SIGTERM, syscall.SIGINT, sys
 
 // prunePeriod is how often generations that are not our children (a new
 // generation whose parent still drains) are checked for having gone: their
-// parent reaps them, and no SIGCHLD tells us.
+// parent reaps them, and no SIGCHLD tells us. Only while there are two or
+// more: a lone generation is our child (the first, or one whose parent
+// exited, since we are a child subreaper), and SIGCHLD tells of its exit;
+// an idle supervisor, PID 1 in a container, then never wakes by itself.
 const prunePeriod = 200 * time.Millisecond
 
 // supervisor is the state of Run; only its loop goroutine touches it.
@@ -40,6 +43,7 @@ type supervisor struct {
 	upstream bool         // our own NOTIFY_SOCKET is set
 	procOK   bool         // /proc shows our PID namespace
 	pidFile  string       // to write at the first READY=1 (PIDFileWhenReady)
+	polling  bool         // the prune timer runs (two or more generations)
 }
 
 func run(opts Options) (int, error) {
@@ -115,12 +119,25 @@ func start(opts Options, notifyPath string) (int, error) {
 // ready, so a signal or an exit that comes after a handover is never
 // handled as if the old generation still served.
 func (s *supervisor) loop(sigC <-chan os.Signal, ns *notifySocket) int {
-	tick := time.NewTicker(prunePeriod)
+	tick := time.NewTimer(prunePeriod)
+	tick.Stop() // armed while two or more generations run
 	defer tick.Stop()
 	wake, drained, done := make(chan struct{}), make(chan struct{}), make(chan struct{})
 	defer close(done)
 	go ns.waitReadable(wake, drained, done)
 	for {
+		var poll <-chan time.Time
+		switch {
+		case len(s.gens) > 1:
+			if !s.polling {
+				tick.Reset(prunePeriod)
+				s.polling = true
+			}
+			poll = tick.C
+		case s.polling:
+			tick.Stop()
+			s.polling = false
+		}
 		var sig os.Signal
 		select {
 		case sig = <-sigC:
@@ -128,7 +145,8 @@ func (s *supervisor) loop(sigC <-chan os.Signal, ns *notifySocket) int {
 			s.readNotifications(ns)
 			drained <- struct{}{}
 			continue
-		case <-tick.C:
+		case <-poll:
+			s.polling = false
 		}
 		s.readNotifications(ns)
 		if sig != nil && sig != syscall.SIGCHLD {

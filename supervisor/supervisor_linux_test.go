@@ -349,3 +349,68 @@ func TestASIGHUPDuringAReloadIsForwardedWithALogLine(t *testing.T) {
 		t.Errorf("exit status %d, want 0", code)
 	}
 }
+
+// A generation whose parent generation reaps it sends us no SIGCHLD: the
+// supervisor looks for it while two or more generations run.
+func TestAGenerationReapedByItsParentGenerationIsNoticed(t *testing.T) {
+	r := startRun(t, "reaps")
+	r.upstream() // the second generation serves
+	r.waitLine("reaped pid=")
+	for range 500 {
+		if strings.Contains(r.log(), "reaped by its parent generation") {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if !strings.Contains(r.log(), "reaped by its parent generation") {
+		t.Fatal("the supervisor did not notice that the serving generation was reaped by its parent")
+	}
+	touch(t, r.genLog+".release")
+	// The serving generation's status went to its parent: unknown here.
+	if code := r.exitCode(); code != 1 {
+		t.Errorf("exit status %d, want 1 (the serving generation's status is unknown)", code)
+	}
+}
+
+// An idle supervisor with one generation, PID 1 in a container say, does
+// not wake by itself: that generation is its child, and SIGCHLD tells of
+// its exit.
+func TestAnIdleSupervisorDoesNotWake(t *testing.T) {
+	r := startRun(t, "ready")
+	touch(t, r.genLog+".ready")
+	r.upstream()                       // MAINPID, READY=1
+	time.Sleep(300 * time.Millisecond) // the notification's work is done
+	before := voluntarySwitches(t, r.cmd.Process.Pid)
+	time.Sleep(time.Second)
+	// With the old 200 ms poll, this was about 40 a second.
+	if n := voluntarySwitches(t, r.cmd.Process.Pid) - before; n > 2 {
+		t.Errorf("the idle supervisor's threads went to sleep %d times in a second, want none", n)
+	}
+	r.signal(syscall.SIGTERM)
+	r.exitCode()
+}
+
+// voluntarySwitches sums the voluntary context switches of pid's threads:
+// how often they went to sleep.
+func voluntarySwitches(t *testing.T, pid int) int {
+	t.Helper()
+	dir := fmt.Sprintf("/proc/%d/task", pid)
+	tasks, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, task := range tasks {
+		b, err := os.ReadFile(filepath.Join(dir, task.Name(), "status"))
+		if err != nil {
+			continue // the thread is gone
+		}
+		for _, l := range strings.Split(string(b), "\n") {
+			if v, ok := strings.CutPrefix(l, "voluntary_ctxt_switches:"); ok {
+				k, _ := strconv.Atoi(strings.TrimSpace(v))
+				n += k
+			}
+		}
+	}
+	return n
+}
