@@ -14,7 +14,10 @@
 //     0700 directory);
 //   - it is a child subreaper, so every generation whose parent exits
 //     becomes its child, and it reaps every zombie of its tree, as tini
-//     does when it is PID 1;
+//     does when it is PID 1; while an older generation still runs, it
+//     looks every 200 ms for a newer one that generation reaped (no
+//     SIGCHLD reaches the supervisor then), and otherwise it sleeps until
+//     a signal or a notification comes;
 //   - it learns which generation serves from the sd_notify messages the
 //     generations already send (MAINPID=, READY=1, RELOADING=1,
 //     STOPPING=1), accepted only from its own descendants (the sender's
