@@ -67,8 +67,9 @@ type Targets struct {
 	// ThroughputSlice is how long each round measures each server.
 	ThroughputSlice time.Duration `json:"throughput_slice,omitempty"`
 	// Shared is flipd and bare net/http, then bare net/http and a twin
-	// of it (the control), each pair measured at once on one core
-	// (shared.go): what the CPU time target compares.
+	// of it (the control), then bare net/http behind the drain and bare
+	// net/http, each pair measured at once on one core (shared.go): what
+	// the CPU time target compares, and how much of it is the drain's.
 	Shared      [][2]ThroughputSide `json:"shared,omitempty"`
 	SharedRound time.Duration       `json:"shared_round,omitempty"`
 }

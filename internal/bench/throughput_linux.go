@@ -91,7 +91,9 @@ func (o *Options) measureThroughput(t *Targets) error {
 	t.ThroughputConns, t.ThroughputPinned, t.ThroughputSlice = throughputConns, pinned, throughputSlice
 
 	// The CPU time a request: flipd and bare net/http at once, then bare
-	// net/http and a twin of it, which shows what the method can tell.
+	// net/http and a twin of it, which shows what the method can tell,
+	// then the drain alone (bare + timeouts + drain) and bare net/http,
+	// which shows how much of flipd's cost is the drain's.
 	th, twin, err := o.startBare(body, "", "bare net/http (twin)", env)
 	if err != nil {
 		return err
@@ -102,7 +104,8 @@ func (o *Options) measureThroughput(t *Targets) error {
 			return err
 		}
 	}
-	scfg := SharedConfig{Pairs: [][2]AlternateServer{{servers[0], servers[1]}, {servers[1], twin}}, Conns: throughputConns,
+	scfg := SharedConfig{Pairs: [][2]AlternateServer{{servers[0], servers[1]}, {servers[1], twin}, {servers[3], servers[1]}},
+		Conns: throughputConns,
 		Round: sharedRound, Rounds: sharedRounds, Warmup: sharedWarmup}
 	var sres SharedResult
 	budget = time.Duration(len(scfg.Pairs)*(scfg.Warmup+scfg.Rounds)) * (scfg.Round + time.Second)

@@ -125,6 +125,12 @@ func cpuCheck(t *Targets, alt []float64) Check {
 			measured += fmt.Sprintf("; control, bare net/http's twin against it: %.3f× (rounds %s)", median(cr), spread(cr))
 		}
 	}
+	if len(t.Shared) >= 3 {
+		d := t.Shared[2]
+		if dr := roundRatios(durations(d[0].CPUPerRequest), durations(d[1].CPUPerRequest)); len(dr) > 0 {
+			measured += fmt.Sprintf("; of which the drain, %s against bare net/http: %.3f× (rounds %s)", d[0].Name, median(dr), spread(dr))
+		}
+	}
 	measured += "; in the alternating rounds " + altText
 	return Check{fmt.Sprintf("static_response server CPU time a request within %.0f%% of bare net/http's (median of the rounds' ratios, both served at once, plus the control's error)", 100*(maxCPURatio-1)),
 		measured, len(ratios) > 0 && ratio+controlErr <= maxCPURatio}

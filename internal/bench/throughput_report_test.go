@@ -85,6 +85,15 @@ func TestTheCPUTargetIsJudgedOnBothServedAtOnceWithTheControlsErrorAdded(t *test
 	if !c.Met || !strings.Contains(c.Measured, "1.020×") || !strings.Contains(c.Measured, "control") {
 		t.Errorf("%+v: want met at 1.020× with the control shown", c)
 	}
+	if strings.Contains(c.Measured, "of which the drain") {
+		t.Errorf("%+v: the drain's share shown without its measurement", c)
+	}
+	// The drain alone against bare net/http: shown, and not what decides.
+	tt.Shared = append(tt.Shared, [2]ThroughputSide{side("bare + timeouts + drain", 10100, 10120, 10080), side("bare net/http", 10000, 10000, 10000)})
+	if c := cpuCheck(tt, nil); !c.Met || !strings.Contains(c.Measured, "of which the drain, bare + timeouts + drain against bare net/http: 1.010×") {
+		t.Errorf("%+v: want met, with the drain's share 1.010× shown", c)
+	}
+	tt.Shared = tt.Shared[:2]
 	tt.Shared[1][1] = side("bare net/http (twin)", 10150, 10150, 10150) // the method errs by 1.5%
 	if c := cpuCheck(tt, nil); c.Met {
 		t.Errorf("%+v: met, though 1.020× and the control's 1.5%% error exceed 1.03", c)
