@@ -43,7 +43,6 @@ type supervisor struct {
 	upstream bool         // our own NOTIFY_SOCKET is set
 	procOK   bool         // /proc shows our PID namespace
 	pidFile  string       // to write at the first READY=1 (PIDFileWhenReady)
-	polling  bool         // the prune timer runs (two or more generations)
 }
 
 func run(opts Options) (int, error) {
@@ -122,6 +121,7 @@ func (s *supervisor) loop(sigC <-chan os.Signal, ns *notifySocket) int {
 	tick := time.NewTimer(prunePeriod)
 	tick.Stop() // armed while two or more generations run
 	defer tick.Stop()
+	polling := false
 	wake, drained, done := make(chan struct{}), make(chan struct{}), make(chan struct{})
 	defer close(done)
 	go ns.waitReadable(wake, drained, done)
@@ -129,14 +129,14 @@ func (s *supervisor) loop(sigC <-chan os.Signal, ns *notifySocket) int {
 		var poll <-chan time.Time
 		switch {
 		case len(s.gens) > 1:
-			if !s.polling {
+			if !polling {
 				tick.Reset(prunePeriod)
-				s.polling = true
+				polling = true
 			}
 			poll = tick.C
-		case s.polling:
+		case polling:
 			tick.Stop()
-			s.polling = false
+			polling = false
 		}
 		var sig os.Signal
 		select {
@@ -146,7 +146,7 @@ func (s *supervisor) loop(sigC <-chan os.Signal, ns *notifySocket) int {
 			drained <- struct{}{}
 			continue
 		case <-poll:
-			s.polling = false
+			polling = false
 		}
 		s.readNotifications(ns)
 		if sig != nil && sig != syscall.SIGCHLD {

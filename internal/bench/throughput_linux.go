@@ -105,8 +105,7 @@ func (o *Options) measureThroughput(t *Targets) error {
 		}
 	}
 	scfg := SharedConfig{Pairs: [][2]AlternateServer{{servers[0], servers[1]}, {servers[1], twin}, {servers[3], servers[1]}},
-		Conns: throughputConns,
-		Round: sharedRound, Rounds: sharedRounds, Warmup: sharedWarmup}
+		Conns: throughputConns, Round: sharedRound, Rounds: sharedRounds, Warmup: sharedWarmup}
 	var sres SharedResult
 	budget = time.Duration(len(scfg.Pairs)*(scfg.Warmup+scfg.Rounds)) * (scfg.Round + time.Second)
 	if err := o.runClient(childJob{Shared: &scfg}, env, pinned, budget, &sres); err != nil {

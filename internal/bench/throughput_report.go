@@ -61,6 +61,11 @@ func roundRatios(a, b []float64) []float64 {
 	return out
 }
 
+// cpuRatios is a's CPU time a request over b's, round by round.
+func cpuRatios(a, b ThroughputSide) []float64 {
+	return roundRatios(durations(a.CPUPerRequest), durations(b.CPUPerRequest))
+}
+
 func durations(ds []time.Duration) []float64 {
 	out := make([]float64, len(ds))
 	for i, d := range ds {
@@ -80,7 +85,7 @@ func throughputChecks(t *Targets) []Check {
 		how += ", server pinned to one core, client to the other"
 	}
 	rps := roundRatios(f.PerSecond, b.PerSecond)
-	cpu := roundRatios(durations(f.CPUPerRequest), durations(b.CPUPerRequest))
+	cpu := cpuRatios(f, b)
 	rpsRatio := median(rps)
 	out := []Check{
 		{fmt.Sprintf("static_response throughput ≥ %.2f× bare net/http (median of the rounds' ratios)", minThroughputRatio),
@@ -112,14 +117,14 @@ func cpuCheck(t *Targets, alt []float64) Check {
 			altText, len(alt) > 0 && median(alt) <= maxCPURatio}
 	}
 	pair := t.Shared[0]
-	ratios := roundRatios(durations(pair[0].CPUPerRequest), durations(pair[1].CPUPerRequest))
+	ratios := cpuRatios(pair[0], pair[1])
 	ratio := median(ratios)
 	measured := fmt.Sprintf("%.3f× (rounds %s; %d rounds of %s, both served at once on one core); medians flipd %.2f µs, bare net/http %.2f µs",
 		ratio, spread(ratios), len(ratios), t.SharedRound, float64(pair[0].CPU())/1e3, float64(pair[1].CPU())/1e3)
 	controlErr := math.Inf(1)
 	if len(t.Shared) >= 2 {
 		c := t.Shared[1]
-		cr := roundRatios(durations(c[1].CPUPerRequest), durations(c[0].CPUPerRequest))
+		cr := cpuRatios(c[1], c[0])
 		if len(cr) > 0 {
 			controlErr = math.Abs(median(cr) - 1)
 			measured += fmt.Sprintf("; control, bare net/http's twin against it: %.3f× (rounds %s)", median(cr), spread(cr))
@@ -127,7 +132,7 @@ func cpuCheck(t *Targets, alt []float64) Check {
 	}
 	if len(t.Shared) >= 3 {
 		d := t.Shared[2]
-		if dr := roundRatios(durations(d[0].CPUPerRequest), durations(d[1].CPUPerRequest)); len(dr) > 0 {
+		if dr := cpuRatios(d[0], d[1]); len(dr) > 0 {
 			measured += fmt.Sprintf("; of which the drain, %s against bare net/http: %.3f× (rounds %s)", d[0].Name, median(dr), spread(dr))
 		}
 	}
