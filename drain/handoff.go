@@ -107,22 +107,23 @@ type handoffConn struct {
 	waitFirst bool // adopted, no byte read yet: idleUntil applies (adopted.go)
 	listed    bool // the deadline keeper knows the conn
 
-	deadline  time.Time // the read deadline net/http asked for
-	armed     time.Time // the read deadline set on Conn (deadline.go)
-	keptAlive int       // responses without "Connection: close" while moving
-
-	// An adopted connection waits for its next request as an idle one
-	// does (adopted.go).
-	idleUntil time.Time     // when it has waited for IdleTimeout; zero: never
-	setAt     time.Time     // when net/http last set a read deadline
-	shift     time.Duration // added to net/http's read deadlines until the request is read
-
+	// The second line: what a request's deadlines change.
+	deadline time.Time     // the read deadline net/http asked for
+	armed    time.Time     // the read deadline set on Conn (deadline.go)
+	shift    time.Duration // added to net/http's read deadlines until the request is read (adopted.go)
 	// own is the read deadline the drain sets itself, in Unix
 	// nanoseconds, 0 if none (timeouts.go).
 	own int64
 
+	keptAlive int // responses without "Connection: close" while moving
+	// An adopted connection waits for its next request as an idle one
+	// does (adopted.go).
+	idleUntil time.Time // when it has waited for IdleTimeout; zero: never
+	setAt     time.Time // when net/http last set a read deadline
+
 	// Pads the struct to 192 bytes, a size class whose objects begin on
-	// a cache line, so that the first 64 bytes are one line.
+	// a cache line, so that the first 64 bytes are one line, and the
+	// next 64 another.
 	_ [8]byte
 }
 

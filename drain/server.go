@@ -95,18 +95,35 @@ type Options struct {
 // NetConn method, as [crypto/tls.Conn] has, for the connection inside,
 // and a SyscallConn method for socket options.
 type Server struct {
-	srv    *http.Server
-	grace  time.Duration
-	window time.Duration // CloseWindow, or 0 for none
-	spread time.Duration // CloseSpread
-	log    hclog.Logger
-	h2c    bool         // srv serves HTTP/2 over plain TCP
-	h2     *http.Server // the model of each HTTP/2 connection's own server; nil if HTTP/2 is not ours
-
+	// What every request reads comes first, in one cache line: on a core
+	// shared with other processes, a request finds the drain's memory
+	// cold, and each line it reads is a miss of its own.
+	srv *http.Server
+	h2  *http.Server // the model of each HTTP/2 connection's own server; nil if HTTP/2 is not ours
+	// mover: moving idle connections to another server (move.go,
+	// handoff.go); nil unless MoveIdle set one.
+	mover atomic.Pointer[func(net.Conn) error]
+	// lazy keeps the read deadlines far in the future (deadline.go):
+	// sharedKeeper, but in tests.
+	lazy *lazyDeadlines
+	// The timeouts the drain enforces itself (timeouts.go), if own:
+	// decided, under mu, before the http.Server serves; read-only after.
+	headerTimeout, idleTimeout time.Duration
 	// draining is written under mu, so that serve never records a listener
 	// after Shutdown has collected them, and read without it by handlers.
 	draining atomic.Bool
-	wake     chan struct{} // pokes the drain loop when a connection changes state
+	// moveFailed is set once a move failed: responses ask clients to
+	// close again rather than keep connections that may not move.
+	moveFailed atomic.Bool
+	own        bool
+	h2c        bool // srv serves HTTP/2 over plain TCP
+
+	ownAsked, ownDecided bool
+	grace                time.Duration
+	window               time.Duration // CloseWindow, or 0 for none
+	spread               time.Duration // CloseSpread
+	log                  hclog.Logger
+	wake                 chan struct{} // pokes the drain loop when a connection changes state
 
 	mu         sync.Mutex
 	listeners  map[*net.Listener]struct{}
@@ -118,26 +135,14 @@ type Server struct {
 
 	// Long-lived connections (hijack.go).
 	longLived     map[*longLived]struct{}
-	hijacking     int           // Hijack calls under way
-	longLivedGone chan struct{} // pokes waitLongLived
-	endingAll     bool          // every long-lived connection is ended as it comes
-	endBy         time.Time     // the deadline those get
-	// Moving idle connections to another server (move.go, handoff.go).
-	mover  atomic.Pointer[func(net.Conn) error] // nil unless MoveIdle set one
-	moveMu sync.Mutex                           // one move at a time
-	moved  atomic.Int64                         // connections moved
-	// moveFailed is set once a move failed: responses ask clients to
-	// close again rather than keep connections that may not move.
-	moveFailed atomic.Bool
-	adopted    *adoptListener // serves adopted connections; nil until one comes
-	// lazy keeps the read deadlines far in the future (deadline.go):
-	// sharedKeeper, but in tests.
-	lazy *lazyDeadlines
-	// The timeouts the drain enforces itself (timeouts.go), if own:
-	// decided, under mu, before the http.Server serves; read-only after.
-	ownAsked, ownDecided, own  bool
-	headerTimeout, idleTimeout time.Duration
-	unwrappedOnce              sync.Once // warns of a connection it cannot time
+	hijacking     int            // Hijack calls under way
+	longLivedGone chan struct{}  // pokes waitLongLived
+	endingAll     bool           // every long-lived connection is ended as it comes
+	endBy         time.Time      // the deadline those get
+	moveMu        sync.Mutex     // one move at a time
+	moved         atomic.Int64   // connections moved
+	adopted       *adoptListener // serves adopted connections; nil until one comes
+	unwrappedOnce sync.Once      // warns of a connection it cannot time
 
 	// tickets is the last ticket a silent connection took (tracker.go).
 	// Every request writes it, so it is kept off the cache line of the
