@@ -170,6 +170,70 @@ func BenchmarkRequestHooks(b *testing.B) {
 	})
 }
 
+// BenchmarkRequestConnCalls is BenchmarkRequestHooks with what net/http
+// does on the connection for each keep-alive request, in the order it
+// does it, on a connection that answers at once: the read of the next
+// request, the background read while the handler runs, the response's
+// write, and the read deadlines around them (those of a server whose
+// timeouts the drain enforces: Options.OwnTimeouts). It measures the
+// drain's whole cost for a request without the network, which a request
+// on loopback hides in its noise.
+func BenchmarkRequestConnCalls(b *testing.B) {
+	benchSides(b, func(b *testing.B, withDrain bool) {
+		srv := &http.Server{
+			Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				io.WriteString(w, "hello")
+			}),
+			ReadHeaderTimeout: 10 * time.Second,
+			IdleTimeout:       2 * time.Minute,
+		}
+		var c net.Conn = instantConn{}
+		ctx := context.Background()
+		if withDrain {
+			d := New(srv, Options{OwnTimeouts: true})
+			d.mu.Lock()
+			err := d.decideTimeouts(nil, true)
+			d.mu.Unlock()
+			if err != nil || !d.own {
+				b.Fatalf("the drain does not enforce the timeouts: %v", err)
+			}
+			c = newHandoffConn(c, d)
+			ctx = srv.ConnContext(ctx, c)
+			srv.ConnState(c, http.StateNew)
+		}
+		r := httptest.NewRequest(http.MethodGet, "/", nil).WithContext(ctx)
+		w := &discardWriter{header: make(http.Header)}
+		h := srv.Handler
+		request, background, response := make([]byte, idleReadSize), make([]byte, 1), make([]byte, 128)
+		b.ReportAllocs()
+		b.ResetTimer()
+		for b.Loop() {
+			c.SetReadDeadline(time.Time{}) // the idle wait's: none, the drain times it
+			c.Read(request)
+			c.SetReadDeadline(time.Time{}) // the header's and the whole request's
+			c.SetReadDeadline(time.Time{})
+			if withDrain {
+				srv.ConnState(c, http.StateActive)
+			}
+			c.Read(background)
+			h.ServeHTTP(w, r)
+			c.Write(response)
+			c.SetReadDeadline(aLongTimeAgo) // ends the background read
+			c.SetReadDeadline(time.Time{})
+			if withDrain {
+				srv.ConnState(c, http.StateIdle)
+			}
+		}
+	})
+}
+
+// instantConn is a connection whose every Read and Write is done at once.
+type instantConn struct{ net.Conn }
+
+func (instantConn) Read(p []byte) (int, error)      { return len(p), nil }
+func (instantConn) Write(p []byte) (int, error)     { return len(p), nil }
+func (instantConn) SetReadDeadline(time.Time) error { return nil }
+
 // discardWriter is a ResponseWriter that keeps nothing.
 type discardWriter struct{ header http.Header }
 
