@@ -68,9 +68,10 @@
 // heap allocations a request (the Go runtime's count: flipd's GET
 // /metrics, the bare server's stats listener). The CPU time target is
 // then measured with flipd and bare net/http served at once on one core,
-// in rounds taken in turn with bare net/http against a twin of itself,
-// the control, and with bare net/http behind the drain against bare
-// net/http, the drain's share (shared.go). [Report.Markdown] is the
+// in rounds taken in turn with two twins of bare net/http, the control,
+// and with bare net/http behind the drain against a third twin, the
+// drain's share (shared.go); each server is in one pair only.
+// [Report.Markdown] is the
 // README's table, [Report.SVG] the latency plot.
 //
 // Everything runs on loopback, every loop is bounded in count and time,

@@ -66,10 +66,11 @@ type Targets struct {
 	Only []string `json:"only,omitempty"`
 	// ThroughputSlice is how long each round measures each server.
 	ThroughputSlice time.Duration `json:"throughput_slice,omitempty"`
-	// Shared is flipd and bare net/http, then bare net/http and a twin
-	// of it (the control), then bare net/http behind the drain and bare
-	// net/http, each pair measured at once on one core (shared.go): what
-	// the CPU time target compares, and how much of it is the drain's.
+	// Shared is flipd and bare net/http, then two twins of bare
+	// net/http (the control), then bare net/http behind the drain and a
+	// third twin, each pair measured at once on one core (shared.go),
+	// each server in one pair: what the CPU time target compares, and how
+	// much of it is the drain's.
 	Shared      [][2]ThroughputSide `json:"shared,omitempty"`
 	SharedRound time.Duration       `json:"shared_round,omitempty"`
 }

@@ -90,21 +90,27 @@ func (o *Options) measureThroughput(t *Targets) error {
 	}
 	t.ThroughputConns, t.ThroughputPinned, t.ThroughputSlice = throughputConns, pinned, throughputSlice
 
-	// The CPU time a request: flipd and bare net/http at once, then bare
-	// net/http and a twin of it, which shows what the method can tell,
-	// then the drain alone (bare + timeouts + drain) and bare net/http,
-	// which shows how much of flipd's cost is the drain's.
-	th, twin, err := o.startBare(body, "", "bare net/http (twin)", env)
-	if err != nil {
-		return err
-	}
-	defer th.stop(10 * time.Second)
-	if pinned {
-		if err := pin(twin.Pid, 0); err != nil {
+	// The CPU time a request: flipd and bare net/http at once, then two
+	// twins of bare net/http, which shows what the method can tell, then
+	// the drain alone (bare + timeouts + drain) and a third twin, which
+	// shows how much of flipd's cost is the drain's. Each server is in
+	// one pair: each holds the same connections and works in one round
+	// of three, as the servers it is compared with do.
+	var twins []AlternateServer
+	for i := range 3 {
+		th, twin, err := o.startBare(body, "", fmt.Sprintf("bare net/http (twin %d)", i+1), env)
+		if err != nil {
 			return err
 		}
+		defer th.stop(10 * time.Second)
+		if pinned {
+			if err := pin(twin.Pid, 0); err != nil {
+				return err
+			}
+		}
+		twins = append(twins, twin)
 	}
-	scfg := SharedConfig{Pairs: [][2]AlternateServer{{servers[0], servers[1]}, {servers[1], twin}, {servers[3], servers[1]}},
+	scfg := SharedConfig{Pairs: [][2]AlternateServer{{servers[0], servers[1]}, {twins[0], twins[1]}, {servers[3], twins[2]}},
 		Conns: throughputConns, Round: sharedRound, Rounds: sharedRounds, Warmup: sharedWarmup}
 	var sres SharedResult
 	budget = time.Duration(len(scfg.Pairs)*(scfg.Warmup+scfg.Rounds)) * (scfg.Round + time.Second)

@@ -106,8 +106,8 @@ func throughputChecks(t *Targets) []Check {
 
 // cpuCheck judges flipd's CPU time a request against bare net/http's.
 // Measured with both served at once (t.Shared), it is the median of the
-// rounds' ratios, and the control's error (bare net/http against its
-// twin, which should be 1) is added to it: the margin must be larger than
+// rounds' ratios, and the control's error (a twin of bare net/http
+// against another, which should be 1) is added to it: the margin must be larger than
 // what the method can tell. Without, it is the alternating rounds' (alt,
 // their ratios), as before there was a shared measurement.
 func cpuCheck(t *Targets, alt []float64) Check {
@@ -127,13 +127,13 @@ func cpuCheck(t *Targets, alt []float64) Check {
 		cr := cpuRatios(c[1], c[0])
 		if len(cr) > 0 {
 			controlErr = math.Abs(median(cr) - 1)
-			measured += fmt.Sprintf("; control, bare net/http's twin against it: %.3f× (rounds %s)", median(cr), spread(cr))
+			measured += fmt.Sprintf("; control, a twin of bare net/http against another: %.3f× (rounds %s)", median(cr), spread(cr))
 		}
 	}
 	if len(t.Shared) >= 3 {
 		d := t.Shared[2]
 		if dr := cpuRatios(d[0], d[1]); len(dr) > 0 {
-			measured += fmt.Sprintf("; of which the drain, %s against bare net/http: %.3f× (rounds %s)", d[0].Name, median(dr), spread(dr))
+			measured += fmt.Sprintf("; of which the drain, %s against a third twin of bare net/http: %.3f× (rounds %s)", d[0].Name, median(dr), spread(dr))
 		}
 	}
 	measured += "; in the alternating rounds " + altText

@@ -78,7 +78,7 @@ func TestTheCPUTargetIsJudgedOnBothServedAtOnceWithTheControlsErrorAdded(t *test
 	}}
 	tt.Shared = [][2]ThroughputSide{
 		{side("flipd", 10200, 10150, 30000), side("bare net/http", 10000, 10000, 10000)},
-		{side("bare net/http", 10000, 10000, 10000), side("bare net/http (twin)", 10050, 10000, 9990)},
+		{side("bare net/http (twin 1)", 10000, 10000, 10000), side("bare net/http (twin 2)", 10050, 10000, 9990)},
 	}
 	c := cpuCheck(tt, []float64{1.1, 1.1, 1.1})
 	// Ratios 1.02, 1.015, 3: median 1.02; control 1.00 (error 0): met.
@@ -89,12 +89,12 @@ func TestTheCPUTargetIsJudgedOnBothServedAtOnceWithTheControlsErrorAdded(t *test
 		t.Errorf("%+v: the drain's share shown without its measurement", c)
 	}
 	// The drain alone against bare net/http: shown, and not what decides.
-	tt.Shared = append(tt.Shared, [2]ThroughputSide{side("bare + timeouts + drain", 10100, 10120, 10080), side("bare net/http", 10000, 10000, 10000)})
-	if c := cpuCheck(tt, nil); !c.Met || !strings.Contains(c.Measured, "of which the drain, bare + timeouts + drain against bare net/http: 1.010×") {
+	tt.Shared = append(tt.Shared, [2]ThroughputSide{side("bare + timeouts + drain", 10100, 10120, 10080), side("bare net/http (twin 3)", 10000, 10000, 10000)})
+	if c := cpuCheck(tt, nil); !c.Met || !strings.Contains(c.Measured, "of which the drain, bare + timeouts + drain against a third twin of bare net/http: 1.010×") {
 		t.Errorf("%+v: want met, with the drain's share 1.010× shown", c)
 	}
 	tt.Shared = tt.Shared[:2]
-	tt.Shared[1][1] = side("bare net/http (twin)", 10150, 10150, 10150) // the method errs by 1.5%
+	tt.Shared[1][1] = side("bare net/http (twin 2)", 10150, 10150, 10150) // the method errs by 1.5%
 	if c := cpuCheck(tt, nil); c.Met {
 		t.Errorf("%+v: met, though 1.020× and the control's 1.5%% error exceed 1.03", c)
 	}
