@@ -142,19 +142,10 @@ func BenchmarkRequestHooks(b *testing.B) {
 		srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			io.WriteString(w, "hello")
 		})}
-		var c net.Conn
-		c, peer := net.Pipe()
-		defer c.Close()
+		pc, peer := net.Pipe()
+		defer pc.Close()
 		defer peer.Close()
-		ctx := context.Background()
-		if withDrain {
-			d := New(srv, Options{})
-			c = newHandoffConn(c, d)
-			ctx = srv.ConnContext(ctx, c)
-			srv.ConnState(c, http.StateNew)
-		}
-		r := httptest.NewRequest(http.MethodGet, "/", nil).WithContext(ctx)
-		w := &discardWriter{header: make(http.Header)}
+		c, r, w := trackedRequest(b, srv, pc, withDrain, Options{})
 		h := srv.Handler
 		b.ReportAllocs()
 		b.ResetTimer()
@@ -187,22 +178,7 @@ func BenchmarkRequestConnCalls(b *testing.B) {
 			ReadHeaderTimeout: 10 * time.Second,
 			IdleTimeout:       2 * time.Minute,
 		}
-		var c net.Conn = instantConn{}
-		ctx := context.Background()
-		if withDrain {
-			d := New(srv, Options{OwnTimeouts: true})
-			d.mu.Lock()
-			err := d.decideTimeouts(nil, true)
-			d.mu.Unlock()
-			if err != nil || !d.own {
-				b.Fatalf("the drain does not enforce the timeouts: %v", err)
-			}
-			c = newHandoffConn(c, d)
-			ctx = srv.ConnContext(ctx, c)
-			srv.ConnState(c, http.StateNew)
-		}
-		r := httptest.NewRequest(http.MethodGet, "/", nil).WithContext(ctx)
-		w := &discardWriter{header: make(http.Header)}
+		c, r, w := trackedRequest(b, srv, instantConn{}, withDrain, Options{OwnTimeouts: true})
 		h := srv.Handler
 		request, background, response := make([]byte, idleReadSize), make([]byte, 1), make([]byte, 128)
 		b.ReportAllocs()
@@ -225,6 +201,31 @@ func BenchmarkRequestConnCalls(b *testing.B) {
 			}
 		}
 	})
+}
+
+// trackedRequest prepares what the request benchmarks serve: c, wrapped
+// and tracked by a drain of srv with opts if withDrain, as the drain's
+// Serve would, and a request on it with a writer that keeps nothing.
+func trackedRequest(b *testing.B, srv *http.Server, c net.Conn, withDrain bool, opts Options) (net.Conn, *http.Request, *discardWriter) {
+	b.Helper()
+	ctx := context.Background()
+	if withDrain {
+		d := New(srv, opts)
+		if opts.OwnTimeouts {
+			// What Serve decides for a plaintext listener.
+			d.mu.Lock()
+			err := d.decideTimeouts(nil, true)
+			d.mu.Unlock()
+			if err != nil || !d.own {
+				b.Fatalf("the drain does not enforce the timeouts: %v", err)
+			}
+		}
+		c = newHandoffConn(c, d)
+		ctx = srv.ConnContext(ctx, c)
+		srv.ConnState(c, http.StateNew)
+	}
+	r := httptest.NewRequest(http.MethodGet, "/", nil).WithContext(ctx)
+	return c, r, &discardWriter{header: make(http.Header)}
 }
 
 // instantConn is a connection whose every Read and Write is done at once.
