@@ -118,7 +118,7 @@ type Server struct {
 	own        bool
 	h2c        bool // srv serves HTTP/2 over plain TCP
 
-	ownAsked, ownDecided bool
+	ownAsked, ownDecided bool // Options.OwnTimeouts, and whether Serve decided own
 	grace                time.Duration
 	window               time.Duration // CloseWindow, or 0 for none
 	spread               time.Duration // CloseSpread
@@ -135,14 +135,18 @@ type Server struct {
 
 	// Long-lived connections (hijack.go).
 	longLived     map[*longLived]struct{}
-	hijacking     int            // Hijack calls under way
-	longLivedGone chan struct{}  // pokes waitLongLived
-	endingAll     bool           // every long-lived connection is ended as it comes
-	endBy         time.Time      // the deadline those get
-	moveMu        sync.Mutex     // one move at a time
-	moved         atomic.Int64   // connections moved
-	adopted       *adoptListener // serves adopted connections; nil until one comes
-	unwrappedOnce sync.Once      // warns of a connection it cannot time
+	hijacking     int           // Hijack calls under way
+	longLivedGone chan struct{} // pokes waitLongLived
+	endingAll     bool          // every long-lived connection is ended as it comes
+	endBy         time.Time     // the deadline those get
+
+	// Moving idle connections to another server (move.go, handoff.go);
+	// mover is in the first line.
+	moveMu  sync.Mutex     // one move at a time
+	moved   atomic.Int64   // connections moved
+	adopted *adoptListener // serves adopted connections; nil until one comes
+
+	unwrappedOnce sync.Once // warns of a connection it cannot time (timeouts.go)
 
 	// tickets is the last ticket a silent connection took (tracker.go).
 	// Every request writes it, so it is kept off the cache line of the
