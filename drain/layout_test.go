@@ -54,16 +54,16 @@ func TestWhatARequestReadsSharesCacheLines(t *testing.T) {
 			t.Errorf("handoffConn.%s at offset %d: not in the first cache line", name, off)
 		}
 	}
-	second := map[string]uintptr{
-		"deadline": unsafe.Offsetof(c.deadline), "armed": unsafe.Offsetof(c.armed),
-		"shift": unsafe.Offsetof(c.shift), "own": unsafe.Offsetof(c.own),
+	// Each field of the second line, from its offset to its end.
+	second := map[string][2]uintptr{
+		"deadline": {unsafe.Offsetof(c.deadline), unsafe.Sizeof(c.deadline)},
+		"armed":    {unsafe.Offsetof(c.armed), unsafe.Sizeof(c.armed)},
+		"shift":    {unsafe.Offsetof(c.shift), unsafe.Sizeof(c.shift)},
+		"own":      {unsafe.Offsetof(c.own), unsafe.Sizeof(c.own)},
 	}
-	for name, off := range second {
-		if off < line || off >= 2*line {
-			t.Errorf("handoffConn.%s at offset %d: not in the second cache line", name, off)
+	for name, f := range second {
+		if off, end := f[0], f[0]+f[1]; off < line || end > 2*line {
+			t.Errorf("handoffConn.%s at offsets %d to %d: not in the second cache line", name, off, end)
 		}
-	}
-	if end := unsafe.Offsetof(c.armed) + unsafe.Sizeof(c.armed); end > 2*line {
-		t.Errorf("handoffConn.armed ends at %d: past the second cache line", end)
 	}
 }

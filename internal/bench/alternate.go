@@ -145,9 +145,10 @@ func cycleOrder(n, cycle int) []int {
 // allocation count before it begins, so that what the reading leaves
 // behind is not the slice's. flipd answers it from its GET /metrics,
 // which gathers every metric (the bare servers' stats listener only
-// reads the count); 10 ms was too short a margin for that: flipd's
-// throughput ratio read 0.925 to 0.974 (median 0.967) in seven runs
-// with it, 0.925 to 0.983 (median 0.979) in five with 150 ms.
+// reads the count), and 10 ms was a thin margin for that. The runs
+// hint at it, no more: flipd's throughput ratio read 0.925 to 0.974
+// (median 0.967) in seven runs with 10 ms, 0.925 to 0.983 (median
+// 0.979) in five with 150 ms.
 const statsSettle = 150 * time.Millisecond
 
 // slice runs the closed loop against the server for d and measures it.

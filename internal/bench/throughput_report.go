@@ -107,8 +107,8 @@ func throughputChecks(t *Targets) []Check {
 // cpuCheck judges flipd's CPU time a request against bare net/http's.
 // Measured with both served at once (t.Shared), it is the median of the
 // rounds' ratios, and the control's error (a twin of bare net/http
-// against another, which should be 1) is added to it: the margin must be larger than
-// what the method can tell. Without, it is the alternating rounds' (alt,
+// against another, which should be 1) is added to it: the margin must
+// be larger than what the method can tell. Without, it is the alternating rounds' (alt,
 // their ratios), as before there was a shared measurement.
 func cpuCheck(t *Targets, alt []float64) Check {
 	altText := fmt.Sprintf("%.3f× (rounds %s); medians %s", median(alt), spread(alt), throughputCPU(t.Throughput))

@@ -88,7 +88,8 @@ func TestTheCPUTargetIsJudgedOnBothServedAtOnceWithTheControlsErrorAdded(t *test
 	if strings.Contains(c.Measured, "of which the drain") {
 		t.Errorf("%+v: the drain's share shown without its measurement", c)
 	}
-	// The drain alone against bare net/http: shown, and not what decides.
+	// The drain alone against a twin of bare net/http: shown, and not
+	// what decides.
 	tt.Shared = append(tt.Shared, [2]ThroughputSide{side("bare + timeouts + drain", 10100, 10120, 10080), side("bare net/http (twin 3)", 10000, 10000, 10000)})
 	if c := cpuCheck(tt, nil); !c.Met || !strings.Contains(c.Measured, "of which the drain, bare + timeouts + drain against a third twin of bare net/http: 1.010×") {
 		t.Errorf("%+v: want met, with the drain's share 1.010× shown", c)
