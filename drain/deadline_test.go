@@ -10,7 +10,6 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
-	"unsafe"
 
 	"github.com/flipd/flipd/internal/poll"
 )
@@ -373,19 +372,6 @@ func TestTheDeadlineKeeperStopsWhenNoFarDeadlineIsLeft(t *testing.T) {
 	defer hc.d.lazy.mu.Unlock()
 	if n := len(hc.d.lazy.conns); n != 0 {
 		t.Fatalf("the keeper still lists %d connections after they closed", n)
-	}
-}
-
-func TestTheWrappersHotFieldsShareACacheLine(t *testing.T) {
-	var c handoffConn
-	if unsafe.Sizeof(uintptr(0)) != 8 {
-		t.Skip("the layout is laid out for 64-bit platforms")
-	}
-	if size := unsafe.Sizeof(c); size != 192 {
-		t.Errorf("handoffConn is %d bytes, want 192 (a size class aligned to 64 bytes)", size)
-	}
-	if end := unsafe.Offsetof(c.listed); end >= 64 {
-		t.Errorf("the fields a Read looks at end at byte %d, want them in the first 64", end)
 	}
 }
 

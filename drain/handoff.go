@@ -115,16 +115,21 @@ type handoffConn struct {
 	// nanoseconds, 0 if none (timeouts.go).
 	own int64
 
+	// The third and fourth lines: the drain's record of the connection,
+	// whose state each request changes twice, and its handler wrapper
+	// (ci points here once the drain tracks the conn; tracker.go).
+	info connInfo
+
 	keptAlive int // responses without "Connection: close" while moving
 	// An adopted connection waits for its next request as an idle one
 	// does (adopted.go).
 	idleUntil time.Time // when it has waited for IdleTimeout; zero: never
 	setAt     time.Time // when net/http last set a read deadline
 
-	// Pads the struct to 192 bytes, a size class whose objects begin on
-	// a cache line, so that the first 64 bytes are one line, and the
+	// Pads the struct to 384 bytes, a size class whose objects begin on
+	// a cache line, so that the first 64 bytes are one line, and each
 	// next 64 another.
-	_ [8]byte
+	_ [56]byte
 }
 
 func newHandoffConn(c net.Conn, d *Server) *handoffConn {
