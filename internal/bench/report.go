@@ -66,6 +66,9 @@ type Targets struct {
 	Only []string `json:"only,omitempty"`
 	// ThroughputSlice is how long each round measures each server.
 	ThroughputSlice time.Duration `json:"throughput_slice,omitempty"`
+	// ThroughputSets is how many sets of fresh processes shared the
+	// throughput's cycles and the CPU time's rounds.
+	ThroughputSets int `json:"throughput_sets,omitempty"`
 	// Shared is flipd and bare net/http, then two twins of bare
 	// net/http (the control), then bare net/http behind the drain and a
 	// third twin, each pair measured at once on one core (shared.go),

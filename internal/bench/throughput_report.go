@@ -74,13 +74,22 @@ func durations(ds []time.Duration) []float64 {
 	return out
 }
 
+// sets says in how many sets of fresh processes the rounds were
+// measured, if more than one.
+func (t *Targets) sets() string {
+	if t.ThroughputSets <= 1 {
+		return ""
+	}
+	return fmt.Sprintf(" in %d sets of fresh processes", t.ThroughputSets)
+}
+
 // throughputChecks judges flipd (t.Throughput[0]) against bare net/http
 // (t.Throughput[1]): the median of the rounds' ratios, for requests a
 // second and for CPU time a request; and it reports the allocations a
 // request of each.
 func throughputChecks(t *Targets) []Check {
 	f, b := t.Throughput[0], t.Throughput[1]
-	how := fmt.Sprintf("%d alternating rounds of %s each, %d connections", len(f.PerSecond), t.ThroughputSlice, t.ThroughputConns)
+	how := fmt.Sprintf("%d alternating rounds of %s each%s, %d connections", len(f.PerSecond), t.ThroughputSlice, t.sets(), t.ThroughputConns)
 	if t.ThroughputPinned {
 		how += ", server pinned to one core, client to the other"
 	}
@@ -119,8 +128,8 @@ func cpuCheck(t *Targets, alt []float64) Check {
 	pair := t.Shared[0]
 	ratios := cpuRatios(pair[0], pair[1])
 	ratio := median(ratios)
-	measured := fmt.Sprintf("%.3f× (rounds %s; %d rounds of %s, both served at once on one core); medians flipd %.2f µs, bare net/http %.2f µs",
-		ratio, spread(ratios), len(ratios), t.SharedRound, float64(pair[0].CPU())/1e3, float64(pair[1].CPU())/1e3)
+	measured := fmt.Sprintf("%.3f× (rounds %s; %d rounds of %s%s, both served at once on one core); medians flipd %.2f µs, bare net/http %.2f µs",
+		ratio, spread(ratios), len(ratios), t.SharedRound, t.sets(), float64(pair[0].CPU())/1e3, float64(pair[1].CPU())/1e3)
 	controlErr := math.Inf(1)
 	if len(t.Shared) >= 2 {
 		c := t.Shared[1]

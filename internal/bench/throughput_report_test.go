@@ -104,3 +104,24 @@ func TestTheCPUTargetIsJudgedOnBothServedAtOnceWithTheControlsErrorAdded(t *test
 		t.Errorf("%+v: met without a control", c)
 	}
 }
+
+// Rounds measured in sets of fresh processes say so, in both checks;
+// rounds of one set say nothing of sets.
+func TestTheThroughputChecksSayHowManySetsOfProcesses(t *testing.T) {
+	us := time.Microsecond
+	side := func(name string) ThroughputSide {
+		return ThroughputSide{Name: name, PerSecond: []float64{100, 100}, CPUPerRequest: []time.Duration{10 * us, 10 * us}}
+	}
+	tt := &Targets{ThroughputConns: 16, ThroughputSlice: 200 * time.Millisecond, SharedRound: 2 * time.Second,
+		Throughput: []ThroughputSide{side("flipd"), side("bare net/http")},
+		Shared:     [][2]ThroughputSide{{side("flipd"), side("bare net/http")}, {side("bare net/http (twin 1)"), side("bare net/http (twin 2)")}}}
+	for _, sets := range []int{0, 1, 4} {
+		tt.ThroughputSets = sets
+		checks := throughputChecks(tt)
+		for _, c := range checks[:2] {
+			if says := strings.Contains(c.Measured, "in 4 sets of fresh processes"); says != (sets == 4) || strings.Contains(c.Measured, "in 1 sets") {
+				t.Errorf("%d sets: %q", sets, c.Measured)
+			}
+		}
+	}
+}
