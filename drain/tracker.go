@@ -59,8 +59,9 @@ type connInfo struct {
 	// stays silent until the header is parsed, with nothing left to see.
 	inputTicket uint64
 
-	// parent is the context ConnContext was given; nil if the connInfo
-	// is not a context (made by connState, or returned twice).
+	// parent is the context ConnContext was given, set before the
+	// connInfo is shared; nil if connState made it (ConnContext was
+	// replaced after New), and then it is no context.
 	parent context.Context
 }
 
