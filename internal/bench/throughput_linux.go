@@ -28,11 +28,11 @@ const (
 // throughputSets is how many sets of fresh processes share the cycles
 // and rounds, one set after the other, each with its own warmup. One
 // pair of processes differs from the next: flipd's generation against
-// bare net/http, served at once, read a steady 1.03 over 14 rounds, and
-// 0.99 to 1.03 at the median of five rounds in each of six other pairs
-// (by hand, on this machine), while two twins of bare net/http kept to
-// 0.99 to 1.005 in eight. Rounds of one set cannot average that out;
-// sets of fresh processes do.
+// bare net/http, served at once, read 1.013 to 1.044 over 14 rounds in
+// one pair, and 0.990 to 1.032 at the median of its rounds in each of
+// nine others (by hand, on this machine), while eight pairs of bare
+// net/http twins kept to 0.993 to 1.004. Rounds of one set cannot
+// average that out; sets of fresh processes do.
 const throughputSets = 4
 
 // measureThroughput compares flipd's static_response with the same
@@ -56,7 +56,7 @@ func (o *Options) measureThroughput(t *Targets) error {
 	if pinned {
 		env = []string{"GOMAXPROCS=1"}
 	}
-	var m throughputSet
+	var m setResults
 	for range throughputSets {
 		if err := o.measureThroughputSet(&m, env, pinned); err != nil {
 			return err
@@ -75,9 +75,9 @@ func (o *Options) measureThroughput(t *Targets) error {
 	return nil
 }
 
-// throughputSet holds the sets' slices and rounds, each set's appended
+// setResults holds the sets' slices and rounds, each set's appended
 // to the last's: the servers' and pairs' names are the same in each.
-type throughputSet struct {
+type setResults struct {
 	servers []string
 	alt     AlternateResult
 	pairs   [][2]AlternateServer
@@ -86,7 +86,7 @@ type throughputSet struct {
 
 // measureThroughputSet starts a set of fresh processes, measures its
 // share of the cycles and rounds, adds them to m and stops the set.
-func (o *Options) measureThroughputSet(m *throughputSet, env []string, pinned bool) error {
+func (o *Options) measureThroughputSet(m *setResults, env []string, pinned bool) error {
 	body := "hello"
 	f, err := o.newFlipd("throughput")
 	if err != nil {
