@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"testing"
 	"time"
 
@@ -145,7 +146,11 @@ func BenchmarkRequestHooks(b *testing.B) {
 		pc, peer := net.Pipe()
 		defer pc.Close()
 		defer peer.Close()
-		c, r, w := trackedRequest(b, srv, pc, withDrain, Options{})
+		var d *Server
+		if withDrain {
+			d = benchDrain(b, srv, Options{})
+		}
+		c, r, w := trackedRequest(srv, pc, d)
 		h := srv.Handler
 		b.ReportAllocs()
 		b.ResetTimer()
@@ -178,48 +183,153 @@ func BenchmarkRequestConnCalls(b *testing.B) {
 			ReadHeaderTimeout: 10 * time.Second,
 			IdleTimeout:       2 * time.Minute,
 		}
-		c, r, w := trackedRequest(b, srv, instantConn{}, withDrain, Options{OwnTimeouts: true})
-		h := srv.Handler
-		request, background, response := make([]byte, idleReadSize), make([]byte, 1), make([]byte, 128)
+		var d *Server
+		if withDrain {
+			d = benchDrain(b, srv, Options{OwnTimeouts: true})
+		}
+		c, r, w := trackedRequest(srv, instantConn{}, d)
+		bufs := newConnCallBufs()
 		b.ReportAllocs()
 		b.ResetTimer()
 		for b.Loop() {
-			c.SetReadDeadline(time.Time{}) // the idle wait's: none, the drain times it
-			c.Read(request)
-			c.SetReadDeadline(time.Time{}) // the header's and the whole request's
-			c.SetReadDeadline(time.Time{})
-			if withDrain {
-				srv.ConnState(c, http.StateActive)
-			}
-			c.Read(background)
-			h.ServeHTTP(w, r)
-			c.Write(response)
-			c.SetReadDeadline(aLongTimeAgo) // ends the background read
-			c.SetReadDeadline(time.Time{})
-			if withDrain {
-				srv.ConnState(c, http.StateIdle)
-			}
+			requestConnCalls(srv, c, r, w, bufs, withDrain)
 		}
 	})
 }
 
-// trackedRequest prepares what the request benchmarks serve: c, wrapped
-// and tracked by a drain of srv with opts if withDrain, as the drain's
-// Serve would, and a request on it with a writer that keeps nothing.
-func trackedRequest(b *testing.B, srv *http.Server, c net.Conn, withDrain bool, opts Options) (net.Conn, *http.Request, *discardWriter) {
-	b.Helper()
-	ctx := context.Background()
+// connCallBufs are the buffers of requestConnCalls' reads and write.
+type connCallBufs struct{ request, background, response []byte }
+
+func newConnCallBufs() *connCallBufs {
+	return &connCallBufs{make([]byte, idleReadSize), make([]byte, 1), make([]byte, 128)}
+}
+
+// requestConnCalls makes the calls net/http makes on a keep-alive
+// request's connection, in its order, and serves r with srv's handler;
+// with the drain's state hooks if withDrain.
+func requestConnCalls(srv *http.Server, c net.Conn, r *http.Request, w http.ResponseWriter, bufs *connCallBufs, withDrain bool) {
+	c.SetReadDeadline(time.Time{}) // the idle wait's: none, the drain times it
+	c.Read(bufs.request)
+	c.SetReadDeadline(time.Time{}) // the header's and the whole request's
+	c.SetReadDeadline(time.Time{})
 	if withDrain {
-		d := New(srv, opts)
-		if opts.OwnTimeouts {
-			// What Serve decides for a plaintext listener.
-			d.mu.Lock()
-			err := d.decideTimeouts(nil, true)
-			d.mu.Unlock()
-			if err != nil || !d.own {
-				b.Fatalf("the drain does not enforce the timeouts: %v", err)
-			}
+		srv.ConnState(c, http.StateActive)
+	}
+	c.Read(bufs.background)
+	srv.Handler.ServeHTTP(w, r)
+	c.Write(bufs.response)
+	c.SetReadDeadline(aLongTimeAgo) // ends the background read
+	c.SetReadDeadline(time.Time{})
+	if withDrain {
+		srv.ConnState(c, http.StateIdle)
+	}
+}
+
+// evictBuf is larger than the machine's per-core caches.
+var evictBuf = make([]byte, 4<<20)
+
+// evictCaches writes a byte of every cache line of evictBuf, which
+// pushes what a request used out of the core's caches, as another
+// process sharing the core does between two requests of a server.
+func evictCaches() {
+	for i := 0; i < len(evictBuf); i += 64 {
+		evictBuf[i]++
+	}
+}
+
+// BenchmarkRequestConnCallsCold is BenchmarkRequestConnCalls with the
+// caches emptied before each request, on 16 connections of one server
+// taken in turn, bare and through the drain alternately in the same
+// loop, each request timed alone; it reports the medians, and the
+// median of the drain's extra time a request (extra-ns/req): what the
+// drain costs a server whose core another process shares.
+func BenchmarkRequestConnCallsCold(b *testing.B) {
+	const conns = 16
+	type side struct {
+		srv   *http.Server
+		conns []net.Conn
+		reqs  []*http.Request
+		drain bool
+	}
+	newSide := func(withDrain bool) *side {
+		srv := &http.Server{
+			Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				io.WriteString(w, "hello")
+			}),
+			ReadHeaderTimeout: 10 * time.Second,
+			IdleTimeout:       2 * time.Minute,
 		}
+		s := &side{srv: srv, drain: withDrain}
+		var d *Server
+		if withDrain {
+			d = benchDrain(b, srv, Options{OwnTimeouts: true})
+		}
+		for range conns {
+			c, r, _ := trackedRequest(srv, instantConn{}, d)
+			// What net/http adds to the connection's context, and each
+			// request's own.
+			ctx := context.WithValue(r.Context(), http.LocalAddrContextKey, &net.TCPAddr{})
+			ctx, cancel := context.WithCancel(ctx)
+			b.Cleanup(cancel)
+			ctx, cancel = context.WithCancel(ctx)
+			b.Cleanup(cancel)
+			s.conns, s.reqs = append(s.conns, c), append(s.reqs, r.WithContext(ctx))
+		}
+		return s
+	}
+	sides := [2]*side{newSide(false), newSide(true)}
+	w := &discardWriter{header: make(http.Header)}
+	bufs := newConnCallBufs()
+	var times [2][]float64
+	var extra []float64
+	i := 0
+	for b.Loop() {
+		var took [2]float64
+		for k, s := range sides {
+			b.StopTimer()
+			evictCaches()
+			b.StartTimer()
+			t0 := time.Now()
+			requestConnCalls(s.srv, s.conns[i%conns], s.reqs[i%conns], w, bufs, s.drain)
+			took[k] = float64(time.Since(t0))
+			times[k] = append(times[k], took[k])
+		}
+		extra = append(extra, took[1]-took[0])
+		i++
+	}
+	b.ReportMetric(median(times[0]), "bare-ns/req")
+	b.ReportMetric(median(times[1]), "drain-ns/req")
+	b.ReportMetric(median(extra), "extra-ns/req")
+}
+
+// median is the middle of xs (the upper one of the two if even), which it sorts.
+func median(xs []float64) float64 {
+	slices.Sort(xs)
+	return xs[len(xs)/2]
+}
+
+// benchDrain is a drain of srv with opts, with the timeouts decided as
+// the drain's Serve decides them for a plaintext listener.
+func benchDrain(b *testing.B, srv *http.Server, opts Options) *Server {
+	b.Helper()
+	d := New(srv, opts)
+	if opts.OwnTimeouts {
+		d.mu.Lock()
+		err := d.decideTimeouts(nil, true)
+		d.mu.Unlock()
+		if err != nil || !d.own {
+			b.Fatalf("the drain does not enforce the timeouts: %v", err)
+		}
+	}
+	return d
+}
+
+// trackedRequest prepares what the request benchmarks serve: c, wrapped
+// and tracked by d as the drain's Serve would (as it is if d is nil), and
+// a request on it with a writer that keeps nothing.
+func trackedRequest(srv *http.Server, c net.Conn, d *Server) (net.Conn, *http.Request, *discardWriter) {
+	ctx := context.Background()
+	if d != nil {
 		c = newHandoffConn(c, d)
 		ctx = srv.ConnContext(ctx, c)
 		srv.ConnState(c, http.StateNew)
