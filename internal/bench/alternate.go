@@ -26,6 +26,15 @@ type AlternateConfig struct {
 	Cycles int           `json:"cycles"`
 	// Warmup cycles come first and are not counted.
 	Warmup int `json:"warmup"`
+	// FirstCycle is the number the first cycle takes in cycleOrder, so
+	// that runs of an odd number of cycles, one after another, put each
+	// of the first two servers first as often as one run would.
+	FirstCycle int `json:"first_cycle,omitempty"`
+}
+
+// order is the servers' order in cycle (counted from 0, warmup included).
+func (cfg AlternateConfig) order(cycle int) []int {
+	return cycleOrder(len(cfg.Servers), cycle+cfg.FirstCycle)
 }
 
 // AlternateServer is one server measured.
@@ -107,7 +116,7 @@ func runAlternate(cfg AlternateConfig) (AlternateResult, error) {
 	}
 	res := AlternateResult{Slices: make([][]SliceResult, len(cfg.Servers))}
 	for cycle := range cfg.Warmup + cfg.Cycles {
-		for _, i := range cycleOrder(len(clients), cycle) {
+		for _, i := range cfg.order(cycle) {
 			s, err := clients[i].slice(cfg.Slice)
 			if err != nil {
 				return res, err

@@ -57,19 +57,19 @@ func (o *Options) measureThroughput(t *Targets) error {
 		env = []string{"GOMAXPROCS=1"}
 	}
 	var m setResults
-	for range throughputSets {
-		if err := o.measureThroughputSet(&m, env, pinned); err != nil {
+	for set := range throughputSets {
+		if err := o.measureThroughputSet(&m, set, env, pinned); err != nil {
 			return err
 		}
 	}
 	t.Throughput = make([]ThroughputSide, len(m.servers))
 	for i, name := range m.servers {
-		t.Throughput[i] = sideOf(name, m.alt.Slices[i])
+		t.Throughput[i] = sideOf(name, m.alt[i])
 	}
 	t.ThroughputConns, t.ThroughputPinned, t.ThroughputSlice = throughputConns, pinned, throughputSlice
 	t.ThroughputSets = throughputSets
 	for i, pair := range m.pairs {
-		t.Shared = append(t.Shared, sharedSides(pair, m.shared.Pairs[i]))
+		t.Shared = append(t.Shared, sharedSides(pair, m.shared[i]))
 	}
 	t.SharedRound = sharedRound
 	return nil
@@ -79,14 +79,14 @@ func (o *Options) measureThroughput(t *Targets) error {
 // to the last's: the servers' and pairs' names are the same in each.
 type setResults struct {
 	servers []string
-	alt     AlternateResult
+	alt     [][]SliceResult // each server's slices
 	pairs   [][2]AlternateServer
-	shared  SharedResult
+	shared  [][2][]SliceResult // each pair's rounds
 }
 
 // measureThroughputSet starts a set of fresh processes, measures its
 // share of the cycles and rounds, adds them to m and stops the set.
-func (o *Options) measureThroughputSet(m *setResults, env []string, pinned bool) error {
+func (o *Options) measureThroughputSet(m *setResults, set int, env []string, pinned bool) error {
 	body := "hello"
 	f, err := o.newFlipd("throughput")
 	if err != nil {
@@ -135,8 +135,7 @@ func (o *Options) measureThroughputSet(m *setResults, env []string, pinned bool)
 		}
 	}
 
-	cfg := AlternateConfig{Servers: servers, Conns: throughputConns, Slice: throughputSlice,
-		Cycles: throughputCycles / throughputSets, Warmup: throughputWarmup}
+	cfg := throughputSetConfig(servers, set)
 	var res AlternateResult
 	budget := time.Duration(cfg.Warmup+cfg.Cycles) * time.Duration(len(servers)) * (cfg.Slice + time.Second)
 	if err := o.runClient(childJob{Alternate: &cfg}, env, pinned, budget, &res); err != nil {
@@ -161,19 +160,28 @@ func (o *Options) measureThroughputSet(m *setResults, env []string, pinned bool)
 		for _, s := range servers {
 			m.servers = append(m.servers, s.Name)
 		}
-		m.alt.Slices = make([][]SliceResult, len(servers))
+		m.alt = make([][]SliceResult, len(servers))
 		m.pairs = scfg.Pairs
-		m.shared.Pairs = make([][2][]SliceResult, len(scfg.Pairs))
+		m.shared = make([][2][]SliceResult, len(scfg.Pairs))
 	}
 	for i := range servers {
-		m.alt.Slices[i] = append(m.alt.Slices[i], res.Slices[i]...)
+		m.alt[i] = append(m.alt[i], res.Slices[i]...)
 	}
 	for p := range scfg.Pairs {
 		for i := range 2 {
-			m.shared.Pairs[p][i] = append(m.shared.Pairs[p][i], sres.Pairs[p][i]...)
+			m.shared[p][i] = append(m.shared[p][i], sres.Pairs[p][i]...)
 		}
 	}
 	return nil
+}
+
+// throughputSetConfig is the alternating cycles of set (from 0): its
+// share of throughputCycles, each set's first cycle numbered after the
+// last set's, so that flipd and bare net/http are each first in half
+// of all the counted cycles though a set counts an odd number.
+func throughputSetConfig(servers []AlternateServer, set int) AlternateConfig {
+	return AlternateConfig{Servers: servers, Conns: throughputConns, Slice: throughputSlice,
+		Cycles: throughputCycles / throughputSets, Warmup: throughputWarmup, FirstCycle: set}
 }
 
 // runClient runs job in a helper, pinned to CPU 1 if pinned, and decodes
