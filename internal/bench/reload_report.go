@@ -103,9 +103,10 @@ func reloadCheck(r *ReloadCost) Check {
 	ok := len(r.Idle) > 0 && len(r.Empty) > 0 && r.Ratio() <= 2 &&
 		len(r.Loaded) > 0 && r.LoadedRatio() <= 1.5 && r.LoadFailed == 0
 	return Check{"POST /load ≤ 2× empty Go binary start (10 listeners, upgrade.standby on; under load ≤ 1.5× idle)",
-		fmt.Sprintf("round trip p50 %s vs empty binary %s: %.2f× (flipd version %s), %d alternations; under %d req/s: %s (%.2f× idle; empty binary %s), %d failed; %s",
+		fmt.Sprintf("round trip p50 %s vs empty binary %s: %.2f× (flipd version %s), %d alternations; under %d req/s: %s (%.2f× idle; empty binary %s, %.2f× its idle start), %d failed; %s",
 			ms(medianDuration(r.Idle)), ms(medianDuration(r.Empty)), r.Ratio(), ms(medianDuration(r.Version)), len(r.Idle),
-			r.LoadRate, ms(medianDuration(r.Loaded)), r.LoadedRatio(), ms(medianDuration(r.EmptyLoaded)), r.LoadFailed, r.Breakdown()),
+			r.LoadRate, ms(medianDuration(r.Loaded)), r.LoadedRatio(), ms(medianDuration(r.EmptyLoaded)),
+			ratio(medianDuration(r.EmptyLoaded), medianDuration(r.Empty)), r.LoadFailed, r.Breakdown()),
 		ok}
 }
 
