@@ -176,9 +176,10 @@ func (o *Options) measureThroughputSet(m *setResults, set int, env []string, pin
 }
 
 // throughputSetConfig is the alternating cycles of set (from 0): its
-// share of throughputCycles, each set's first cycle numbered after the
-// last set's, so that flipd and bare net/http are each first in half
-// of all the counted cycles though a set counts an odd number.
+// share of throughputCycles, numbered from the set's own number, so that
+// the order of the cycles flips from one set to the next and flipd and
+// bare net/http are each first in half of all the counted cycles, though
+// a set counts an odd number.
 func throughputSetConfig(servers []AlternateServer, set int) AlternateConfig {
 	return AlternateConfig{Servers: servers, Conns: throughputConns, Slice: throughputSlice,
 		Cycles: throughputCycles / throughputSets, Warmup: throughputWarmup, FirstCycle: set}
